@@ -1,0 +1,35 @@
+# Set-up and entry points. Every target installs what it needs on a fresh machine.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup demo test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	# CPU build of torch from the local wheel store; on a GPU machine install your CUDA torch first.
+	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[studio,test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The main job: convert the bundled demo clip into a side-by-side stereo master, weights-free.
+demo: $(STAMP)
+	mkdir -p out
+	$(BIN)/spatialdreamer convert resources/demo/demo.mp4 -o out/demo_sbs.mp4 --layout sbs-full --overwrite
+
+lint: $(STAMP)
+	$(BIN)/ruff check engine studio tests bench resources
+	$(BIN)/lint-imports
+
+test: lint
+	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache

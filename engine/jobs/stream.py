@@ -1,0 +1,119 @@
+"""Bounded, threaded stages so decode, compute and encode overlap.
+
+FFmpeg (decode/encode), OpenCV, numba (nogil) and torch release the GIL, so a
+producer thread and a consumer thread around the compute loop give real
+overlap on two cores, while the bounded queues keep memory flat however long
+the clip is.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+_DONE = object()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _put_until_stopped(q: queue.Queue, item: object, stop: threading.Event) -> bool:
+    """Put `item`, giving up if `stop` is set while the queue is full. True if it was queued."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def prefetch(source: Iterable[T], maxsize: int = 4, name: str = "prefetch") -> Iterator[T]:
+    """Iterate `source` in a background thread, at most `maxsize` items ahead.
+
+    Exceptions raised by `source` are re-raised in the consumer. Closing the
+    returned generator (or an exception in the consumer) stops the producer.
+    """
+    q: queue.Queue = queue.Queue(maxsize=maxsize)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in source:
+                if not _put_until_stopped(q, item, stop):
+                    return
+            _put_until_stopped(q, _DONE, stop)
+        except BaseException as exc:  # re-raised in the consumer thread
+            _put_until_stopped(q, _Failure(exc), stop)
+
+    thread = threading.Thread(target=produce, name=name, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class Sink(Generic[T]):
+    """Consume items with `fn` in a background thread, through a queue of `maxsize`.
+
+    `put` re-raises the first exception `fn` raised; `close` waits for the
+    queue to drain and re-raises too; `abandon` stops without draining.
+    """
+
+    def __init__(self, fn: Callable[[T], None], maxsize: int = 4, name: str = "sink") -> None:
+        self._fn = fn
+        self._q: queue.Queue = queue.Queue(maxsize=maxsize)
+        self._stop = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            item = self._q.get()
+            if item is _DONE or self._stop.is_set():
+                return
+            try:
+                self._fn(item)
+            except BaseException as exc:  # surfaced on the next put/close
+                self._error = exc
+                self._stop.set()
+                return
+
+    def _raise_if_failed(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def put(self, item: T) -> None:
+        self._raise_if_failed()
+        if not _put_until_stopped(self._q, item, self._stop):
+            self._raise_if_failed()
+
+    def close(self) -> None:
+        """Wait until every queued item is consumed; re-raise a consumer failure."""
+        if not self._stop.is_set():
+            _put_until_stopped(self._q, _DONE, self._stop)
+        self._thread.join()
+        self._raise_if_failed()
+
+    def abandon(self) -> None:
+        """Stop the consumer without draining the queue (cancel / failure path)."""
+        self._stop.set()
+        try:
+            self._q.put_nowait(_DONE)
+        except queue.Full:
+            pass
+        self._thread.join()

@@ -1,0 +1,63 @@
+import threading
+
+import pytest
+
+from engine.jobs.stream import Sink, prefetch
+
+
+def test_prefetch_preserves_order_and_bounds_read_ahead():
+    produced = []
+
+    def source():
+        for i in range(50):
+            produced.append(i)
+            yield i
+
+    seen = []
+    for item in prefetch(source(), maxsize=3):
+        seen.append(item)
+        assert len(produced) - len(seen) <= 3 + 1  # queue + the one being put
+    assert seen == list(range(50))
+
+
+def test_prefetch_reraises_producer_errors():
+    def source():
+        yield 1
+        raise RuntimeError("decode failed")
+
+    with pytest.raises(RuntimeError, match="decode failed"):
+        list(prefetch(source()))
+
+
+def test_prefetch_stops_producer_when_consumer_stops():
+    stopped = threading.Event()
+
+    def source():
+        try:
+            for i in range(10_000):
+                yield i
+        finally:
+            stopped.set()
+
+    gen = prefetch(source(), maxsize=2)
+    assert next(gen) == 0
+    gen.close()
+    assert stopped.wait(5)
+
+
+def test_sink_consumes_in_order_and_surfaces_failures():
+    out = []
+    sink = Sink(out.append, maxsize=2)
+    for i in range(20):
+        sink.put(i)
+    sink.close()
+    assert out == list(range(20))
+
+    def fail(item):
+        raise OSError(28, "No space left on device")
+
+    bad = Sink(fail, maxsize=1)
+    with pytest.raises(OSError, match="No space"):
+        for i in range(10):
+            bad.put(i)
+        bad.close()

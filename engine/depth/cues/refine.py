@@ -1,0 +1,73 @@
+"""Edge-aware smoothing, filling of sparse cues and upsampling, guided by the image."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+
+def guide_image(gray: np.ndarray) -> np.ndarray:
+    """(H, W) uint8 grey -> (H, W) uint8 guide with noise removed (bilateral-free, cheap)."""
+    return cv2.GaussianBlur(gray, (0, 0), 0.8)
+
+
+def edge_aware_fill(values: np.ndarray, weights: np.ndarray, guide: np.ndarray,
+                    lam: float = 300.0, sigma_color: float = 8.0) -> tuple[np.ndarray, np.ndarray]:
+    """Normalised edge-aware smoothing: fill sparse, weighted values along image edges.
+
+    out = S(v * w) / S(w), S the fast global smoother (Min et al. 2014) guided by the image,
+    so values spread within regions and stop at edges.
+
+    Args:
+        values: (H, W) float32 cue; any value where weights == 0.
+        weights: (H, W) float32 >= 0 confidence.
+        guide: (H, W) uint8 grey image.
+        lam: smoothness (larger spreads farther).
+        sigma_color: edge sensitivity in grey levels.
+    Returns:
+        filled (H, W) float32 and the smoothed weight (H, W) float32 (how much support a pixel had).
+    """
+    w = np.asarray(weights, np.float32)
+    v = np.where(w > 0, values, 0.0).astype(np.float32)
+    num = cv2.ximgproc.fastGlobalSmootherFilter(guide, v * w, lam, sigma_color)
+    den = cv2.ximgproc.fastGlobalSmootherFilter(guide, w, lam, sigma_color)
+    filled = num / np.maximum(den, 1e-6)
+    return filled.astype(np.float32), den.astype(np.float32)
+
+
+def edge_aware_smooth(values: np.ndarray, guide: np.ndarray, radius: int = 4,
+                      eps: float = 1e-3) -> np.ndarray:
+    """Guided filter (He et al. 2013) of a dense map: snaps its edges to the image's.
+
+    Args:
+        values: (H, W) float32 dense map (roughly in [0, 1]).
+        guide: (H, W) uint8 grey image.
+        radius: window radius in pixels.
+        eps: regularisation in (value units)^2; smaller follows image edges more.
+    Returns:
+        (H, W) float32.
+    """
+    g = guide.astype(np.float32) / 255.0
+    return cv2.ximgproc.guidedFilter(g, values.astype(np.float32), radius, eps)
+
+
+def upsample(values: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Bilinear resize of a (h, w) float32 map to (height, width)."""
+    if values.shape[:2] == (height, width):
+        return values
+    return cv2.resize(values, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+def texture_confidence(gray: np.ndarray, ref: float = 2.0) -> np.ndarray:
+    """How well flow can be trusted from local texture: t / (t + ref²), t the local mean |∇I|².
+
+    Args:
+        gray: (H, W) uint8.
+        ref: gradient magnitude (grey levels per pixel) at which the confidence is 0.5.
+    Returns:
+        (H, W) float32 in [0, 1).
+    """
+    g = gray.astype(np.float32)
+    grad2 = cv2.Sobel(g, cv2.CV_32F, 1, 0) ** 2 + cv2.Sobel(g, cv2.CV_32F, 0, 1) ** 2
+    energy = cv2.blur(grad2, (7, 7)) / 64.0  # the 3x3 Sobel has gain 8
+    return (energy / (energy + ref * ref)).astype(np.float32)

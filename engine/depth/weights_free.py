@@ -1,0 +1,284 @@
+"""The weights-free depth provider: plausible relative depth with no model weights.
+
+Per frame, at ``DepthConfig.working_width``:
+
+1. **Motion parallax** (:mod:`engine.depth.cues.parallax`): DIS flow to the
+   previous frame (the first frame uses the next one), camera motion from an
+   essential matrix, inverse depth from the derotated flow, trusted where the
+   forward-backward check passes and the parallax is large enough.
+2. **Temporal accumulation**: the parallax estimate is an exponentially
+   weighted, confidence-weighted average carried along the flow, so depth is
+   stable and fills in as the camera moves; occluded pixels drop their history.
+3. **Single-image priors** (:mod:`engine.depth.cues.priors`, ``defocus``):
+   ground contact (lower in frame = nearer; an upright region is as near as its
+   lowest point) and, when the frame shows a spread of blur, sharp = nearer.
+   The prior is calibrated to the parallax by a weighted least-squares scale and
+   shift (smoothed over time), and fills where parallax is missing.
+4. **Edge-aware refinement** (:mod:`engine.depth.cues.refine`): parallax is
+   filled along image edges (fast global smoother) and the fused map snapped to
+   image edges (guided filter), then upsampled to the frame size.
+
+Output kind: ``inverse`` (larger = nearer), roughly affine in true inverse depth
+where parallax was seen; values are O(1) (the 90th percentile of the first
+parallax seen in a shot is scaled to 1, the prior spans 0.25 .. 1.25 by default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from engine.depth.cues.defocus import defocus_spread, edge_blur
+from engine.depth.cues.parallax import ParallaxSettings, parallax_from_flow
+from engine.depth.cues.priors import ground_contact, sky_likelihood
+from engine.depth.cues.refine import (
+    edge_aware_fill,
+    edge_aware_smooth,
+    guide_image,
+    texture_confidence,
+    upsample,
+)
+from engine.depth.protocol import DepthConfig
+from engine.flow import FlowConfig, FlowEstimator, fb_confidence, to_gray, warp_backward, working_size
+
+
+@dataclass(frozen=True)
+class WeightsFreeSettings:
+    """The weights-free provider's parameters (one set for all footage; see docs/depth_eval.md).
+
+    Attributes:
+        flow_preset: DIS preset for the frame-to-frame flow.
+        parallax: motion-parallax cue parameters.
+        use_parallax: False = single-image cues only (for stills and ablations).
+        use_defocus: False = ignore the defocus cue.
+        use_sky: False = ignore the sky cue (smooth blue or bright grey regions are farthest).
+        history_decay: per-frame factor on the accumulated parallax weight (memory ≈ 1 / (1 − decay) frames).
+        prior_fit_rate: EMA rate of the prior-to-parallax calibration (scale, shift).
+        support_half: filled parallax support at which parallax and prior weigh equally.
+        defocus_spread_px: (start, full) inter-decile blur spread in px over which the defocus cue fades in.
+        defocus_weight: weight of the defocus cue in the prior at full spread.
+        fill_lambda: smoothness of the edge-aware parallax fill.
+        refine_radius: guided-filter radius at working size.
+        refine_eps: guided-filter regularisation (inverse-depth units squared).
+    """
+
+    flow_preset: str = "fast"
+    parallax: ParallaxSettings = field(default_factory=ParallaxSettings)
+    use_parallax: bool = True
+    use_defocus: bool = True
+    use_sky: bool = True
+    history_decay: float = 0.85
+    prior_fit_rate: float = 0.2
+    support_half: float = 0.15
+    defocus_spread_px: tuple[float, float] = (1.2, 3.0)
+    defocus_weight: float = 0.5
+    fill_lambda: float = 400.0
+    refine_radius: int = 4
+    refine_eps: float = 2e-3
+
+
+#: prior (nearness in [0, 1]) -> inverse-depth units before any parallax is seen: 0.25 .. 1.25
+#: (parallax is scaled so that its 90th percentile is about 1).
+_DEFAULT_FIT = (1.0, 0.25)
+
+
+def single_image_prior(rgb: np.ndarray, gray: np.ndarray,
+                       settings: WeightsFreeSettings) -> tuple[np.ndarray, np.ndarray]:
+    """Nearness in [0, 1] from ground contact, sky (farthest) and, when informative, defocus.
+
+    Args:
+        rgb: (h, w, 3) uint8 RGB at working size.
+        gray: (h, w) uint8, its luma.
+    Returns:
+        prior (h, w) float32, 1 nearest; and the sky likelihood (h, w) float32 in [0, 1].
+    """
+    prior = ground_contact(gray)
+    sky = sky_likelihood(rgb) if settings.use_sky else np.zeros(gray.shape, np.float32)
+    if settings.use_defocus:
+        sigma, mask = edge_blur(gray)
+        start, full = settings.defocus_spread_px
+        spread = defocus_spread(sigma, mask)
+        weight = settings.defocus_weight * float(np.clip((spread - start) / (full - start), 0, 1))
+        if weight > 0.0:
+            blur, _ = edge_aware_fill(sigma, mask.astype(np.float32), guide_image(gray))
+            lo, hi = np.percentile(blur, [2.0, 98.0])
+            sharpness = np.clip((hi - blur) / max(hi - lo, 1e-3), 0.0, 1.0)
+            prior = (1.0 - weight) * prior + weight * sharpness
+    return (prior * (1.0 - sky)).astype(np.float32), sky
+
+
+def fit_prior(prior: np.ndarray, target: np.ndarray, weights: np.ndarray) -> tuple[float, float] | None:
+    """Weighted least squares a, b with a * prior + b ≈ target; a clamped at 0. None if no support."""
+    w = weights.ravel().astype(np.float64)
+    if w.sum() < 0.02 * w.size:
+        return None
+    p, y = prior.ravel().astype(np.float64), target.ravel().astype(np.float64)
+    sw, mp, my = w.sum(), (w * p).sum() / w.sum(), (w * y).sum() / w.sum()
+    var = (w * (p - mp) ** 2).sum() / sw
+    a = 0.0 if var < 1e-9 else max(0.0, (w * (p - mp) * (y - my)).sum() / sw / var)
+    return a, my - a * mp
+
+
+def keep_sky_farthest(values: np.ndarray, sky: np.ndarray) -> np.ndarray:
+    """Pull sky pixels down to the farthest value (2nd percentile) of the rest of the frame.
+
+    Args:
+        values: (h, w) inverse-depth-like map.
+        sky: (h, w) sky likelihood in [0, 1].
+    Returns:
+        (h, w) float32.
+    """
+    ground = sky < 0.5
+    if not ground.any() or not (sky > 0).any():
+        return values.astype(np.float32)
+    floor = float(np.percentile(values[ground], 2.0))
+    return ((1.0 - sky) * values + sky * np.minimum(values, floor)).astype(np.float32)
+
+
+class _Pair:
+    """Flows both ways between two working-size grey frames, computed once."""
+
+    def __init__(self, est: FlowEstimator, a: np.ndarray, b: np.ndarray) -> None:
+        self.fw = est.flow_small(a, b)
+        self.bw = est.flow_small(b, a)
+
+    def towards(self, forward: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(flow from the frame to the other one, its soft FB confidence)."""
+        f, g = (self.fw, self.bw) if forward else (self.bw, self.fw)
+        return f, fb_confidence(f, g, soft=True)
+
+
+class WeightsFreeDepth:
+    """Weights-free depth provider (name ``weights-free``, output kind ``inverse``).
+
+    Streams with a look-ahead of one frame at the start of a shot only (frame 0
+    uses its flow to frame 1); every later frame uses its flow to the previous one.
+    """
+
+    name = "weights-free"
+    output_kind = "inverse"
+
+    def __init__(self, config: DepthConfig | None = None,
+                 settings: WeightsFreeSettings | None = None) -> None:
+        self.config = config or DepthConfig(model="weights-free")
+        self.settings = settings or WeightsFreeSettings()
+        self._flow = FlowEstimator(FlowConfig(preset=self.settings.flow_preset, working_width=None))
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget temporal state (call at shot boundaries)."""
+        self._acc: np.ndarray | None = None  # accumulated inverse depth, previous frame
+        self._weight: np.ndarray | None = None
+        self._fit = _DEFAULT_FIT
+
+    def estimate(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """(H, W, 3) uint8/uint16 RGB frames -> (H, W) float32 inverse depth, one per frame, in order."""
+        it = iter(frames)
+        first = next(it, None)
+        if first is None:
+            return
+        prev = self._prepare(first)
+        second = next(it, None)
+        if second is None or not self.settings.use_parallax:
+            yield self._frame(first, prev, None, None)
+            for frame in ([] if second is None else [second, *it]):
+                yield self._frame(frame, self._prepare(frame), None, None)
+            return
+        cur = self._prepare(second)
+        pair = _Pair(self._flow, prev[1], cur[1])
+        yield self._frame(first, prev, pair.towards(forward=True), None)
+        frame = second
+        while True:
+            yield self._frame(frame, cur, pair.towards(forward=False), pair.bw)
+            frame = next(it, None)
+            if frame is None:
+                return
+            prev, cur = cur, self._prepare(frame)
+            pair = _Pair(self._flow, prev[1], cur[1])
+
+    def _prepare(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(H, W, 3) frame -> (h, w, 3) uint8 RGB and (h, w) uint8 grey at working size."""
+        if frame.ndim != 3 or frame.shape[2] not in (3, 4):
+            raise ValueError(f"expected (H, W, 3) RGB frames, got shape {frame.shape}")
+        height, width = frame.shape[:2]
+        w, h = working_size(width, height, self.config.working_width)
+        small = frame[..., :3] if (w, h) == (width, height) else cv2.resize(frame[..., :3], (w, h),
+                                                                              interpolation=cv2.INTER_AREA)
+        if small.dtype == np.uint16:
+            small = (small >> 8).astype(np.uint8)
+        elif small.dtype != np.uint8:
+            small = np.clip(small.astype(np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(small), to_gray(small)
+
+    def _frame(self, frame: np.ndarray, small: tuple[np.ndarray, np.ndarray],
+               flow_conf: tuple[np.ndarray, np.ndarray] | None, to_prev: np.ndarray | None) -> np.ndarray:
+        """Depth of one frame; `flow_conf` = (flow to the reference frame, its FB confidence)."""
+        rgb, gray = small
+        guide = guide_image(gray)
+        prior, sky = single_image_prior(rgb, gray, self.settings)
+        trust = None if flow_conf is None else texture_confidence(gray) * (1.0 - sky)
+        fused = self._fuse(prior, sky, guide, flow_conf, trust, to_prev)
+        refined = edge_aware_smooth(fused, guide, self.settings.refine_radius, self.settings.refine_eps)
+        return upsample(refined, frame.shape[1], frame.shape[0]).astype(np.float32)
+
+    def _fuse(self, prior: np.ndarray, sky: np.ndarray, guide: np.ndarray,
+              flow_conf: tuple[np.ndarray, np.ndarray] | None, trust: np.ndarray | None,
+              to_prev: np.ndarray | None) -> np.ndarray:
+        """Accumulate parallax, calibrate the prior to it and blend by support (sky stays prior)."""
+        acc, weight = self._accumulate(flow_conf, trust, to_prev)
+        a, b = self._fit
+        if acc is None or weight is None:
+            return keep_sky_farthest(a * prior + b, sky)
+        filled, support = edge_aware_fill(acc, weight, guide, lam=self.settings.fill_lambda)
+        fit = fit_prior(prior, acc, weight)
+        rate = self.settings.prior_fit_rate
+        if fit is None:  # no parallax left in view: drift back to the default calibration
+            fit, rate = _DEFAULT_FIT, rate / 4.0
+        self._fit = a, b = (1 - rate) * a + rate * fit[0], (1 - rate) * b + rate * fit[1]
+        alpha = support / (support + self.settings.support_half) * (1.0 - sky)
+        fused = alpha * filled + (1.0 - alpha) * (a * prior + b)
+        return keep_sky_farthest(fused, sky)
+
+    def _accumulate(self, flow_conf: tuple[np.ndarray, np.ndarray] | None, trust: np.ndarray | None,
+                    to_prev: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Carry the history along the flow and add this frame's parallax, scaled to the history.
+
+        `trust` (h, w) in [0, 1] scales the flow confidence (texture, not sky).
+        """
+        if flow_conf is None:
+            return self._acc, self._weight
+        flow, conf = flow_conf
+        obs = parallax_from_flow(flow, conf if trust is None else conf * trust, self.settings.parallax)
+        acc, weight = self._acc, self._weight
+        if acc is not None and weight is not None and to_prev is not None:
+            acc = warp_backward(acc, to_prev)
+            weight = warp_backward(weight, to_prev) * conf * self.settings.history_decay
+        scale = self._scale(obs.rho, obs.confidence, acc, weight)
+        if scale is None:
+            self._acc, self._weight = acc, weight
+            return acc, weight
+        rho = obs.rho * scale
+        if acc is None or weight is None:
+            acc, weight = rho, obs.confidence
+        else:
+            total = weight + obs.confidence
+            acc = np.where(total > 1e-6, (weight * acc + obs.confidence * rho) / np.maximum(total, 1e-6), acc)
+            weight = total
+        self._acc, self._weight = acc.astype(np.float32), weight.astype(np.float32)
+        return self._acc, self._weight
+
+    @staticmethod
+    def _scale(rho: np.ndarray, conf: np.ndarray, acc: np.ndarray | None,
+               weight: np.ndarray | None) -> float | None:
+        """Factor bringing this frame's ρ (|t| = 1) to the accumulated scale (90th percentile 1 at first)."""
+        seen = conf > 0.3
+        if int(seen.sum()) < 100:
+            return None
+        if acc is not None and weight is not None:
+            both = seen & (weight > 0.3) & (acc > 0)
+            if int(both.sum()) >= 100:
+                return float(np.median(acc[both] / np.maximum(rho[both], 1e-9)))
+        return 1.0 / max(float(np.percentile(rho[seen], 90.0)), 1e-9)

@@ -1,0 +1,186 @@
+"""engine.depth.weights_free: streaming, motion parallax, single-image cues, real data vs baselines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from engine.depth import DepthConfig
+from engine.depth.cues.defocus import defocus_spread, edge_blur
+from engine.depth.cues.priors import ground_contact, sky_likelihood, vertical_prior
+from engine.depth.weights_free import WeightsFreeDepth, WeightsFreeSettings
+
+DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
+MIDDLEBURY = DATA / "stereo_pairs" / "middlebury_2001_2003"
+
+
+def texture(h: int, w: int, seed: int, blur: float = 1.5) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = cv2.GaussianBlur(rng.random((h, w), dtype=np.float32), (0, 0), blur)
+    return (t - t.min()) / (t.max() - t.min())
+
+
+def translating_camera_clip(n: int = 6, h: int = 120, w: int = 160) -> tuple[list[np.ndarray], np.ndarray]:
+    """A camera sliding sideways past a near plane (Z = 2) in front of a far plane (Z = 10).
+
+    Image motion is f * t / Z: the near plane moves 5x faster (2.5 px vs 0.5 px a frame).
+    The near plane sits in the upper half, where the vertical prior alone would call it far.
+    Returns the RGB frames and the near plane's mask in the last frame.
+    """
+    far, near = texture(h, w + 80, seed=1), texture(h, w + 80, seed=2)
+    ys = np.arange(h, dtype=np.float32)[:, None].repeat(w, 1)
+    frames, mask = [], np.zeros((h, w), bool)
+    for i in range(n):
+        xs = np.arange(w, dtype=np.float32)[None, :].repeat(h, 0) + 40.0
+        img = cv2.remap(far, xs - 0.5 * i, ys, cv2.INTER_LINEAR)
+        near_img = cv2.remap(near, xs - 2.5 * i, ys, cv2.INTER_LINEAR)
+        left = int(round(30 + 2.5 * i))
+        mask = np.zeros((h, w), bool)
+        mask[8:70, left:left + 80] = True
+        img[mask] = near_img[mask]
+        frames.append(np.repeat((img * 255).astype(np.uint8)[..., None], 3, axis=2))
+    return frames, mask
+
+
+def erode(mask: np.ndarray, px: int = 6) -> np.ndarray:
+    return cv2.erode(mask.astype(np.uint8), np.ones((2 * px + 1, 2 * px + 1), np.uint8)) > 0
+
+
+def spearman(pred: np.ndarray, gt: np.ndarray) -> float:
+    valid = np.isfinite(gt) & (gt > 0)
+    p = pred[valid]
+    return 0.0 if np.ptp(p) == 0 else float(spearmanr(p, gt[valid]).statistic)
+
+
+def test_streams_one_finite_map_per_frame():
+    frames, _ = translating_camera_clip(n=5)
+    provider = WeightsFreeDepth(DepthConfig(model="weights-free", working_width=96))
+    maps = list(provider.estimate(iter(frames)))
+    assert len(maps) == 5
+    for m in maps:
+        assert m.shape == (120, 160) and m.dtype == np.float32 and np.isfinite(m).all()
+    assert list(provider.estimate([])) == []
+    single = list(provider.estimate([frames[0]]))
+    assert len(single) == 1 and single[0].shape == (120, 160)
+    deep = [(f.astype(np.uint16) * 257) for f in frames[:2]]
+    assert [m.shape for m in provider.estimate(deep)] == [(120, 160)] * 2
+    with pytest.raises(ValueError):
+        list(provider.estimate([np.zeros((10, 10), np.uint8)]))
+
+
+def test_estimate_is_lazy_with_bounded_look_ahead():
+    frames, _ = translating_camera_clip(n=4)
+    pulled = []
+
+    def source():
+        for i, f in enumerate(frames):
+            pulled.append(i)
+            yield f
+
+    stream = WeightsFreeDepth(DepthConfig(model="weights-free", working_width=96)).estimate(source())
+    next(stream)
+    assert pulled == [0, 1]  # frame 0 needs frame 1's flow, nothing more
+    next(stream)
+    assert pulled == [0, 1]
+    next(stream)
+    assert pulled == [0, 1, 2]
+
+
+def test_near_plane_is_nearer_under_camera_translation():
+    frames, mask = translating_camera_clip(n=6)
+    maps = list(WeightsFreeDepth(DepthConfig(model="weights-free", working_width=None)).estimate(frames))
+    last = maps[-1]
+    near = erode(mask)
+    far = erode(~mask)
+    far[:, :20] = False  # the left edge has just come into view
+    assert np.median(last[near]) > np.median(last[far]) * 1.3
+    # The single-image prior alone ranks the upper (near) plane farther: the parallax is what fixed it.
+    prior_only = WeightsFreeDepth(DepthConfig(model="weights-free", working_width=None),
+                                  WeightsFreeSettings(use_parallax=False))
+    still = list(prior_only.estimate(frames))[-1]
+    assert np.median(still[near]) < np.median(still[far])
+
+
+def test_reset_clears_temporal_state():
+    frames, _ = translating_camera_clip(n=4)
+    provider = WeightsFreeDepth(DepthConfig(model="weights-free", working_width=None))
+    first = list(provider.estimate(frames))
+    assert provider._acc is not None
+    provider.reset()
+    assert provider._acc is None and provider._weight is None
+    again = list(provider.estimate(frames))
+    np.testing.assert_allclose(again[0], first[0], rtol=1e-5, atol=1e-6)
+
+
+def test_static_camera_falls_back_to_the_prior():
+    frames, _ = translating_camera_clip(n=1)
+    static = [frames[0]] * 4
+    provider = WeightsFreeDepth(DepthConfig(model="weights-free", working_width=None))
+    maps = list(provider.estimate(static))
+    assert provider._acc is None  # no parallax accepted from a camera that does not move
+    still = WeightsFreeDepth(DepthConfig(model="weights-free", working_width=None),
+                             WeightsFreeSettings(use_parallax=False))
+    np.testing.assert_allclose(maps[-1], next(still.estimate(static)), atol=1e-5)
+
+
+def prior_at(row: int, height: int) -> float:
+    return row / (height - 1)
+
+
+def test_single_image_cues():
+    prior = vertical_prior(5, 3)
+    assert prior[0, 0] == 0.0 and prior[-1, 0] == 1.0
+    # An upright bar standing on the bottom edge takes the nearness of where it touches the ground.
+    # Textured ground (an edge every other row) keeps the vertical prior.
+    gray = np.where(np.arange(60)[:, None] % 4 < 2, 40, 120).astype(np.uint8).repeat(40, axis=1)
+    gray[20:, 15:25] = 200
+    contact = ground_contact(gray)
+    assert contact[25, 20] > 0.7 and contact[25, 20] > contact[25, 5] + 0.25
+    assert abs(contact[25, 5] - prior_at(25, 60)) < 0.05
+    # Sky: smooth blue at the top is found; a textured frame has none.
+    rgb = np.zeros((60, 80, 3), np.uint8)
+    rgb[:30] = (90, 150, 230)
+    rgb[30:] = (np.random.default_rng(0).random((30, 80, 3)) * 255).astype(np.uint8)
+    sky = sky_likelihood(rgb)
+    assert sky[5:25].mean() > 0.9 and sky[40:].mean() < 0.05
+    # Defocus: blur estimated at a blurred edge is larger than at a sharp one.
+    step = np.zeros((64, 128), np.uint8)
+    step[:, 32:64] = 200
+    step[:, 96:] = 200
+    step[:, 64:] = cv2.GaussianBlur(step[:, 64:], (0, 0), 3.0)
+    sigma, mask = edge_blur(step)
+    sharp, blurred = sigma[:, :64][mask[:, :64]], sigma[:, 64:][mask[:, 64:]]
+    assert sharp.size and blurred.size and np.median(blurred) > np.median(sharp) + 1.0
+    assert defocus_spread(sigma, mask, min_edges=10) > 1.0
+
+
+def load_middlebury(name: str, left: str, right: str, gt: str, scale: float):
+    folder = MIDDLEBURY / name
+    if not folder.is_dir():
+        pytest.skip(f"shared test data not found at {folder}")
+    a = cv2.cvtColor(cv2.imread(str(folder / left)), cv2.COLOR_BGR2RGB)
+    b = cv2.cvtColor(cv2.imread(str(folder / right)), cv2.COLOR_BGR2RGB)
+    disp = cv2.imread(str(folder / gt), cv2.IMREAD_UNCHANGED).astype(np.float32) / scale
+    disp[disp == 0] = np.nan
+    return a, b, disp
+
+
+def test_real_still_beats_constant_baseline():
+    left, _, disp = load_middlebury("cones", "im2.png", "im6.png", "disp2.png", 4)
+    ours = next(WeightsFreeDepth(DepthConfig(model="weights-free")).estimate([left]))
+    constant = np.zeros_like(ours)
+    assert spearman(ours, disp) > spearman(constant, disp) + 0.5
+
+
+def test_real_motion_parallax_beats_single_image_baselines():
+    """The stereo pair seen as a 2-frame clip: the camera translates sideways by the baseline."""
+    left, right, disp = load_middlebury("tsukuba", "im3.png", "im4.png", "disp3.pgm", 16)
+    config = DepthConfig(model="weights-free")
+    moving = next(WeightsFreeDepth(config).estimate([left, right]))
+    still = next(WeightsFreeDepth(config).estimate([left]))
+    vertical = vertical_prior(*disp.shape)
+    assert spearman(moving, disp) > max(spearman(still, disp), spearman(vertical, disp)) + 0.2

@@ -8,6 +8,7 @@ the clip is.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -112,8 +113,6 @@ class Sink(Generic[T]):
     def abandon(self) -> None:
         """Stop the consumer without draining the queue (cancel / failure path)."""
         self._stop.set()
-        try:
+        with contextlib.suppress(queue.Full):
             self._q.put_nowait(_DONE)
-        except queue.Full:
-            pass
         self._thread.join()

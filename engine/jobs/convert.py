@@ -1,0 +1,271 @@
+"""The conversion job: source video or still -> stereo master, as a generator of Progress.
+
+Two passes per shot (CONVENTIONS.md wants δ normalised per shot from robust
+percentiles, which needs every frame's depth before the first is graded):
+
+1. depth pass — decode → depth provider → raw depth spooled to disk + shot statistics;
+2. render pass — decode → normalise → grade → splat + fill → pack → encode.
+
+Decode, compute and encode run in three threads joined by bounded queues, so
+memory is flat in clip length. Outputs are atomic: nothing appears at the
+target until the whole master is written, and a cancel or failure removes the
+partial file and leaves any existing file untouched.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import torch
+
+from engine.depth.imported import ImportedDepth
+from engine.depth.normalise import ShotNormaliser
+from engine.depth.registry import create_provider
+from engine.device import resolve_device
+from engine.document import StereoParams
+from engine.errors import OutputError
+from engine.fileio import temp_path_beside
+from engine.grading.render import render_graded
+from engine.jobs.depth_spool import DepthSpool
+from engine.jobs.plan import RenderPlan, plan_convert
+from engine.jobs.request import ConvertRequest
+from engine.jobs.stream import Sink, prefetch
+from engine.media import EncodeSettings, MediaReader, VideoWriter, commit_together, open_media, write_still
+from engine.ops import pack
+from engine.progress import CancelToken, Progress
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Frames [start, end) normalised together and graded by `params_at`."""
+
+    start: int
+    end: int
+
+
+def segments_for(plan: RenderPlan, request: ConvertRequest) -> list[Segment]:
+    """The plan's range cut at the project's shot boundaries (gaps between shots are segments too)."""
+    if request.project is None:
+        return [Segment(plan.start, plan.end)]
+    cuts = {plan.start, plan.end}
+    for shot in request.project.shots:
+        cuts.update(c for c in (shot.start, shot.end) if plan.start < c < plan.end)
+    edges = sorted(cuts)
+    return [Segment(a, b) for a, b in zip(edges, edges[1:], strict=False)]
+
+
+def params_at(request: ConvertRequest, source_frame: int) -> StereoParams:
+    """The grade of one frame: the project's shot grade inside a shot, else the request's constant params."""
+    if request.project is not None and request.project.shot_at(source_frame) is not None:
+        return request.project.params_at(source_frame)
+    return request.params
+
+
+def eye_image(image: np.ndarray, eye_size: tuple[int, int]) -> np.ndarray:
+    """Resize a decoded (H, W, 3) frame to the eye size with an area filter (no-op at full size)."""
+    if (image.shape[1], image.shape[0]) == eye_size:
+        return image
+    return cv2.resize(image, eye_size, interpolation=cv2.INTER_AREA)
+
+
+def to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(H, W, 3) uint8/uint16 -> (1, 3, H, W) float32 in [0, 1] on `device`."""
+    scale = 65535.0 if image.dtype == np.uint16 else 255.0
+    t = torch.from_numpy(np.ascontiguousarray(image)).to(device)
+    return t.permute(2, 0, 1).unsqueeze(0).to(torch.float32).div_(scale)
+
+
+def depth_to_tensor(values: np.ndarray, device: torch.device) -> torch.Tensor:
+    """(H, W) float -> (1, 1, H, W) float32 on `device`."""
+    return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32)).to(device)[None, None]
+
+
+def to_image(t: torch.Tensor, bit_depth: int, padding: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """(1, 3, H, W) float [0, 1] -> (H + pad_b, W + pad_r, 3) uint8 (bit_depth 8) or uint16, edge-padded."""
+    high = bit_depth > 8
+    hwc = t[0].permute(1, 2, 0).clamp(0.0, 1.0).mul(65535.0 if high else 255.0).round_()
+    out = hwc.to(torch.int32).cpu().numpy().astype(np.uint16) if high else hwc.to(torch.uint8).cpu().numpy()
+    if any(padding):
+        out = np.pad(out, ((0, padding[1]), (0, padding[0]), (0, 0)), mode="edge")
+    return np.ascontiguousarray(out)
+
+
+class DepthStage:
+    """Raw depth for the render pass and the per-segment normalisers.
+
+    Either a provider whose maps are spooled during the depth pass, or an
+    imported depth file read directly in both passes.
+    """
+
+    def __init__(self, request: ConvertRequest, eye_size: tuple[int, int], reader: MediaReader) -> None:
+        self.eye_size = eye_size
+        self.imported = None
+        self.provider = None
+        if request.depth is not None:
+            spec = request.depth
+            self.imported = ImportedDepth(spec.path, spec.kind, spec.scale)
+            info = reader.info
+            self.imported.validate(info.path, info.video.frame_count, info.video.width, info.video.height)
+            self.kind = spec.kind
+        else:
+            self.provider = create_provider(request.depth_config)
+            self.kind = self.provider.output_kind
+        self.normalisers: dict[int, ShotNormaliser] = {}
+        self.spool = DepthSpool() if self.provider is not None else None
+
+    @property
+    def is_disparity(self) -> bool:
+        """`disparity-px` depth is used as-is and bypasses grading."""
+        return self.kind == "disparity-px"
+
+    def raw(self, index: int) -> np.ndarray:
+        if self.imported is not None:
+            return self.imported.read(index, *self.eye_size)
+        return self.spool.get(index)
+
+    def depth_pass(self, reader: MediaReader, segment: Segment, cancel: CancelToken,
+                   done: int, total: int) -> Iterator[Progress]:
+        """Compute (or read) raw depth for `segment`, feed its normaliser, spool provider maps."""
+        if self.is_disparity:
+            return
+        norm = self.normalisers[segment.start] = ShotNormaliser(self.kind)
+        if self.imported is not None:
+            maps = (self.imported.read(i, *self.eye_size) for i in range(segment.start, segment.end))
+        else:
+            self.provider.reset()
+            frames = (eye_image(f.image, self.eye_size) for f in reader.frames(segment.start, segment.end))
+            maps = self.provider.estimate(prefetch(frames, maxsize=3, name="decode-depth"))
+        for k, raw in enumerate(maps):
+            cancel.check()
+            if self.spool is not None:
+                self.spool.put(segment.start + k, raw)
+            norm.update(raw)
+            yield Progress("depth", done + k + 1, total)
+        norm.finalize()
+
+    def depth_tensor(self, index: int, segment: Segment, device: torch.device) -> torch.Tensor:
+        """(1, 1, H, W) δ (or pixel disparity) for frame `index`."""
+        raw = self.raw(index)
+        values = raw if self.is_disparity else self.normalisers[segment.start].apply(raw)
+        return depth_to_tensor(values, device)
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+
+
+def render_frame_tensor(image: np.ndarray, depth: torch.Tensor, params: StereoParams | None,
+                        request: ConvertRequest, device: torch.device) -> torch.Tensor | tuple:
+    """One source frame (eye size) -> the packed output tensor(s) for `request.layout`."""
+    views = render_graded(to_tensor(image, device), depth, params, request.synthesize)
+    return pack(views.left, views.right, request.layout, swap_eyes=request.swap_eyes)
+
+
+def _open_writers(request: ConvertRequest, plan: RenderPlan, source) -> list[VideoWriter]:
+    fps = source.video.fps
+    width, height = plan.frame_size
+    return [VideoWriter(path, width=width, height=height, fps=fps, settings=request.encode, source=source,
+                        audio_range=plan.audio_range, stereo_mode=plan.stereo_mode, overwrite=request.overwrite)
+            for path in plan.outputs]
+
+
+def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader, depth: DepthStage,
+                  segments: list[Segment], device: torch.device, cancel: CancelToken) -> Iterator[Progress]:
+    writers = _open_writers(request, plan, reader.info)
+    t0 = reader.frame(plan.start).time
+    bit_depth = request.encode.bit_depth
+
+    def encode(item: tuple[list[np.ndarray], Fraction]) -> None:
+        images, time = item
+        for writer, image in zip(writers, images, strict=True):
+            writer.write(image, time)
+
+    sink = Sink(encode, maxsize=4, name="encode")
+    try:
+        done = 0
+        for segment in segments:
+            frames = prefetch(reader.frames(segment.start, segment.end), maxsize=4, name="decode-render")
+            for frame in frames:
+                cancel.check()
+                params = None if depth.is_disparity else params_at(request, frame.index)
+                packed = render_frame_tensor(eye_image(frame.image, plan.eye_size),
+                                             depth.depth_tensor(frame.index, segment, device), params,
+                                             request, device)
+                outs = packed if isinstance(packed, tuple) else (packed,)
+                sink.put(([to_image(o, bit_depth, plan.padding) for o in outs], frame.time - t0))
+                done += 1
+                yield Progress("render", done, plan.frame_count)
+        sink.close()
+        commit_together(writers)
+    except BaseException:
+        sink.abandon()
+        for writer in writers:
+            writer.abort()
+        raise
+
+
+def _convert_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader, device: torch.device,
+                   cancel: CancelToken) -> Iterator[Progress]:
+    depth = DepthStage(request, plan.eye_size, reader)
+    try:
+        segments = segments_for(plan, request)
+        done = 0
+        for segment in segments:
+            yield from depth.depth_pass(reader, segment, cancel, done, plan.frame_count)
+            done += segment.end - segment.start
+        yield from _render_video(request, plan, reader, depth, segments, device, cancel)
+    finally:
+        depth.close()
+
+
+def write_stills_together(paths: tuple, images: list[np.ndarray]) -> None:
+    """Write every still to a temp name first, then rename them all: all land or none does."""
+    temps = [temp_path_beside(p) for p in paths]
+    try:
+        for tmp, image in zip(temps, images, strict=True):
+            write_still(tmp, image, overwrite=True)
+        for tmp, path in zip(temps, paths, strict=True):
+            os.replace(tmp, path)
+    except OSError as exc:
+        raise OutputError(f"could not write the still ({exc.strerror or exc})", path=paths[0]) from exc
+    finally:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+
+
+def _convert_still(request: ConvertRequest, plan: RenderPlan, reader: MediaReader, device: torch.device,
+                   cancel: CancelToken) -> Iterator[Progress]:
+    depth = DepthStage(request, plan.eye_size, reader)
+    try:
+        segment = Segment(0, 1)
+        yield from depth.depth_pass(reader, segment, cancel, 0, 1)
+        image = eye_image(reader.frame(0).image, plan.eye_size)
+        params = None if depth.is_disparity else params_at(request, 0)
+        packed = render_frame_tensor(image, depth.depth_tensor(0, segment, device), params, request, device)
+        outs = packed if isinstance(packed, tuple) else (packed,)
+        bit_depth = 16 if image.dtype == np.uint16 else 8
+        cancel.check()
+        write_stills_together(plan.outputs, [to_image(o, bit_depth) for o in outs])
+        yield Progress("render", 1, 1)
+    finally:
+        depth.close()
+
+
+def convert(request: ConvertRequest, cancel: CancelToken | None = None) -> Iterator[Progress]:
+    """Run one conversion, yielding Progress; raises engine.errors on bad input or output."""
+    cancel = cancel or CancelToken()
+    with open_media(request.input) as reader:
+        plan = plan_convert(request, reader)
+        for note in plan.notes:
+            yield Progress("note", 0, 0, message=note)
+        device = resolve_device(request.device)
+        run = _convert_still if plan.is_still else _convert_video
+        yield from run(request, plan, reader, device, cancel)
+
+
+__all__ = ["ConvertRequest", "EncodeSettings", "Segment", "convert", "params_at", "segments_for"]

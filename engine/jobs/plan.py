@@ -1,0 +1,170 @@
+"""Turn a ConvertRequest and a probed source into a concrete, checked render plan.
+
+Everything that can be refused is refused here, before any frame is decoded:
+unknown layout, still/video mismatch, outputs that exist or cannot be written,
+frame sizes a codec or its players cannot take.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from engine.document import parse_time
+from engine.errors import OutputError, UsageError
+from engine.jobs.request import SYNTHESIZE_MODES, ConvertRequest
+from engine.media import STILL_EXTENSIONS, MediaInfo, MediaReader, drops_bit_depth
+from engine.ops import LAYOUTS, packed_size
+
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".m4v"})
+# H.264 level 5.2 (the highest level players and headsets decode in hardware): 36,864 macroblocks a frame.
+H264_MAX_MACROBLOCKS = 36_864
+STEREO_MODES = {"sbs-full": "left_right", "sbs-half": "left_right", "tb-full": "top_bottom",
+                "tb-half": "top_bottom", "anaglyph": "anaglyph_cyan_red",
+                "anaglyph-half-colour": "anaglyph_cyan_red"}
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    """A checked conversion: frame range, sizes and output paths.
+
+    Attributes:
+        start, end: source frame range [start, end).
+        eye_size: (width, height) of one eye after --max-width.
+        frame_size: (width, height) of each written frame, padded to even sizes when the codec needs it.
+        padding: (right, bottom) pixels added by that padding.
+        outputs: one path, or two for the `pair` layout (left, right).
+        audio_range: source seconds [start, end) of audio to carry (end None = to the end).
+        notes: things the user should know (said in verbose output and the studio's log).
+    """
+
+    start: int
+    end: int
+    eye_size: tuple[int, int]
+    frame_size: tuple[int, int]
+    padding: tuple[int, int]
+    outputs: tuple[Path, ...]
+    stereo_mode: str | None
+    audio_range: tuple[Fraction, Fraction | None] | None
+    is_still: bool
+    notes: tuple[str, ...]
+
+    @property
+    def frame_count(self) -> int:
+        return self.end - self.start
+
+
+def output_paths(output: Path, layout: str) -> tuple[Path, ...]:
+    """CONVENTIONS.md: `--layout pair -o out.mp4` writes out_L.mp4 and out_R.mp4."""
+    if layout != "pair":
+        return (output,)
+    return (output.with_name(f"{output.stem}_L{output.suffix}"), output.with_name(f"{output.stem}_R{output.suffix}"))
+
+
+def check_outputs_writable(paths: tuple[Path, ...], overwrite: bool) -> None:
+    """Refuse early: an existing output without --overwrite, a missing or unwritable folder."""
+    for path in paths:
+        if path.exists() and not overwrite:
+            raise OutputError("output already exists", path=path, hint="Pass --overwrite to replace it")
+        folder = path.parent if str(path.parent) else Path(".")
+        if not folder.is_dir():
+            raise OutputError("output folder does not exist", path=folder, hint="Create it first")
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise OutputError("output folder is not writable", path=folder,
+                              hint="Choose a folder you can write to")
+
+
+def eye_size_for(info: MediaInfo, max_width: int | None) -> tuple[int, int]:
+    """One eye's (width, height): the source display size, scaled down to `max_width` (aspect kept)."""
+    w, h = info.video.width, info.video.height
+    if max_width is None or w <= max_width:
+        return w, h
+    if max_width < 16:
+        raise UsageError(f"--max-width {max_width} is too small (16 px at least)")
+    return max_width, max(2, round(h * max_width / w))
+
+
+def _needs_even(request: ConvertRequest) -> bool:
+    """4:2:0 (h264, hevc) and 4:2:2 (prores 422) need even sizes; ffv1, prores 4444 and stills do not."""
+    codec = request.encode.codec
+    return codec in ("h264", "hevc") or (codec == "prores" and request.encode.prores_profile != "4444")
+
+
+def _check_h264_size(width: int, height: int, request: ConvertRequest) -> None:
+    macroblocks = -(-width // 16) * -(-height // 16)
+    if request.encode.codec == "h264" and macroblocks > H264_MAX_MACROBLOCKS:
+        raise OutputError(
+            f"a {width}x{height} {request.layout} frame exceeds H.264 level 5.2 (at most 4096x2304 "
+            "or 8.9 Mpixel), which players and headsets decode",
+            path=request.output,
+            hint="Use --max-width 1920, a half layout (--layout sbs-half / tb-half) or --codec hevc")
+
+
+def _frame_range(request: ConvertRequest, reader: MediaReader) -> tuple[int, int]:
+    info = reader.info
+    count = info.video.frame_count
+
+    def resolve(text: str) -> int:
+        return parse_time(text).resolve(info.video.fps, reader.index_at_time, info.video.start_timecode)
+
+    start = resolve(request.start) if request.start else 0
+    end = resolve(request.end) if request.end else count
+    end = min(end, count)
+    if not 0 <= start < end:
+        raise UsageError(f"the range --start {request.start or 0} --end {request.end or 'end'} holds no frame "
+                         f"(source has {count} frames)")
+    return start, end
+
+
+def _check_request(request: ConvertRequest, info: MediaInfo) -> None:
+    if request.output is None:
+        raise UsageError("no output file given", hint="Pass -o OUTPUT")
+    if request.layout not in LAYOUTS:
+        raise UsageError(f"unknown layout {request.layout!r}", hint=f"Use one of {', '.join(LAYOUTS)}")
+    if request.synthesize not in SYNTHESIZE_MODES:
+        raise UsageError(f"unknown --synthesize {request.synthesize!r}", hint="Use both, right or left")
+    suffix = request.output.suffix.lower()
+    if info.is_still and suffix not in STILL_EXTENSIONS:
+        raise UsageError("a still input makes a still output", path=request.output,
+                         hint=f"Use one of {', '.join(sorted(STILL_EXTENSIONS))}")
+    if not info.is_still and suffix not in VIDEO_EXTENSIONS:
+        raise UsageError(f"{suffix or 'no extension'} is not a video container", path=request.output,
+                         hint="Use .mp4, .mov or .mkv (or `spatialdreamer frame` for one still)")
+
+
+def _notes(request: ConvertRequest, info: MediaInfo, padding: tuple[int, int]) -> list[str]:
+    notes = []
+    if any(padding):
+        notes.append(f"frame padded by {padding[0]} px right and {padding[1]} px bottom to even sizes "
+                     f"for {request.encode.codec}")
+    if not info.is_still and drops_bit_depth(info, request.encode):
+        notes.append(f"source is {info.video.bit_depth}-bit; this {request.encode.bit_depth}-bit output drops it "
+                     "(use --codec hevc --bit-depth 10 or --codec prores to keep it)")
+    notes.extend(f"dropped stream: {s}" for s in info.dropped_streams)
+    if info.video.is_vfr:
+        notes.append("variable frame rate source: timestamps are kept")
+    return notes
+
+
+def plan_convert(request: ConvertRequest, reader: MediaReader) -> RenderPlan:
+    """Check `request` against the opened source and fix every size, range and path."""
+    info = reader.info
+    _check_request(request, info)
+    start, end = (0, 1) if info.is_still else _frame_range(request, reader)
+    eye = eye_size_for(info, request.max_width)
+    width, height = packed_size(eye[0], eye[1], request.layout)
+    pad = (width % 2, height % 2) if (_needs_even(request) and not info.is_still) else (0, 0)
+    frame_size = (width + pad[0], height + pad[1])
+    if not info.is_still:
+        _check_h264_size(*frame_size, request)
+    outputs = output_paths(request.output, request.layout)
+    check_outputs_writable(outputs, request.overwrite)
+    audio = None
+    if not info.is_still and info.audio:
+        t0 = reader.frame(start).time
+        t1 = reader.frame(end).time if end < info.video.frame_count else None
+        audio = (t0, t1)
+    return RenderPlan(start, end, eye, frame_size, pad, outputs, STEREO_MODES.get(request.layout), audio,
+                      info.is_still, tuple(_notes(request, info, pad)))

@@ -1,0 +1,158 @@
+"""Encode settings and what they mean for FFmpeg: encoder, pixel format, options, container rules."""
+
+from __future__ import annotations
+
+import functools
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+
+from engine.errors import OutputError, UsageError
+from engine.media.info import MediaInfo
+
+CODECS = ("h264", "hevc", "prores", "ffv1")
+X26X_PRESETS = (
+    "ultrafast",
+    "superfast",
+    "veryfast",
+    "faster",
+    "fast",
+    "medium",
+    "slow",
+    "slower",
+    "veryslow",
+    "placebo",
+)
+PRORES_PROFILES = {"hq": ("3", "yuv422p10le"), "4444": ("4", "yuv444p10le")}
+STEREO_MODES = ("left_right", "top_bottom", "anaglyph_cyan_red")
+CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
+_ENCODERS = {"h264": "libx264", "hevc": "libx265", "prores": "prores_ks", "ffv1": "ffv1"}
+_DEFAULT_CRF = {"h264": 18, "hevc": 20}
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    """How the video is encoded.
+
+    Attributes:
+        codec: 'h264' (libx264, 8-bit 4:2:0) | 'hevc' (libx265, 8/10-bit 4:2:0) |
+            'prores' (prores_ks, always 10-bit: 422 HQ or 4444) |
+            'ffv1' (lossless RGB: bgr0 8-bit, gbrp10le 10-bit).
+        bit_depth: 8 or 10 (prores is 10-bit whatever is asked).
+        crf: constant quality for h264/hevc (default 18 / 20); exclusive with bitrate.
+        bitrate: bits/s for h264/hevc; exclusive with crf.
+        preset: x264/x265 preset (default 'medium').
+        prores_profile: 'hq' (422 HQ) or '4444'.
+    """
+
+    codec: str = "h264"
+    bit_depth: int = 8
+    crf: int | None = None
+    bitrate: int | None = None
+    preset: str | None = None
+    prores_profile: str = "hq"
+
+    def __post_init__(self) -> None:
+        if self.codec not in CODECS:
+            raise UsageError(f"unknown codec {self.codec!r}", hint=f"Use one of {', '.join(CODECS)}")
+        if self.bit_depth not in (8, 10):
+            raise UsageError(f"bit depth {self.bit_depth} is not supported", hint="Use 8 or 10")
+        if self.codec == "h264" and self.bit_depth != 8:
+            raise OutputError(
+                "H.264 output is 8-bit only", hint="Use --codec hevc, prores or ffv1 for 10-bit"
+            )
+        self._check_rate_control()
+        if self.prores_profile not in PRORES_PROFILES:
+            raise UsageError(f"unknown ProRes profile {self.prores_profile!r}", hint="Use 'hq' or '4444'")
+
+    def _check_rate_control(self) -> None:
+        if self.crf is not None and self.bitrate is not None:
+            raise UsageError("crf and bitrate are exclusive", hint="Give one of them")
+        lossy = self.codec in _DEFAULT_CRF
+        if not lossy and (self.crf is not None or self.bitrate is not None):
+            raise UsageError(f"{self.codec} takes no crf or bitrate", hint="Leave them out for prores/ffv1")
+        if self.crf is not None and not 0 <= self.crf <= 51:
+            raise UsageError(f"crf {self.crf} is out of range", hint="Use 0 (best) to 51 (worst)")
+        if self.bitrate is not None and self.bitrate <= 0:
+            raise UsageError(f"bitrate {self.bitrate} must be positive (bits per second)")
+        if self.preset is not None and self.preset not in X26X_PRESETS:
+            raise UsageError(f"unknown preset {self.preset!r}", hint=f"Use one of {', '.join(X26X_PRESETS)}")
+
+    @property
+    def output_bit_depth(self) -> int:
+        """Bits per component actually written (prores is always 10)."""
+        return 10 if self.codec == "prores" else self.bit_depth
+
+
+def drops_bit_depth(source: MediaInfo, settings: EncodeSettings) -> bool:
+    """True when the output keeps fewer bits per component than the source has (warn the user)."""
+    return source.video.bit_depth > settings.output_bit_depth
+
+
+@dataclass(frozen=True)
+class EncoderPlan:
+    """FFmpeg encoder name, pixel format and private options for one EncodeSettings."""
+
+    encoder: str
+    pix_fmt: str
+    options: dict[str, str] = field(default_factory=dict)
+    bit_rate: int | None = None
+
+    @property
+    def is_rgb(self) -> bool:
+        return av.VideoFormat(self.pix_fmt).is_rgb
+
+    @property
+    def chroma_even(self) -> tuple[bool, bool]:
+        """(width must be even, height must be even) for this pixel format's chroma subsampling."""
+        if self.pix_fmt.startswith("yuv420"):
+            return True, True
+        if self.pix_fmt.startswith("yuv422"):
+            return True, False
+        return False, False
+
+
+def encoder_plan(settings: EncodeSettings) -> EncoderPlan:
+    """The FFmpeg side of `settings` (before stereo/colour extras the writer adds)."""
+    codec = settings.codec
+    if codec == "prores":
+        profile, pix_fmt = PRORES_PROFILES[settings.prores_profile]
+        return EncoderPlan("prores_ks", pix_fmt, {"profile": profile, "vendor": "apl0"})
+    if codec == "ffv1":
+        pix_fmt = "bgr0" if settings.bit_depth == 8 else "gbrp10le"
+        return EncoderPlan("ffv1", pix_fmt, {"level": "3", "slicecrc": "1"})
+    pix_fmt = "yuv420p" if settings.bit_depth == 8 else "yuv420p10le"
+    options = {"preset": settings.preset or "medium"}
+    if settings.bitrate is None:
+        options["crf"] = str(settings.crf if settings.crf is not None else _DEFAULT_CRF[codec])
+    return EncoderPlan(_ENCODERS[codec], pix_fmt, options, settings.bitrate)
+
+
+def container_format(path: Path, settings: EncodeSettings) -> str:
+    """FFmpeg muxer for `path`'s extension; OutputError if unknown or it cannot hold the codec."""
+    suffix = path.suffix.lower()
+    muxer = CONTAINERS.get(suffix)
+    if muxer is None:
+        raise OutputError(
+            f"unknown video extension {suffix or '(none)'!r}", path=path, hint="Use .mp4, .mov or .mkv"
+        )
+    if settings.codec == "prores" and muxer == "mp4":
+        raise OutputError(
+            "ProRes does not belong in .mp4", path=path, hint="Use a .mov or .mkv output for ProRes"
+        )
+    if _ENCODERS[settings.codec] not in muxer_codecs(muxer):
+        raise OutputError(
+            f"a {suffix} file cannot hold {settings.codec} video",
+            path=path,
+            hint="Use .mkv, which holds every codec we write",
+        )
+    return muxer
+
+
+@functools.cache
+def muxer_codecs(muxer: str) -> frozenset[str]:
+    """Codec names FFmpeg's `muxer` accepts (normal compliance)."""
+    with av.open(io.BytesIO(), "w", format=muxer) as probe:
+        return frozenset(probe.supported_codecs)

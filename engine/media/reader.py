@@ -1,0 +1,267 @@
+"""Frame-accurate, seekable reading of videos and stills as RGB arrays.
+
+Frames are numbered in presentation order from the probe's frame table (exact, VFR-safe). Random
+access seeks to the keyframe at or before the wanted frame and decodes forward; reading forward
+from where the decoder already is never seeks (the sequential fast path). An LRU cache keeps the
+most recent decoded frames; every Frame handed out owns its array (cache hits are copies).
+
+Thread-safe: frame() and each step of frames() hold a lock, so a prefetch thread may iterate
+frames() while another thread asks for single frames (each interleaving costs a seek).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.stream
+import cv2
+import numpy as np
+
+from engine.errors import MediaError
+from engine.media.colour import FrameToRgb, source_colour_spec
+from engine.media.info import MediaInfo
+from engine.media.probe import FrameTable, open_input, scan_media
+from engine.media.stills import is_still_path, read_still, still_info
+
+_ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+
+
+class FrameIndexError(MediaError, IndexError):
+    """A frame index outside [0, frame_count)."""
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame.
+
+    Attributes:
+        index: source frame index (0-based, presentation order).
+        time: seconds from the stream's first frame, (pts - first pts) * time_base (VFR-exact).
+        image: (H, W, 3) RGB, uint8 for 8-bit sources, else uint16 on the full 0..65535 scale;
+            rotation already applied.
+    """
+
+    index: int
+    time: Fraction
+    image: np.ndarray
+
+
+class _StillSource:
+    """A still image seen as a one-frame video."""
+
+    def __init__(self, path: Path) -> None:
+        self.image = read_still(path)
+        self.info = still_info(path, self.image)
+        self.table = FrameTable(np.zeros(1, np.int64), np.zeros(1, np.int64), Fraction(1))
+
+    def read(self, index: int) -> np.ndarray:
+        return self.image.copy()
+
+    def close(self) -> None:
+        self.image = np.zeros((0, 0, 3), np.uint8)
+
+
+class _VideoSource:
+    """Decoder state: one open container, a forward-only frame iterator and where it stands."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        info, table = scan_media(path)
+        assert table is not None
+        self.info, self.table = info, table
+        self._index_of = {int(p): i for i, p in enumerate(table.pts)}
+        video = info.video
+        spec = source_colour_spec(video.colorspace, video.color_range, video.pix_fmt, video.coded_height)
+        self._to_rgb = FrameToRgb(spec, high_bit_depth=video.bit_depth > 8)
+        self._rotate = _ROTATE.get(video.rotation)
+        self._container: av.container.InputContainer | None = None
+        self._frames: Iterator[tuple[int, av.VideoFrame]] | None = None
+        self._next = 0
+
+    def read(self, index: int) -> np.ndarray:
+        """(H, W, 3) RGB of frame `index` (0 <= index < frame_count)."""
+        frame = self._decode(index)
+        image = self._to_rgb(frame)
+        if self._rotate is not None:
+            return cv2.rotate(image, self._rotate)
+        return np.ascontiguousarray(image)
+
+    def close(self) -> None:
+        self._frames = None
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+    def _decode(self, index: int) -> av.VideoFrame:
+        ahead = self._frames is not None and self._next <= index
+        if ahead and self.table.keyframe_index_at_or_before(index) <= self._next:
+            frame = self._advance_to(index)  # forward from where the decoder stands: no seek
+            if frame is not None:
+                return frame
+        key, fresh = self.table.keyframe_index_at_or_before(index), False
+        while True:
+            self._restart(key, fresh)
+            frame = self._advance_to(index)
+            if frame is not None:
+                return frame
+            if key == 0 and fresh:
+                raise MediaError(
+                    f"frame {index} does not decode",
+                    path=self.path,
+                    hint="The file may be damaged; re-export it",
+                )
+            # The seek overshot (or the GOP is open): start one keyframe earlier; at the very
+            # start, reopen the file, the one start position every demuxer gets right.
+            fresh = key == 0
+            key = self.table.keyframe_index_at_or_before(key - 1) if key > 0 else 0
+
+    def _advance_to(self, index: int) -> av.VideoFrame | None:
+        """Decode forward to `index`; None if the decoder passes it or runs out first."""
+        assert self._frames is not None
+        try:
+            for found, frame in self._frames:
+                self._next = found + 1
+                if found == index:
+                    return frame
+                if found > index:
+                    break
+        except av.FFmpegError as exc:
+            raise MediaError(
+                f"cannot decode frame {index}: {exc.strerror or exc}",
+                path=self.path,
+                hint="The file may be damaged; re-export it",
+            ) from exc
+        self._frames = None
+        return None
+
+    def _restart(self, key: int, fresh: bool = False) -> None:
+        """Position the decoder at the keyframe with index `key` (seek, or reopen when `fresh`)."""
+        container = self._open(fresh)
+        if not fresh:
+            try:
+                stream = container.streams[self.info.video.index]
+                container.seek(int(self.table.pts[key]), stream=stream, backward=True)
+            except av.FFmpegError:
+                container = self._open(fresh=True)
+        self._frames = self._iterate(container, container.streams[self.info.video.index])
+        self._next = key
+
+    def _open(self, fresh: bool = False) -> av.container.InputContainer:
+        if fresh and self._container is not None:
+            self._container.close()
+            self._container = None
+        if self._container is None:
+            container = open_input(self.path)
+            for stream in container.streams:
+                if stream.index != self.info.video.index:
+                    stream.discard = av.stream.Discard.all
+            container.streams[self.info.video.index].codec_context.thread_type = "AUTO"
+            self._container = container
+        return self._container
+
+    def _iterate(
+        self, container: av.container.InputContainer, stream: av.VideoStream
+    ) -> Iterator[tuple[int, av.VideoFrame]]:
+        """(frame index, decoded frame) for every decoded frame that is in the frame table."""
+        for packet in container.demux(stream):
+            for frame in packet.decode():
+                index = self._index_of.get(frame.pts) if frame.pts is not None else None
+                if index is not None:
+                    yield index, frame
+
+
+class MediaReader:
+    """Seekable RGB frames of a video or still (a still is a one-frame video at 1 fps).
+
+    Use as a context manager, or call close().
+    """
+
+    def __init__(self, path: str | Path, *, cache_size: int = 16) -> None:
+        self.path = Path(path)
+        self._source: _StillSource | _VideoSource = (
+            _StillSource(self.path) if is_still_path(self.path) else _VideoSource(self.path)
+        )
+        self.info: MediaInfo = self._source.info
+        self._table = self._source.table
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cache_size = max(0, int(cache_size))
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self.info.video.frame_count
+
+    def __enter__(self) -> MediaReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def frame(self, index: int) -> Frame:
+        """Frame `index` (frame-accurate; cached). Raises FrameIndexError (a MediaError and IndexError)."""
+        index = self._check_index(index)
+        with self._lock:
+            cached = self._cache.get(index)
+            if cached is None:
+                cached = self._source.read(index)
+                self._remember(index, cached)
+            else:
+                self._cache.move_to_end(index)
+            image = cached.copy()
+        return Frame(index, self._table.time_of(index), image)
+
+    def frames(self, start: int = 0, end: int | None = None) -> Iterator[Frame]:
+        """Frames in [start, end) in order — the fast sequential path (no cache, no copies)."""
+        end = len(self) if end is None else min(int(end), len(self))
+        if start < 0 or start > len(self):
+            raise FrameIndexError(f"start frame {start} is out of range (0..{len(self)})", path=self.path)
+        for index in range(start, end):
+            with self._lock:
+                cached = self._cache.get(index)
+                image = cached.copy() if cached is not None else self._source.read(index)
+            yield Frame(index, self._table.time_of(index), image)
+
+    def index_at_time(self, t: Fraction | float) -> int:
+        """First frame whose time >= t (seconds from the first frame); len(self) if none."""
+        if not isinstance(t, Fraction):
+            t = Fraction(t).limit_denominator(1_000_000)
+        first = int(self._table.pts[0])
+        tick = math.ceil(first + t / self._table.time_base)
+        return int(np.searchsorted(self._table.pts, tick, side="left"))
+
+    def time_of(self, index: int) -> Fraction:
+        """Seconds from the first frame to frame `index`."""
+        return self._table.time_of(self._check_index(index))
+
+    def close(self) -> None:
+        """Release the decoder and the cache (idempotent)."""
+        with self._lock:
+            self._source.close()
+            self._cache.clear()
+
+    def _check_index(self, index: int) -> int:
+        if not 0 <= index < len(self):
+            raise FrameIndexError(
+                f"frame {index} is out of range (0..{len(self) - 1})",
+                path=self.path,
+                hint="Ask for a frame inside the clip",
+            )
+        return int(index)
+
+    def _remember(self, index: int, image: np.ndarray) -> None:
+        if self._cache_size == 0:
+            return
+        self._cache[index] = image
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+
+def open_media(path: str | Path, **kwargs: object) -> MediaReader:
+    """Probe and open a video or still for reading (kwargs go to MediaReader, e.g. cache_size)."""
+    return MediaReader(path, **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,138 @@
+"""Still images in and out (OpenCV codecs): PNG, JPEG, TIFF, BMP, WebP.
+
+Read: (H, W, 3) RGB, uint8, or uint16 for 16-bit PNG/TIFF; grey is expanded to three channels,
+alpha is dropped, EXIF orientation is applied (OpenCV does it while decoding), float TIFFs are
+taken as [0, 1] and stored as uint16. Write: by extension, 16-bit PNG/TIFF for uint16 input,
+atomically (temp file + rename). JPEG/BMP/WebP are 8-bit formats: uint16 input is rounded to 8 bits.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from engine.errors import MediaError, OutputError
+from engine.media.atomic import write_bytes_atomic
+from engine.media.info import MediaInfo, VideoStreamInfo
+
+STILL_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
+"""Lower-case file suffixes (with the dot, as Path.suffix) handled as still images."""
+
+_SIXTEEN_BIT = frozenset({".png", ".tif", ".tiff"})
+_CONTAINER_NAMES = {".jpg": "jpeg", ".jpeg": "jpeg", ".tif": "tiff", ".tiff": "tiff"}
+
+
+def is_still_path(path: str | Path) -> bool:
+    """True when the suffix names a still-image format."""
+    return Path(path).suffix.lower() in STILL_EXTENSIONS
+
+
+def read_still(path: str | Path) -> np.ndarray:
+    """Decode a still image.
+
+    Returns:
+        (H, W, 3) RGB, uint8 or uint16 (16-bit PNG/TIFF, full 0..65535 scale).
+    Raises:
+        MediaError: missing, unreadable or undecodable file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MediaError("file not found", path=path, hint="Check the path")
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise MediaError(
+            f"cannot read: {exc.strerror}", path=path, hint="Check the file's permissions"
+        ) from exc
+    # ANYDEPTH keeps 16 bits, COLOR gives 3 channels and applies EXIF orientation. (OpenCV 5's
+    # IMREAD_COLOR_RGB mis-decodes 16-bit TIFF, so decode BGR and swap.)
+    image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR) if data.size else None
+    if image is None:
+        raise MediaError(
+            "not a readable image (damaged or unknown format)",
+            path=path,
+            hint="Re-export it as PNG, JPEG or TIFF",
+        )
+    return _to_rgb_dtype(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), path)
+
+
+def _to_rgb_dtype(image: np.ndarray, path: Path) -> np.ndarray:
+    """(H, W, 3) any dtype -> uint8/uint16 with the same look."""
+    if image.dtype in (np.uint8, np.uint16):
+        return image
+    if image.dtype.kind == "f":
+        return (np.clip(np.nan_to_num(image), 0.0, 1.0) * 65535.0 + 0.5).astype(np.uint16)
+    raise MediaError(f"unsupported sample type {image.dtype}", path=path, hint="Re-export as 8- or 16-bit")
+
+
+def write_still(path: str | Path, image: np.ndarray, *, overwrite: bool = False) -> None:
+    """Encode `image` by the path's extension and write it atomically.
+
+    Args:
+        path: target file (.png, .jpg/.jpeg, .tif/.tiff, .bmp, .webp).
+        image: (H, W, 3) RGB uint8, or uint16 (kept 16-bit in PNG/TIFF, rounded to 8 bits otherwise).
+        overwrite: replace an existing file.
+    Raises:
+        OutputError: unknown extension, bad image, target exists, unwritable folder, disk full.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in STILL_EXTENSIONS:
+        raise OutputError(
+            f"unknown still-image extension {suffix or '(none)'!r}",
+            path=path,
+            hint="Use .png, .jpg, .tif, .bmp or .webp",
+        )
+    if image.ndim != 3 or image.shape[2] != 3 or image.dtype not in (np.uint8, np.uint16):
+        raise OutputError(
+            f"expected an (H, W, 3) uint8/uint16 image, got {image.shape} {image.dtype}", path=path
+        )
+    if image.dtype == np.uint16 and suffix not in _SIXTEEN_BIT:
+        image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(image[..., ::-1]))
+    if not ok:
+        raise OutputError(f"OpenCV could not encode a {suffix} image", path=path)
+    write_bytes_atomic(path, encoded.tobytes(), overwrite)
+
+
+def still_info(path: str | Path, image: np.ndarray | None = None) -> MediaInfo:
+    """MediaInfo of a still: a one-frame video at 1 fps, 1 s long."""
+    path = Path(path)
+    if image is None:
+        image = read_still(path)
+    height, width = image.shape[:2]
+    deep = image.dtype == np.uint16
+    container = _CONTAINER_NAMES.get(path.suffix.lower(), path.suffix.lower().lstrip("."))
+    video = VideoStreamInfo(
+        index=0,
+        codec=container,
+        width=width,
+        height=height,
+        coded_width=width,
+        coded_height=height,
+        fps=Fraction(1),
+        time_base=Fraction(1),
+        is_vfr=False,
+        frame_count=1,
+        duration_s=1.0,
+        rotation=0,
+        pix_fmt="rgb48le" if deep else "rgb24",
+        bit_depth=16 if deep else 8,
+        color_primaries=None,
+        color_trc=None,
+        colorspace=None,
+        color_range=None,
+        start_timecode=None,
+    )
+    return MediaInfo(
+        path=str(path),
+        container=container,
+        is_still=True,
+        video=video,
+        audio=(),
+        dropped_streams=(),
+        duration_s=1.0,
+    )

@@ -1,0 +1,178 @@
+"""Bad input through the CLI: one clear line naming the file, the right exit code, nothing partial left,
+inputs untouched, an existing master never replaced by a partial one."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.support.clips import write_clip
+from tests.support.data import ROOT
+
+
+def digest(path: Path) -> str:
+    return hashlib.blake2b(path.read_bytes()).hexdigest()
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if "partial" in p.name)
+
+
+@pytest.fixture
+def clip(tmp_path):
+    return write_clip(tmp_path / "in.mp4", frames=8)
+
+
+def assert_one_line_error(result, code: int, *needles: str) -> None:
+    assert result.code == code, (result.code, result.err)
+    lines = [line for line in result.err.splitlines() if line.startswith("error")]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    assert "Traceback" not in result.err
+
+
+def test_missing_file(cli, tmp_path):
+    missing = tmp_path / "nope.mp4"
+    result = cli("convert", missing, "-o", tmp_path / "o.mp4")
+    assert_one_line_error(result, 3, str(missing))
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_not_a_video(cli, tmp_path):
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is not a video\n" * 50)
+    before = digest(fake)
+    result = cli("convert", fake, "-o", tmp_path / "o.mp4")
+    assert_one_line_error(result, 3, str(fake))
+    assert digest(fake) == before and not (tmp_path / "o.mp4").exists()
+
+
+def test_truncated_file(cli, tmp_path, clip):
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(clip.read_bytes()[: clip.stat().st_size // 3])
+    result = cli("convert", cut, "-o", tmp_path / "o.mp4")
+    assert_one_line_error(result, 3, str(cut))
+    assert not (tmp_path / "o.mp4").exists() and leftovers(tmp_path) == []
+
+
+def test_zero_video_frames(cli, tmp_path):
+    audio_only = write_clip(tmp_path / "voice.m4a", with_video=False, audio=[("aac", 48000, 1)])
+    result = cli("convert", audio_only, "-o", tmp_path / "o.mp4")
+    assert_one_line_error(result, 3, str(audio_only))
+
+
+def test_output_exists_without_overwrite(cli, tmp_path, clip):
+    out = tmp_path / "master.mp4"
+    out.write_bytes(b"a good master")
+    result = cli("convert", clip, "-o", out)
+    assert_one_line_error(result, 4, str(out), "--overwrite")
+    assert out.read_bytes() == b"a good master"
+
+
+def test_output_folder_missing(cli, tmp_path, clip):
+    result = cli("convert", clip, "-o", tmp_path / "no" / "such" / "o.mp4")
+    assert_one_line_error(result, 4, "does not exist")
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, options: str):
+    path.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.decode().strip()})")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+def test_output_folder_not_writable(cli, tmp_path, clip):
+    with tmpfs(tmp_path / "ro", "ro,size=1m") as ro:
+        result = cli("convert", clip, "-o", ro / "o.mp4")
+        assert_one_line_error(result, 4, "not writable")
+
+
+def test_disk_full_mid_write_keeps_the_old_master(cli, tmp_path):
+    big = write_clip(tmp_path / "big.mp4", frames=20,
+                     image_fn=lambda i: np.random.default_rng(i).integers(0, 255, (96, 128, 3), dtype=np.uint8))
+    with tmpfs(tmp_path / "small", "size=256k") as small:
+        out = small / "master.mkv"
+        out.write_bytes(b"previous good master")
+        result = cli("convert", big, "-o", out, "--overwrite", "--codec", "ffv1", "--layout", "sbs-full")
+        assert_one_line_error(result, 4, "disk full")
+        assert out.read_bytes() == b"previous good master"
+        assert leftovers(small) == []
+
+
+def test_depth_file_with_wrong_frame_count(cli, tmp_path, clip):
+    depth = tmp_path / "depth.npy"
+    np.save(depth, np.ones((3, 48, 64), np.float32))
+    result = cli("convert", clip, "-o", tmp_path / "o.mp4", "--depth", depth, "--depth-kind", "inverse")
+    assert_one_line_error(result, 3, str(depth))
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_depth_file_with_wrong_size(cli, tmp_path, clip):
+    depth = tmp_path / "depth.npy"
+    np.save(depth, np.ones((8, 40, 40), np.float32))
+    result = cli("convert", clip, "-o", tmp_path / "o.mp4", "--depth", depth)
+    assert_one_line_error(result, 3, str(depth))
+
+
+def test_4k_full_sbs_h264_is_refused_with_a_way_out(cli, tmp_path):
+    uhd = write_clip(tmp_path / "uhd.mp4", frames=1, image_fn=lambda i: np.zeros((2160, 3840, 3), np.uint8),
+                     options={"preset": "ultrafast"})
+    result = cli("convert", uhd, "-o", tmp_path / "o.mp4", "--layout", "sbs-full")
+    assert_one_line_error(result, 4, "H.264", "--max-width")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--start", "tomorrow"], "cannot read time"),
+    (["--start", "20f", "--end", "10f"], "holds no frame"),
+    (["--convergence", "1.5"], "convergence"),
+])
+def test_usage_errors_exit_2(cli, tmp_path, clip, args, needle):
+    result = cli("convert", clip, "-o", tmp_path / "o.mp4", *args)
+    assert_one_line_error(result, 2, needle)
+
+
+def test_odd_size_is_padded_and_said(cli, tmp_path):
+    odd = write_clip(tmp_path / "odd.mkv", frames=3, codec="ffv1", pix_fmt="yuv444p",
+                     image_fn=lambda i: np.full((45, 63, 3), 90 + i, np.uint8))
+    out = tmp_path / "o.mp4"
+    result = cli("convert", odd, "-o", out, "--layout", "sbs-full")
+    assert result.code == 0, result.err
+    assert "padded" in result.err
+    from engine.media import probe
+
+    assert (probe(out).video.width, probe(out).video.height) == (126, 46)
+
+
+def test_ctrl_c_cancels_cleanly(tmp_path):
+    clip = write_clip(tmp_path / "long.mp4", frames=240,
+                      image_fn=lambda i: np.random.default_rng(i).integers(0, 255, (120, 160, 3), dtype=np.uint8))
+    out = tmp_path / "master.mp4"
+    out.write_bytes(b"keep me")
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "convert", str(clip), "-o", str(out), "--overwrite",
+                             "--progress", "json"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    for line in proc.stdout:
+        if json.loads(line)["stage"] == "render":
+            proc.send_signal(signal.SIGINT)
+            break
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "cancelled" in err
+    assert out.read_bytes() == b"keep me"
+    assert leftovers(tmp_path) == []
+    assert os.path.exists(clip)

@@ -21,6 +21,8 @@ from engine.errors import UsageError
 
 _CLOCK = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$")
 _TIMECODE = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;])(\d{2,3})$")
+# Timecode tags written by other tools may use '.' or ',' for drop-frame too.
+_TC = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})([:;.,])(\d{2,3})$")
 _FRAME = re.compile(r"^(\d+)f$")
 _SECONDS = re.compile(r"^\d+(?:\.\d*)?$|^\.\d+$")
 
@@ -72,35 +74,59 @@ def parse_time(text: str) -> TimeSpec:
                           "';' for drop-frame) or a frame index (123f)")
 
 
-def timecode_to_frames(tc: str, fps: Fraction) -> int:
-    """SMPTE timecode -> frame count from 00:00:00:00 (drop-frame when the separator is ';')."""
-    m = _TIMECODE.match(tc.strip())
-    if not m:
-        raise UsageError(f"timecode {tc!r} is not HH:MM:SS:FF")
-    hh, mm, ss, sep, ff = int(m.group(1)), int(m.group(2)), int(m.group(3)), m.group(4), int(m.group(5))
-    nominal = round(fps)
-    if ff >= nominal or mm >= 60 or ss >= 60:
-        raise UsageError(f"timecode {tc} is out of range for {float(fps):g} fps")
-    total_minutes = hh * 60 + mm
-    frames = (total_minutes * 60 + ss) * nominal + ff
-    if sep == ";":
-        if nominal not in (30, 60):
-            raise UsageError(f"drop-frame timecode {tc} needs 29.97 or 59.94 fps, not {float(fps):g}")
-        drop = 2 * nominal // 30
-        frames -= drop * (total_minutes - total_minutes // 10)
-    return frames
+def nominal_rate(fps: Fraction) -> int:
+    """Integer frame rate a timecode counts in (24000/1001 -> 24, 30000/1001 -> 30)."""
+    return max(1, round(fps))
+
+
+def _drop_per_minute(fps: Fraction, drop: bool) -> int:
+    if not drop:
+        return 0
+    rate = nominal_rate(fps)
+    if rate % 30 != 0:
+        raise UsageError(f"drop-frame timecode needs a 29.97 or 59.94 fps source, not {float(fps):.3f} fps")
+    return 2 * rate // 30
+
+
+def parse_timecode(text: str) -> tuple[int, int, int, int, bool]:
+    """Split 'HH:MM:SS:FF' (';' before FF = drop frame) into (h, m, s, f, drop)."""
+    match = _TC.match(text.strip())
+    if not match:
+        raise UsageError(f"not a timecode: {text!r}", hint="Use HH:MM:SS:FF (or HH:MM:SS;FF for drop frame)")
+    h, m, s, sep, f = match.groups()
+    return int(h), int(m), int(s), int(f), sep in ";,"
+
+
+def timecode_to_frames(text: str, fps: Fraction) -> int:
+    """Frame count since 00:00:00:00 of a timecode at `fps`."""
+    h, m, s, f, drop = parse_timecode(text)
+    rate = nominal_rate(fps)
+    if m > 59 or s > 59 or f >= rate:
+        raise UsageError(f"timecode {text!r} is out of range for {rate} fps")
+    dropped = _drop_per_minute(fps, drop)
+    total_minutes = 60 * h + m
+    frames = (3600 * h + 60 * m + s) * rate + f
+    return frames - dropped * (total_minutes - total_minutes // 10)
 
 
 def frames_to_timecode(frames: int, fps: Fraction, drop_frame: bool = False) -> str:
-    """Inverse of :func:`timecode_to_frames`."""
-    nominal = round(fps)
-    if drop_frame:
-        drop = 2 * nominal // 30
-        per_10min = nominal * 600 - drop * 9
-        tens, rem = divmod(frames, per_10min)
-        extra = 0 if rem < drop else drop * ((rem - drop) // (nominal * 60 - drop))
-        frames += drop * 9 * tens + extra
-    ff = frames % nominal
-    total_s = frames // nominal
-    sep = ";" if drop_frame else ":"
-    return f"{total_s // 3600:02d}:{total_s // 60 % 60:02d}:{total_s % 60:02d}{sep}{ff:02d}"
+    """Timecode string of a frame count at `fps` (wraps at 24 h)."""
+    rate = nominal_rate(fps)
+    dropped = _drop_per_minute(fps, drop_frame)
+    frames %= 24 * 3600 * rate - (dropped * 24 * 54 if dropped else 0)
+    if dropped:
+        per_10min = 600 * rate - 9 * dropped
+        per_min = 60 * rate - dropped
+        tens, rest = divmod(frames, per_10min)
+        frames += 9 * dropped * tens + (dropped * ((rest - dropped) // per_min) if rest > dropped else 0)
+    f = frames % rate
+    s = frames // rate % 60
+    m = frames // (60 * rate) % 60
+    h = frames // (3600 * rate)
+    return f"{h:02d}:{m:02d}:{s:02d}{';' if dropped else ':'}{f:02d}"
+
+
+def offset_timecode(text: str, frames: int, fps: Fraction) -> str:
+    """`text` advanced by `frames` frames, keeping its drop/non-drop style."""
+    drop = parse_timecode(text)[4]
+    return frames_to_timecode(timecode_to_frames(text, fps) + frames, fps, drop)

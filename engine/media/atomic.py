@@ -8,10 +8,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-import secrets
 from pathlib import Path
 
 from engine.errors import OutputError
+from engine.fileio import atomic_write_bytes, temp_path_beside
 
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
@@ -29,24 +29,12 @@ def check_target(target: Path, overwrite: bool) -> None:
         raise OutputError("output folder is not a folder", path=target, hint="Choose another output path")
 
 
-def temp_path_for(target: Path) -> Path:
-    """Hidden sibling name: `.name.partial-XXXXXXXX.ext` (same folder, same extension)."""
-    return target.with_name(f".{target.stem}.partial-{secrets.token_hex(4)}{target.suffix}")
-
-
 def create_temp(target: Path) -> Path:
-    """Create an empty temp file beside `target` (mode from the umask); OutputError if the folder refuses."""
-    for _ in range(8):
-        temp = temp_path_for(target)
-        try:
-            fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
-        except FileExistsError:
-            continue
-        except OSError as exc:
-            raise os_output_error(exc, target, "cannot create a file in the output folder") from exc
-        os.close(fd)
-        return temp
-    raise OutputError("could not pick a temporary file name", path=target, hint="Clean up .partial files")
+    """Create an empty hidden temp file beside `target`; OutputError if the folder refuses."""
+    try:
+        return temp_path_beside(target)
+    except OSError as exc:
+        raise os_output_error(exc, target, "cannot create a file in the output folder") from exc
 
 
 def os_output_error(exc: BaseException, target: Path, doing: str) -> OutputError:
@@ -91,13 +79,9 @@ def replace_into_place(temp: Path, target: Path, overwrite: bool) -> None:
 
 
 def write_bytes_atomic(target: Path, data: bytes, overwrite: bool) -> None:
-    """Write `data` to `target` atomically (checks, temp file, fsync-free rename)."""
+    """Write `data` to `target` atomically (checks, temp file, fsync, rename)."""
     check_target(target, overwrite)
-    temp = create_temp(target)
     try:
-        with open(temp, "wb") as handle:
-            handle.write(data)
+        atomic_write_bytes(target, data)
     except OSError as exc:
-        remove_quietly(temp)
         raise os_output_error(exc, target, "cannot write") from exc
-    replace_into_place(temp, target, overwrite)

@@ -25,6 +25,7 @@ import av
 import av.container
 import numpy as np
 
+from engine.document.timecode import offset_timecode
 from engine.errors import OutputError, SpatialDreamerError, UsageError
 from engine.media.atomic import check_target, create_temp, os_output_error, remove_quietly, replace_into_place
 from engine.media.audio import AudioCarrier
@@ -40,7 +41,6 @@ from engine.media.colour import (
 )
 from engine.media.encode import STEREO_MODES, EncoderPlan, EncodeSettings, container_format, encoder_plan
 from engine.media.info import MediaInfo
-from engine.media.timecode import offset_timecode
 
 _FRAME_PACKING = {"left_right": "3", "top_bottom": "4"}
 _DEFAULT_TAGS = {

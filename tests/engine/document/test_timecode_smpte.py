@@ -6,8 +6,8 @@ from fractions import Fraction
 
 import pytest
 
+from engine.document.timecode import frames_to_timecode, offset_timecode, timecode_to_frames
 from engine.errors import UsageError
-from engine.media import frames_to_timecode, offset_timecode, timecode_to_frames
 
 NTSC = Fraction(30000, 1001)
 
@@ -21,13 +21,13 @@ def test_non_drop_round_trip() -> None:
 
 
 def test_drop_frame_skips_two_numbers_a_minute_except_tenths() -> None:
-    assert frames_to_timecode(1799, NTSC, drop=True) == "00:00:59;29"
-    assert frames_to_timecode(1800, NTSC, drop=True) == "00:01:00;02"  # ;00 and ;01 dropped
-    assert frames_to_timecode(17982, NTSC, drop=True) == "00:10:00;00"  # tenth minute keeps them
+    assert frames_to_timecode(1799, NTSC, drop_frame=True) == "00:00:59;29"
+    assert frames_to_timecode(1800, NTSC, drop_frame=True) == "00:01:00;02"  # ;00 and ;01 dropped
+    assert frames_to_timecode(17982, NTSC, drop_frame=True) == "00:10:00;00"  # tenth minute keeps them
     assert timecode_to_frames("00:01:00;02", NTSC) == 1800
     assert timecode_to_frames("01:00:00;00", NTSC) == 107892  # 29.97 * 3600 rounded, the classic value
     for n in (0, 1799, 1800, 17981, 17982, 53946, 107891):
-        assert timecode_to_frames(frames_to_timecode(n, NTSC, drop=True), NTSC) == n
+        assert timecode_to_frames(frames_to_timecode(n, NTSC, drop_frame=True), NTSC) == n
 
 
 def test_offset_keeps_style() -> None:

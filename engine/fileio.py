@@ -8,18 +8,27 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
 
 def temp_path_beside(target: Path, suffix: str | None = None) -> Path:
-    """A fresh, hidden, unique path in `target`'s folder (same filesystem, so rename is atomic)."""
+    """Create an empty, hidden, uniquely named file in `target`'s folder and return its path.
+
+    Same filesystem as the target, so the final rename is atomic; created with
+    mode 0o666 minus the umask, so the finished file gets the permissions any
+    new file would (mkstemp's 0o600 would hide a master from its team).
+    """
     target = Path(target)
-    fd, name = tempfile.mkstemp(prefix=f".{target.stem}.partial-", suffix=suffix or target.suffix,
-                                dir=target.parent)
-    os.close(fd)
-    return Path(name)
+    for _ in range(16):
+        temp = target.with_name(f".{target.stem}.partial-{secrets.token_hex(4)}{suffix or target.suffix}")
+        try:
+            os.close(os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+        except FileExistsError:
+            continue
+        return temp
+    raise FileExistsError(f"no free temporary name beside {target}")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

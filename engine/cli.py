@@ -149,7 +149,7 @@ def request_from_args(args: argparse.Namespace) -> api.ConvertRequest:
         depth_config=api.DepthConfig(model=args.depth_model, models_dir=args.models_dir, device=args.device),
         encode=encode, max_width=args.max_width, start=getattr(args, "start", None),
         end=getattr(args, "end", None), device=args.device, overwrite=args.overwrite,
-        cache_dir=None if args.no_cache else args.cache_dir)
+        cache_dir=args.cache_dir, use_cache=not args.no_cache)
 
 
 def _install_cancel_handler(token: api.CancelToken) -> None:

@@ -23,6 +23,8 @@ import cv2
 import numpy as np
 import torch
 
+from engine.cache import ArrayCache, depth_params_fingerprint, params_fingerprint, roundtrip
+from engine.config import load_user_config
 from engine.depth.imported import ImportedDepth
 from engine.depth.normalise import ShotNormaliser
 from engine.depth.registry import create_provider
@@ -98,61 +100,106 @@ def to_image(t: torch.Tensor, bit_depth: int, padding: tuple[int, int] = (0, 0))
 class DepthStage:
     """Raw depth for the render pass and the per-segment normalisers.
 
-    Either a provider whose maps are spooled during the depth pass, or an
-    imported depth file read directly in both passes.
+    Provider depth goes to the on-disk depth cache (keyed by the media's content
+    hash, the provider, its settings, the eye size and the segment start, since
+    a temporal provider's output depends on where its shot begins) so a second
+    render or a studio scrub is a cache read; with the cache off it goes to a
+    per-job spool. Imported depth is read directly in both passes.
     """
 
     def __init__(self, request: ConvertRequest, eye_size: tuple[int, int], reader: MediaReader) -> None:
         self.eye_size = eye_size
         self.imported = None
         self.provider = None
+        self.notes: list[str] = []
+        self.normalisers: dict[int, ShotNormaliser] = {}
+        self.store: dict[int, object] = {}
+        self.spool: DepthSpool | None = None
         if request.depth is not None:
             spec = request.depth
             self.imported = ImportedDepth(spec.path, spec.kind, spec.scale)
             info = reader.info
             self.imported.validate(info.path, info.video.frame_count, info.video.width, info.video.height)
             self.kind = spec.kind
-        else:
-            self.provider = create_provider(request.depth_config)
-            self.kind = self.provider.output_kind
-        self.normalisers: dict[int, ShotNormaliser] = {}
-        self.spool = DepthSpool() if self.provider is not None else None
+            self.notes.extend(self.imported.notes)
+            return
+        self.provider = create_provider(request.depth_config)
+        self.kind = self.provider.output_kind
+        self.cache = ArrayCache.from_config(load_user_config(), cache_dir=request.cache_dir,
+                                            no_cache=not request.use_cache)
+        self.spool = None if self.cache.enabled else DepthSpool()
+        self.notes.extend(self.cache.notes)
+        if self.cache.enabled:
+            self.media_hash = self.cache.media_fingerprint(request.input)
+            self.params_hash = depth_params_fingerprint(
+                request.depth_config, self.provider.name, f"{getattr(self.provider, 'version', '1')}@{eye_size}")
 
     @property
     def is_disparity(self) -> bool:
         """`disparity-px` depth is used as-is and bypasses grading."""
         return self.kind == "disparity-px"
 
-    def raw(self, index: int) -> np.ndarray:
+    def _segment_store(self, segment: Segment):
+        """Where this segment's provider maps live: a cache namespace, or the job's spool."""
+        if segment.start not in self.store:
+            self.store[segment.start] = (self.spool if self.spool is not None else self.cache.namespace(
+                "depth", self.media_hash, params_fingerprint({"depth": self.params_hash, "shot_start": segment.start})))
+        return self.store[segment.start]
+
+    def raw(self, index: int, segment: Segment) -> np.ndarray:
         if self.imported is not None:
             return self.imported.read(index, *self.eye_size)
-        return self.spool.get(index)
+        raw = self._segment_store(segment).get(index)
+        if raw is None:  # evicted or damaged between the passes: the cache said so; never guess
+            raise OutputError(f"cached depth for frame {index} disappeared during the render",
+                              hint="Rerun, or pass --no-cache")
+        return raw
+
+    def _maps(self, reader: MediaReader, segment: Segment) -> Iterator[np.ndarray]:
+        frames_range = range(segment.start, segment.end)
+        if self.imported is not None:
+            return (self.imported.read(i, *self.eye_size) for i in frames_range)
+        store = self._segment_store(segment)
+        if self.spool is None and store.has_all(frames_range):
+            return (store.get(i) for i in frames_range)
+        self.provider.reset()
+        frames = (eye_image(f.image, self.eye_size) for f in reader.frames(segment.start, segment.end))
+        estimated = self.provider.estimate(prefetch(frames, maxsize=3, name="decode-depth"))
+        return self._stored(estimated, store, segment.start)
+
+    @staticmethod
+    def _stored(maps: Iterator[np.ndarray], store, start: int) -> Iterator[np.ndarray]:
+        """Store each map and pass on exactly what a later read returns (float16-rounded), so a cold
+        and a warm render normalise the same numbers and give bit-identical masters."""
+        for k, raw in enumerate(maps):
+            store.put(start + k, raw)
+            yield roundtrip(raw)
 
     def depth_pass(self, reader: MediaReader, segment: Segment, cancel: CancelToken,
                    done: int, total: int) -> Iterator[Progress]:
-        """Compute (or read) raw depth for `segment`, feed its normaliser, spool provider maps."""
+        """Compute (or read from the cache) raw depth for `segment` and feed its normaliser."""
         if self.is_disparity:
             return
         norm = self.normalisers[segment.start] = ShotNormaliser(self.kind)
-        if self.imported is not None:
-            maps = (self.imported.read(i, *self.eye_size) for i in range(segment.start, segment.end))
-        else:
-            self.provider.reset()
-            frames = (eye_image(f.image, self.eye_size) for f in reader.frames(segment.start, segment.end))
-            maps = self.provider.estimate(prefetch(frames, maxsize=3, name="decode-depth"))
-        for k, raw in enumerate(maps):
+        for k, raw in enumerate(self._maps(reader, segment)):
             cancel.check()
-            if self.spool is not None:
-                self.spool.put(segment.start + k, raw)
             norm.update(raw)
             yield Progress("depth", done + k + 1, total)
         norm.finalize()
+        if norm.note:
+            self.notes.append(f"frames {segment.start}-{segment.end - 1}: {norm.note}")
 
     def depth_tensor(self, index: int, segment: Segment, device: torch.device) -> torch.Tensor:
         """(1, 1, H, W) δ (or pixel disparity) for frame `index`."""
-        raw = self.raw(index)
+        raw = self.raw(index, segment)
         values = raw if self.is_disparity else self.normalisers[segment.start].apply(raw)
         return depth_to_tensor(values, device)
+
+    def drain_notes(self) -> Iterator[Progress]:
+        """Yield (once) what the user should hear about depth: cache state, flat shots, resizing."""
+        notes, self.notes = self.notes, []
+        for note in dict.fromkeys(notes):
+            yield Progress("note", 0, 0, message=note)
 
     def close(self) -> None:
         if self.spool is not None:
@@ -215,8 +262,10 @@ def _convert_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
     try:
         segments = segments_for(plan, request)
         done = 0
+        yield from depth.drain_notes()
         for segment in segments:
             yield from depth.depth_pass(reader, segment, cancel, done, plan.frame_count)
+            yield from depth.drain_notes()
             done += segment.end - segment.start
         yield from _render_video(request, plan, reader, depth, segments, device, cancel)
     finally:
@@ -244,6 +293,7 @@ def _convert_still(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
     try:
         segment = Segment(0, 1)
         yield from depth.depth_pass(reader, segment, cancel, 0, 1)
+        yield from depth.drain_notes()
         image = eye_image(reader.frame(0).image, plan.eye_size)
         params = None if depth.is_disparity else params_at(request, 0)
         packed = render_frame_tensor(image, depth.depth_tensor(0, segment, device), params, request, device)

@@ -52,3 +52,4 @@ class ConvertRequest:
     device: str = "auto"
     overwrite: bool = False
     cache_dir: Path | None = None
+    use_cache: bool = True

@@ -130,3 +130,29 @@ def test_doctor_and_version(cli):
     with pytest.raises(SystemExit) as info:
         cli("--version")
     assert info.value.code == 0
+
+
+def test_second_render_reads_depth_from_the_cache(cli, tmp_path, monkeypatch):
+    clip = write_clip(tmp_path / "in.mp4", frames=6)
+    cache = tmp_path / "cache"
+    first = cli("convert", clip, "-o", tmp_path / "a.mkv", "--codec", "ffv1", "--cache-dir", cache,
+                "--progress", "none")
+    assert first.code == 0, first.err
+    assert list(cache.rglob("*.sdc")), "the depth pass wrote nothing to the cache"
+
+    from engine.depth.weights_free import WeightsFreeDepth
+
+    def must_not_run(self, frames):
+        raise AssertionError("depth was recomputed although every frame was cached")
+
+    monkeypatch.setattr(WeightsFreeDepth, "estimate", must_not_run)
+    second = cli("convert", clip, "-o", tmp_path / "b.mkv", "--codec", "ffv1", "--cache-dir", cache,
+                 "--progress", "none")
+    assert second.code == 0, second.err
+    with av.open(str(tmp_path / "a.mkv")) as a, av.open(str(tmp_path / "b.mkv")) as b:
+        for fa, fb in zip(a.decode(video=0), b.decode(video=0), strict=True):
+            assert np.array_equal(fa.to_ndarray(format="rgb24"), fb.to_ndarray(format="rgb24"))
+    # a different grade reuses depth; a different depth setting misses
+    third = cli("convert", clip, "-o", tmp_path / "c.mkv", "--codec", "ffv1", "--cache-dir", cache,
+                "--progress", "none", "--no-cache")
+    assert third.code != 0  # --no-cache must compute, and estimate is patched to fail

@@ -34,8 +34,7 @@ def test_prefetch_stops_producer_when_consumer_stops():
 
     def source():
         try:
-            for i in range(10_000):
-                yield i
+            yield from range(10_000)
         finally:
             stopped.set()
 

@@ -30,6 +30,7 @@ from engine.document import (
     parse_time,
     save_project,
 )
+from engine.document.otio_io import read_edl, read_otio, write_otio
 from engine.errors import (
     Cancelled,
     DepthInputError,
@@ -49,6 +50,16 @@ from engine.jobs.request import SYNTHESIZE_MODES, ConvertRequest, ImportedDepthS
 from engine.media import EncodeSettings, MediaInfo, MediaReader, open_media, probe, write_still
 from engine.ops import LAYOUTS
 from engine.progress import CancelToken, Progress
+from engine.shots import DETECTORS as SHOT_DETECTORS
+from engine.shots import (
+    ShotDetectConfig,
+    cuts_to_ranges,
+    detect_cuts,
+    detect_shots,
+    edl_to_project,
+    otio_to_project,
+    shots_to_project,
+)
 
 
 def convert(request: ConvertRequest, cancel: CancelToken | None = None) -> Iterator[Progress]:
@@ -98,6 +109,7 @@ def render_preview(request: ConvertRequest, at: str) -> list[Path]:
 
 
 __all__ = [
+    "SHOT_DETECTORS",
     "CancelToken",
     "Cancelled",
     "ConvertRequest",
@@ -121,18 +133,28 @@ __all__ = [
     "Project",
     "SYNTHESIZE_MODES",
     "Shot",
+    "ShotDetectConfig",
     "SpatialDreamerError",
     "StereoParams",
     "UsageError",
     "__version__",
     "convert",
+    "cuts_to_ranges",
+    "detect_cuts",
+    "detect_shots",
+    "edl_to_project",
     "load_project",
     "open_media",
+    "otio_to_project",
     "parse_time",
     "preview_images",
     "probe",
+    "read_edl",
+    "read_otio",
     "render_frame",
     "render_preview",
     "save_project",
+    "shots_to_project",
+    "write_otio",
     "write_still",
 ]

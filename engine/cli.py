@@ -17,6 +17,7 @@ from pathlib import Path
 
 from engine import api
 from engine.cli_progress import ProgressPrinter
+from engine.cli_shots import add_shots_parser, cmd_shots
 
 EXAMPLES_CONVERT = """examples:
   spatialdreamer convert shot.mp4 -o shot_sbs.mp4
@@ -75,6 +76,11 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
                    help="meaning of imported values (default inverse: larger is nearer)")
     d.add_argument("--depth-scale", type=float, default=1.0, metavar="S",
                    help="divide integer depth images by S (Middlebury stores d×4/×8/×16)")
+    s = p.add_argument_group("shots")
+    s.add_argument("--shots", default="auto", metavar="auto|off|FILE",
+                   help="auto: detect cuts (default); off: one shot; FILE: cuts from an .otio or .edl")
+    s.add_argument("--project", type=Path, metavar="FILE",
+                   help="a project file with per-shot keyframed grades (overrides --shots and the grade flags)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
 
 
@@ -123,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     doc = sub.add_parser("doctor", help="check encoders, devices, OpenGL and models")
     _add_common(doc)
 
+    add_shots_parser(sub)
+
     models = sub.add_parser("models", help="depth models in the models folder")
     models.add_argument("action", choices=("list",))
     _add_common(models)
@@ -148,7 +156,8 @@ def request_from_args(args: argparse.Namespace) -> api.ConvertRequest:
         swap_eyes=args.swap_eyes, depth=depth,
         depth_config=api.DepthConfig(model=args.depth_model, models_dir=args.models_dir, device=args.device),
         encode=encode, max_width=args.max_width, start=getattr(args, "start", None),
-        end=getattr(args, "end", None), device=args.device, overwrite=args.overwrite,
+        end=getattr(args, "end", None), device=args.device, overwrite=args.overwrite, shots=args.shots,
+        project=api.load_project(args.project) if args.project else None,
         cache_dir=args.cache_dir, use_cache=not args.no_cache)
 
 
@@ -234,6 +243,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "convert": cmd_convert, "frame": cmd_frame, "probe": cmd_probe, "doctor": cmd_doctor, "models": cmd_models,
+    "shots": cmd_shots,
 }
 
 

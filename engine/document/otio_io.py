@@ -117,7 +117,7 @@ class _Source:
 
 def _to_plain(value: Any) -> Any:
     """OTIO AnyDictionary / AnyVector -> dict / list, recursively."""
-    if isinstance(value, otio.core.Composable | otio.core.SerializableObject):
+    if isinstance(value, otio.core.SerializableObject):
         return value
     if hasattr(value, "items"):
         return {str(k): _to_plain(v) for k, v in value.items()}

@@ -15,9 +15,10 @@ partial file and leaves any existing file untouched.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -40,6 +41,7 @@ from engine.jobs.stream import Sink, prefetch
 from engine.media import EncodeSettings, MediaReader, VideoWriter, commit_together, open_media, write_still
 from engine.ops import pack
 from engine.progress import CancelToken, Progress
+from engine.shots import detect_cuts, edl_to_project, otio_to_project
 
 
 @dataclass(frozen=True)
@@ -50,15 +52,33 @@ class Segment:
     end: int
 
 
-def segments_for(plan: RenderPlan, request: ConvertRequest) -> list[Segment]:
-    """The plan's range cut at the project's shot boundaries (gaps between shots are segments too)."""
-    if request.project is None:
-        return [Segment(plan.start, plan.end)]
-    cuts = {plan.start, plan.end}
-    for shot in request.project.shots:
-        cuts.update(c for c in (shot.start, shot.end) if plan.start < c < plan.end)
-    edges = sorted(cuts)
+def segments_for(plan: RenderPlan, cuts: list[int]) -> list[Segment]:
+    """The plan's range cut at `cuts` (a cut at k starts a new segment at k)."""
+    edges = sorted({plan.start, plan.end, *(c for c in cuts if plan.start < c < plan.end)})
     return [Segment(a, b) for a, b in zip(edges, edges[1:], strict=False)]
+
+
+def shot_cuts(request: ConvertRequest, reader: MediaReader, plan: RenderPlan,
+              cancel: CancelToken) -> Generator[Progress, None, list[int]]:
+    """Where shots change inside the plan's range: from the project, a shot list, or detection.
+
+    Normalisation, the depth provider's temporal state and (later) temporal
+    filling all restart at a cut, so nothing leaks from one shot into the next.
+    """
+    if request.project is not None:
+        return sorted({b for shot in request.project.shots for b in (shot.start, shot.end)})
+    mode = request.shots
+    if mode == "off" or plan.frame_count < 2:
+        return []
+    if mode == "auto":
+        return (yield from detect_cuts(reader, request.shot_detect, plan.start, plan.end, cancel))
+    path = Path(mode)
+    notes: list[str] = []
+    loader = edl_to_project if path.suffix.lower() == ".edl" else otio_to_project
+    project = loader(path, request.input, notes=notes)
+    for note in notes:
+        yield Progress("note", 0, 0, message=f"{path.name}: {note}")
+    return sorted({b for shot in project.shots for b in (shot.start, shot.end)})
 
 
 def params_at(request: ConvertRequest, source_frame: int) -> StereoParams:
@@ -260,7 +280,10 @@ def _convert_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
                    cancel: CancelToken) -> Iterator[Progress]:
     depth = DepthStage(request, plan.eye_size, reader)
     try:
-        segments = segments_for(plan, request)
+        cuts = yield from shot_cuts(request, reader, plan, cancel)
+        segments = segments_for(plan, cuts)
+        if len(segments) > 1:
+            yield Progress("note", 0, 0, message=f"{len(segments)} shots: depth is normalised per shot")
         done = 0
         yield from depth.drain_notes()
         for segment in segments:

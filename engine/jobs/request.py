@@ -8,6 +8,7 @@ from pathlib import Path
 from engine.depth.protocol import DepthConfig
 from engine.document import DEFAULT_CONVERGENCE, DEFAULT_DIVERGENCE, Project, StereoParams
 from engine.media import EncodeSettings
+from engine.shots import ShotDetectConfig
 
 SYNTHESIZE_MODES = ("both", "right", "left")
 
@@ -34,6 +35,8 @@ class ConvertRequest:
         synthesize: 'both' (default: each eye half the shift), 'right' or 'left'.
         start, end: user time strings (CONVENTIONS.md "Time"); None = whole source.
         max_width: cap on one eye's width in pixels (aspect kept).
+        shots: 'auto' (detect cuts), 'off' (one shot), or a path to an .otio / .edl whose cuts to use;
+            ignored when `project` is given (its shots are used).
     """
 
     input: Path
@@ -51,5 +54,7 @@ class ConvertRequest:
     end: str | None = None
     device: str = "auto"
     overwrite: bool = False
+    shots: str = "auto"
+    shot_detect: ShotDetectConfig = field(default_factory=ShotDetectConfig)
     cache_dir: Path | None = None
     use_cache: bool = True

@@ -8,9 +8,9 @@ import av
 import cv2
 import numpy as np
 import pytest
-from tests.support.clips import write_clip
 
 from engine.media import probe, read_still
+from tests.support.clips import write_clip
 from tests.support.data import DEMO_CLIP, shared_data
 
 
@@ -156,3 +156,22 @@ def test_second_render_reads_depth_from_the_cache(cli, tmp_path, monkeypatch):
     third = cli("convert", clip, "-o", tmp_path / "c.mkv", "--codec", "ffv1", "--cache-dir", cache,
                 "--progress", "none", "--no-cache")
     assert third.code != 0  # --no-cache must compute, and estimate is patched to fail
+
+
+def test_cuts_split_the_render_into_shots(cli, tmp_path, monkeypatch):
+    """A hard cut restarts normalisation and the depth provider's temporal state (no leak across it)."""
+    from engine.depth.weights_free import WeightsFreeDepth
+    from tests.support.shot_clips import clip_from_shots, drift
+
+    clip, cuts = clip_from_shots(tmp_path / "two.mp4", [(12, drift(1, (1.0, 0.8, 0.6), 12)),
+                                                        (12, drift(2, (0.5, 0.7, 1.0), 12))])
+    assert cuts == [12]
+    resets = []
+    original = WeightsFreeDepth.reset
+    monkeypatch.setattr(WeightsFreeDepth, "reset", lambda self: (resets.append(1), original(self)))
+    result = cli("convert", clip, "-o", tmp_path / "o.mkv", "--codec", "ffv1", "--no-cache")
+    assert result.code == 0, result.err
+    assert "2 shots" in result.err
+    assert len(resets) >= 2
+    off = cli("convert", clip, "-o", tmp_path / "p.mkv", "--codec", "ffv1", "--no-cache", "--shots", "off")
+    assert off.code == 0 and "shots" not in off.err.split("note:")[-1]

@@ -45,6 +45,7 @@ from engine.errors import (
 from engine.grading.render import render_graded
 from engine.jobs import convert as _convert
 from engine.jobs import preview as _preview
+from engine.jobs.export_depth import DepthExportSpec
 from engine.jobs.plan import check_outputs_writable
 from engine.jobs.request import SYNTHESIZE_MODES, ConvertRequest, ImportedDepthSpec
 from engine.media import EncodeSettings, MediaInfo, MediaReader, open_media, probe, write_still
@@ -109,6 +110,7 @@ def render_preview(request: ConvertRequest, at: str) -> list[Path]:
 
 
 __all__ = [
+    "DepthExportSpec",
     "SHOT_DETECTORS",
     "CancelToken",
     "Cancelled",

@@ -76,6 +76,13 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
                    help="meaning of imported values (default inverse: larger is nearer)")
     d.add_argument("--depth-scale", type=float, default=1.0, metavar="S",
                    help="divide integer depth images by S (Middlebury stores d×4/×8/×16)")
+    x = p.add_argument_group("depth export (VFX round-trips)")
+    x.add_argument("--export-depth", type=Path, metavar="DIR",
+                   help="write the exact depth the grade used, as nearness (1 - δ), one file per frame")
+    x.add_argument("--export-depth-format", choices=("png16", "exr", "npy"), default="png16")
+    x.add_argument("--export-disparity", type=Path, metavar="DIR",
+                   help="write the pixel disparity each frame was rendered with")
+    x.add_argument("--export-disparity-format", choices=("exr", "npy"), default="exr")
     s = p.add_argument_group("shots")
     s.add_argument("--shots", default="auto", metavar="auto|off|FILE",
                    help="auto: detect cuts (default); off: one shot; FILE: cuts from an .otio or .edl")
@@ -158,7 +165,17 @@ def request_from_args(args: argparse.Namespace) -> api.ConvertRequest:
         encode=encode, max_width=args.max_width, start=getattr(args, "start", None),
         end=getattr(args, "end", None), device=args.device, overwrite=args.overwrite, shots=args.shots,
         project=api.load_project(args.project) if args.project else None,
+        export_depth=_export_spec(args),
         cache_dir=args.cache_dir, use_cache=not args.no_cache)
+
+
+def _export_spec(args: argparse.Namespace) -> api.DepthExportSpec | None:
+    if getattr(args, "export_depth", None) is None and getattr(args, "export_disparity", None) is None:
+        return None
+    if args.export_depth is None:
+        raise api.UsageError("--export-disparity needs --export-depth DIR too (depth.json lives there)")
+    return api.DepthExportSpec(args.export_depth, args.export_depth_format, args.export_disparity,
+                               args.export_disparity_format)
 
 
 def _install_cancel_handler(token: api.CancelToken) -> None:

@@ -26,8 +26,6 @@ into neighbours), and
 from __future__ import annotations
 
 import re
-import struct
-import zlib
 from pathlib import Path
 
 import cv2
@@ -35,6 +33,8 @@ import numpy as np
 
 from engine.depth.protocol import DEPTH_KINDS
 from engine.errors import DepthInputError, InputError, UsageError
+from engine.media.exr import depth_channel
+from engine.media.exr import read_exr as read_exr_channels
 
 IMAGE_EXTENSIONS = frozenset({".png", ".pgm", ".ppm", ".pnm", ".tif", ".tiff", ".pfm", ".exr",
                               ".jpg", ".jpeg", ".bmp", ".webp"})
@@ -46,81 +46,13 @@ _ASPECT_TOLERANCE = 0.01
 # ---------------------------------------------------------------------------------------------- EXR
 
 
-def _exr_attributes(data: bytes) -> tuple[dict[str, tuple[str, bytes]], int]:
-    """Header attributes {name: (type, value bytes)} and the offset just past the header."""
-    pos, attrs = 8, {}
-    while data[pos] != 0:
-        name_end = data.index(b"\0", pos)
-        type_end = data.index(b"\0", name_end + 1)
-        (size,) = struct.unpack_from("<i", data, type_end + 1)
-        start = type_end + 5
-        attrs[data[pos:name_end].decode()] = (data[name_end + 1:type_end].decode(), data[start:start + size])
-        pos = start + size
-    return attrs, pos + 1
-
-
-def _exr_channels(chlist: bytes) -> list[tuple[str, int]]:
-    """(name, pixel type 0 uint / 1 half / 2 float) in file order (alphabetical)."""
-    pos, out = 0, []
-    while chlist[pos] != 0:
-        end = chlist.index(b"\0", pos)
-        ptype, _, xs, ys = struct.unpack_from("<iB3xii", chlist, end + 1)
-        if (xs, ys) != (1, 1):
-            raise ValueError("sub-sampled EXR channels are not supported")
-        out.append((chlist[pos:end].decode(), ptype))
-        pos = end + 17
-    return out
-
-
-def _exr_unzip(block: bytes) -> bytes:
-    """OpenEXR ZIP/ZIPS: inflate, undo the byte predictor, re-interleave the two halves."""
-    t = np.frombuffer(zlib.decompress(block), np.uint8).astype(np.int32)
-    t[1:] -= 128
-    t = (np.cumsum(t) & 0xFF).astype(np.uint8)
-    half = (t.size + 1) // 2
-    out = np.empty_like(t)
-    out[0::2], out[1::2] = t[:half], t[half:]
-    return out.tobytes()
-
-
 def read_exr(path: Path) -> np.ndarray:
     """One channel of a scanline EXR (Z, else Y, else R, else the first), as float32 (H, W).
 
-    Uncompressed, ZIPS and ZIP files are read here; anything else raises ValueError.
+    The native reader lives in :mod:`engine.media.exr` (uncompressed, ZIPS and ZIP); anything
+    else raises :class:`engine.media.exr.ExrFormatError` (a ValueError).
     """
-    data = path.read_bytes()
-    if data[:4] != b"\x76\x2f\x31\x01":
-        raise ValueError("not an OpenEXR file")
-    if struct.unpack_from("<I", data, 4)[0] & 0x1E00:
-        raise ValueError("tiled, deep or multi-part EXR")
-    attrs, pos = _exr_attributes(data)
-    channels = _exr_channels(attrs["channels"][1])
-    compression = attrs["compression"][1][0]
-    lines = {0: 1, 2: 1, 3: 16}.get(compression)
-    if lines is None:
-        raise ValueError(f"EXR compression {compression} is not read natively")
-    x0, y0, x1, y1 = struct.unpack("<iiii", attrs["dataWindow"][1])
-    width, height = x1 - x0 + 1, y1 - y0 + 1
-    names = [n for n, _ in channels]
-    pick = next((names.index(c) for c in ("Z", "Y", "R") if c in names), 0)
-    dtypes = [np.dtype({0: "<u4", 1: "<f2", 2: "<f4"}[p]) for _, p in channels]
-    out = np.empty((height, width), np.float32)
-    offsets = struct.unpack_from(f"<{-(-height // lines)}Q", data, pos)
-    for offset in offsets:
-        y, size = struct.unpack_from("<ii", data, offset)
-        block = data[offset + 8:offset + 8 + size]
-        rows = min(lines, y1 - y + 1)
-        raw_size = rows * width * sum(d.itemsize for d in dtypes)
-        if compression != 0 and size < raw_size:
-            block = _exr_unzip(block)
-        cursor = 0
-        for r in range(rows):
-            for c, dt in enumerate(dtypes):
-                n = width * dt.itemsize
-                if c == pick:
-                    out[y - y0 + r] = np.frombuffer(block, dt, width, cursor)
-                cursor += n
-    return out
+    return depth_channel(read_exr_channels(path))
 
 
 # ------------------------------------------------------------------------------------------ readers
@@ -150,7 +82,7 @@ def _read_exr_any(path: Path) -> np.ndarray:
     """EXR through the native reader, else FFmpeg (which reads Y/RGB channels, any compression)."""
     try:
         return read_exr(path)
-    except (ValueError, KeyError, IndexError, struct.error, zlib.error) as native_error:
+    except ValueError as native_error:  # ExrFormatError: not read natively
         try:
             import av
 

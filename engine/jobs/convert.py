@@ -33,13 +33,14 @@ from engine.device import resolve_device
 from engine.document import StereoParams
 from engine.errors import OutputError
 from engine.fileio import temp_path_beside
-from engine.grading.render import render_graded
+from engine.grading.render import graded_disparity, render_graded
 from engine.jobs.depth_spool import DepthSpool
+from engine.jobs.export_depth import DepthExporter, reimport_range
 from engine.jobs.plan import RenderPlan, plan_convert
 from engine.jobs.request import ConvertRequest
 from engine.jobs.stream import Sink, prefetch
 from engine.media import EncodeSettings, MediaReader, VideoWriter, commit_together, open_media, write_still
-from engine.ops import pack
+from engine.ops import StereoViews, pack
 from engine.progress import CancelToken, Progress
 from engine.shots import detect_cuts, edl_to_project, otio_to_project
 
@@ -135,6 +136,7 @@ class DepthStage:
         self.normalisers: dict[int, ShotNormaliser] = {}
         self.store: dict[int, object] = {}
         self.spool: DepthSpool | None = None
+        self.fixed_range: tuple[float, float] | None = None
         if request.depth is not None:
             spec = request.depth
             self.imported = ImportedDepth(spec.path, spec.kind, spec.scale)
@@ -142,6 +144,7 @@ class DepthStage:
             self.imported.validate(info.path, info.video.frame_count, info.video.width, info.video.height)
             self.kind = spec.kind
             self.notes.extend(self.imported.notes)
+            self.fixed_range = reimport_range(spec.path, spec.kind)
             return
         self.provider = create_provider(request.depth_config)
         self.kind = self.provider.output_kind
@@ -200,6 +203,10 @@ class DepthStage:
         """Compute (or read from the cache) raw depth for `segment` and feed its normaliser."""
         if self.is_disparity:
             return
+        if self.fixed_range is not None:  # our own depth export coming back: its exact δ, no re-normalising
+            self.normalisers[segment.start] = ShotNormaliser.from_range(self.kind, *self.fixed_range)
+            yield Progress("depth", done + segment.end - segment.start, total)
+            return
         norm = self.normalisers[segment.start] = ShotNormaliser(self.kind)
         for k, raw in enumerate(self._maps(reader, segment)):
             cancel.check()
@@ -228,9 +235,37 @@ class DepthStage:
 
 def render_frame_tensor(image: np.ndarray, depth: torch.Tensor, params: StereoParams | None,
                         request: ConvertRequest, device: torch.device) -> torch.Tensor | tuple:
-    """One source frame (eye size) -> the packed output tensor(s) for `request.layout`."""
+    """One source frame (eye size) -> the packed output tensor(s) for `request.layout` (per-frame path)."""
     views = render_graded(to_tensor(image, device), depth, params, request.synthesize)
     return pack(views.left, views.right, request.layout, swap_eyes=request.swap_eyes)
+
+
+class PerFrameStereo:
+    """The per-frame path: each frame's eyes from its own splat and spatial fill (no temporal state).
+
+    Same interface as the temporal (DVG) renderer: `push` returns the frames that are complete.
+    """
+
+    def __init__(self, synthesize: str) -> None:
+        self.synthesize = synthesize
+        self.notes: list[str] = []
+
+    def push(self, index: int, image: torch.Tensor, disparity: torch.Tensor) -> list[tuple[int, StereoViews]]:
+        return [(index, render_graded(image, disparity, None, self.synthesize))]
+
+    def flush(self) -> list[tuple[int, StereoViews]]:
+        return []
+
+    def reset(self) -> None:
+        """Nothing carries over between frames."""
+
+
+@dataclass
+class _Pending:
+    """What the encode thread needs of a frame once its views are ready."""
+
+    time: Fraction
+    export: tuple | None
 
 
 def _open_writers(request: ConvertRequest, plan: RenderPlan, source) -> list[VideoWriter]:
@@ -241,32 +276,63 @@ def _open_writers(request: ConvertRequest, plan: RenderPlan, source) -> list[Vid
             for path in plan.outputs]
 
 
+def make_exporter(request: ConvertRequest, plan: RenderPlan, reader: MediaReader,
+                  kind: str) -> DepthExporter | None:
+    """The depth exporter for `--export-depth`, checked before any work (existing files, writable folder)."""
+    if request.export_depth is None:
+        return None
+    exporter = DepthExporter(request.export_depth, stem=request.input.stem, fps=reader.info.video.fps,
+                             frame_range=(plan.start, plan.end), kind_source=kind, eye_size=plan.eye_size,
+                             overwrite=request.overwrite, media=request.input)
+    exporter.check()
+    return exporter
+
+
 def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader, depth: DepthStage,
-                  segments: list[Segment], device: torch.device, cancel: CancelToken) -> Iterator[Progress]:
+                  segments: list[Segment], device: torch.device, cancel: CancelToken,
+                  exporter: DepthExporter | None) -> Iterator[Progress]:
     writers = _open_writers(request, plan, reader.info)
     t0 = reader.frame(plan.start).time
     bit_depth = request.encode.bit_depth
+    stereo = make_stereo_renderer(request, device)
 
-    def encode(item: tuple[list[np.ndarray], Fraction]) -> None:
-        images, time = item
+    def encode(item: tuple[list[np.ndarray], _Pending]) -> None:
+        images, pending = item
         for writer, image in zip(writers, images, strict=True):
-            writer.write(image, time)
+            writer.write(image, pending.time)
+        if pending.export is not None:
+            exporter.write(*pending.export)
 
     sink = Sink(encode, maxsize=4, name="encode")
+    pending: dict[int, _Pending] = {}
+    done = 0
+
+    def emit(ready: list[tuple[int, StereoViews]]) -> Iterator[Progress]:
+        nonlocal done
+        for index, views in ready:
+            packed = pack(views.left, views.right, request.layout, swap_eyes=request.swap_eyes)
+            outs = packed if isinstance(packed, tuple) else (packed,)
+            sink.put(([to_image(o, bit_depth, plan.padding) for o in outs], pending.pop(index)))
+            done += 1
+            yield Progress("render", done, plan.frame_count)
+
     try:
-        done = 0
         for segment in segments:
-            frames = prefetch(reader.frames(segment.start, segment.end), maxsize=4, name="decode-render")
-            for frame in frames:
+            stereo.reset()
+            for frame in prefetch(reader.frames(segment.start, segment.end), maxsize=4, name="decode-render"):
                 cancel.check()
                 params = None if depth.is_disparity else params_at(request, frame.index)
-                packed = render_frame_tensor(eye_image(frame.image, plan.eye_size),
-                                             depth.depth_tensor(frame.index, segment, device), params,
-                                             request, device)
-                outs = packed if isinstance(packed, tuple) else (packed,)
-                sink.put(([to_image(o, bit_depth, plan.padding) for o in outs], frame.time - t0))
-                done += 1
-                yield Progress("render", done, plan.frame_count)
+                depth_t = depth.depth_tensor(frame.index, segment, device)
+                disparity = depth_t if params is None else graded_disparity(depth_t, params)
+                export = None if exporter is None else (
+                    frame.index, None if params is None else depth_t[0, 0].cpu().numpy(),
+                    disparity[0, 0].cpu().numpy())
+                pending[frame.index] = _Pending(frame.time - t0, export)
+                image = to_tensor(eye_image(frame.image, plan.eye_size), device)
+                yield from emit(stereo.push(frame.index, image, disparity))
+            yield from emit(stereo.flush())
+        for note in dict.fromkeys(stereo.notes):
+            yield Progress("note", 0, 0, message=note)
         sink.close()
         commit_together(writers)
     except BaseException:
@@ -276,9 +342,15 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
         raise
 
 
+def make_stereo_renderer(request: ConvertRequest, device: torch.device) -> PerFrameStereo:
+    """The per-frame renderer (the temporal DVG renderer plugs in here)."""
+    return PerFrameStereo(request.synthesize)
+
+
 def _convert_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader, device: torch.device,
                    cancel: CancelToken) -> Iterator[Progress]:
     depth = DepthStage(request, plan.eye_size, reader)
+    exporter = make_exporter(request, plan, reader, depth.kind)
     try:
         cuts = yield from shot_cuts(request, reader, plan, cancel)
         segments = segments_for(plan, cuts)
@@ -290,7 +362,15 @@ def _convert_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
             yield from depth.depth_pass(reader, segment, cancel, done, plan.frame_count)
             yield from depth.drain_notes()
             done += segment.end - segment.start
-        yield from _render_video(request, plan, reader, depth, segments, device, cancel)
+        yield from _render_video(request, plan, reader, depth, segments, device, cancel, exporter)
+        if exporter is not None:
+            exporter.finish()
+            for note in exporter.notes:
+                yield Progress("note", 0, 0, message=note)
+    except BaseException:
+        if exporter is not None:
+            exporter.abort()
+        raise
     finally:
         depth.close()
 
@@ -313,18 +393,30 @@ def write_stills_together(paths: tuple, images: list[np.ndarray]) -> None:
 def _convert_still(request: ConvertRequest, plan: RenderPlan, reader: MediaReader, device: torch.device,
                    cancel: CancelToken) -> Iterator[Progress]:
     depth = DepthStage(request, plan.eye_size, reader)
+    exporter = make_exporter(request, plan, reader, depth.kind)
     try:
         segment = Segment(0, 1)
         yield from depth.depth_pass(reader, segment, cancel, 0, 1)
         yield from depth.drain_notes()
         image = eye_image(reader.frame(0).image, plan.eye_size)
         params = None if depth.is_disparity else params_at(request, 0)
-        packed = render_frame_tensor(image, depth.depth_tensor(0, segment, device), params, request, device)
+        depth_t = depth.depth_tensor(0, segment, device)
+        disparity = depth_t if params is None else graded_disparity(depth_t, params)
+        views = render_graded(to_tensor(image, device), disparity, None, request.synthesize)
+        packed = pack(views.left, views.right, request.layout, swap_eyes=request.swap_eyes)
         outs = packed if isinstance(packed, tuple) else (packed,)
         bit_depth = 16 if image.dtype == np.uint16 else 8
         cancel.check()
+        if exporter is not None:
+            exporter.write(0, None if params is None else depth_t[0, 0].cpu().numpy(), disparity[0, 0].cpu().numpy())
         write_stills_together(plan.outputs, [to_image(o, bit_depth) for o in outs])
+        if exporter is not None:
+            exporter.finish()
         yield Progress("render", 1, 1)
+    except BaseException:
+        if exporter is not None:
+            exporter.abort()
+        raise
     finally:
         depth.close()
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from engine.depth.protocol import DepthConfig
 from engine.document import DEFAULT_CONVERGENCE, DEFAULT_DIVERGENCE, Project, StereoParams
+from engine.jobs.export_depth import DepthExportSpec
 from engine.media import EncodeSettings
 from engine.shots import ShotDetectConfig
 
@@ -56,5 +57,6 @@ class ConvertRequest:
     overwrite: bool = False
     shots: str = "auto"
     shot_detect: ShotDetectConfig = field(default_factory=ShotDetectConfig)
+    export_depth: DepthExportSpec | None = None
     cache_dir: Path | None = None
     use_cache: bool = True

@@ -175,3 +175,22 @@ def test_cuts_split_the_render_into_shots(cli, tmp_path, monkeypatch):
     assert len(resets) >= 2
     off = cli("convert", clip, "-o", tmp_path / "p.mkv", "--codec", "ffv1", "--no-cache", "--shots", "off")
     assert off.code == 0 and "shots" not in off.err.split("note:")[-1]
+
+
+def test_depth_export_flags_round_trip_through_the_cli(cli, tmp_path):
+    clip = write_clip(tmp_path / "in.mp4", frames=5)
+    first = cli("convert", clip, "-o", tmp_path / "a.mkv", "--codec", "ffv1", "--progress", "none",
+                "--export-depth", tmp_path / "depth", "--export-depth-format", "npy",
+                "--export-disparity", tmp_path / "disp", "--export-disparity-format", "npy")
+    assert first.code == 0, first.err
+    manifest = json.loads((tmp_path / "depth" / "depth.json").read_text())
+    assert manifest["schema"] == "DepthExport.1" and manifest["frame_range"] == [0, 5]
+    assert len(list((tmp_path / "depth").glob("in.depth.*.npy"))) == 5
+    again = cli("convert", clip, "-o", tmp_path / "b.mkv", "--codec", "ffv1", "--progress", "none",
+                "--depth", tmp_path / "depth" / "in.depth.%06d.npy", "--depth-kind", "inverse")
+    assert again.code == 0, again.err
+    with av.open(str(tmp_path / "a.mkv")) as a, av.open(str(tmp_path / "b.mkv")) as b:
+        for fa, fb in zip(a.decode(video=0), b.decode(video=0), strict=True):
+            assert np.array_equal(fa.to_ndarray(format="rgb24"), fb.to_ndarray(format="rgb24"))
+    refused = cli("convert", clip, "-o", tmp_path / "c.mkv", "--export-depth", tmp_path / "depth")
+    assert refused.code == 4 and "--overwrite" in refused.err

@@ -44,7 +44,10 @@ from engine.errors import (
 )
 from engine.grading.render import render_graded
 from engine.jobs import convert as _convert
+from engine.jobs import evaluate as _evaluate
 from engine.jobs import preview as _preview
+from engine.jobs.evaluate import EYES as EVAL_EYES
+from engine.jobs.evaluate import EvalReport, EvalRequest
 from engine.jobs.export_depth import DepthExportSpec
 from engine.jobs.plan import check_outputs_writable
 from engine.jobs.request import SYNTHESIZE_MODES, ConvertRequest, ImportedDepthSpec
@@ -66,6 +69,14 @@ from engine.shots import (
 def convert(request: ConvertRequest, cancel: CancelToken | None = None) -> Iterator[Progress]:
     """Convert a source into a stereo master; a generator of Progress that honours `cancel`."""
     return _convert.convert(request, cancel)
+
+
+def evaluate(request: EvalRequest, cancel: CancelToken | None = None):
+    """Score a stereo master against its source (E_warp, PSNR/SSIM vs a real other view, x-t slice).
+
+    A generator of Progress whose return value (StopIteration.value) is an EvalReport.
+    """
+    return _evaluate.evaluate(request, cancel)
 
 
 def render_frame(rgb: np.ndarray, depth: np.ndarray, params: StereoParams | None,
@@ -110,6 +121,10 @@ def render_preview(request: ConvertRequest, at: str) -> list[Path]:
 
 
 __all__ = [
+    "EVAL_EYES",
+    "EvalReport",
+    "EvalRequest",
+    "evaluate",
     "DepthExportSpec",
     "SHOT_DETECTORS",
     "CancelToken",

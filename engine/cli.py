@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine import api
+from engine.cli_eval import add_eval_parser, cmd_eval
 from engine.cli_progress import ProgressPrinter
 from engine.cli_shots import add_shots_parser, cmd_shots
 
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(doc)
 
     add_shots_parser(sub)
+    add_eval_parser(sub)
 
     models = sub.add_parser("models", help="depth models in the models folder")
     models.add_argument("action", choices=("list",))
@@ -260,7 +262,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "convert": cmd_convert, "frame": cmd_frame, "probe": cmd_probe, "doctor": cmd_doctor, "models": cmd_models,
-    "shots": cmd_shots,
+    "shots": cmd_shots, "eval": cmd_eval,
 }
 
 

@@ -19,6 +19,7 @@ import numpy as np
 
 from engine import __version__
 from engine.depth.protocol import DEPTH_KINDS, MODEL_NAMES, DepthConfig
+from engine.depth.stabilise import StabiliseConfig
 from engine.device import resolve_device
 from engine.document import (
     Grade,
@@ -121,6 +122,7 @@ def render_preview(request: ConvertRequest, at: str) -> list[Path]:
 
 
 __all__ = [
+    "StabiliseConfig",
     "EVAL_EYES",
     "EvalReport",
     "EvalRequest",

@@ -71,6 +71,9 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
     d = p.add_argument_group("depth")
     d.add_argument("--depth-model", choices=api.MODEL_NAMES, default="auto",
                    help="auto: the best model in the models folder, else weights-free")
+    d.add_argument("--stabilise", choices=("align", "ema", "off"), default="align",
+                   help="temporal depth stabilisation within a shot (default align: robust scale/shift "
+                        "fit to flow-matched key frames)")
     d.add_argument("--depth", type=Path, metavar="PATH",
                    help="import depth: image, image sequence (folder or pattern), video, .npy/.npz")
     d.add_argument("--depth-kind", choices=api.DEPTH_KINDS, default="inverse",
@@ -164,6 +167,7 @@ def request_from_args(args: argparse.Namespace) -> api.ConvertRequest:
         input=args.input, output=args.output, layout=args.layout, params=params, synthesize=args.synthesize,
         swap_eyes=args.swap_eyes, depth=depth,
         depth_config=api.DepthConfig(model=args.depth_model, models_dir=args.models_dir, device=args.device),
+        stabilise=api.StabiliseConfig(mode=args.stabilise),
         encode=encode, max_width=args.max_width, start=getattr(args, "start", None),
         end=getattr(args, "end", None), device=args.device, overwrite=args.overwrite, shots=args.shots,
         project=api.load_project(args.project) if args.project else None,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Generator, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from engine.config import load_user_config
 from engine.depth.imported import ImportedDepth
 from engine.depth.normalise import ShotNormaliser
 from engine.depth.registry import create_provider
+from engine.depth.stabilise import DepthStabiliser, estimate_stabilised
 from engine.device import resolve_device
 from engine.document import StereoParams
 from engine.errors import OutputError
@@ -148,14 +149,17 @@ class DepthStage:
             return
         self.provider = create_provider(request.depth_config)
         self.kind = self.provider.output_kind
+        self.stabiliser = DepthStabiliser(self.kind, request.stabilise)
         self.cache = ArrayCache.from_config(load_user_config(), cache_dir=request.cache_dir,
                                             no_cache=not request.use_cache)
         self.spool = None if self.cache.enabled else DepthSpool()
         self.notes.extend(self.cache.notes)
         if self.cache.enabled:
             self.media_hash = self.cache.media_fingerprint(request.input)
-            self.params_hash = depth_params_fingerprint(
-                request.depth_config, self.provider.name, f"{getattr(self.provider, 'version', '1')}@{eye_size}")
+            self.params_hash = params_fingerprint({
+                "provider": depth_params_fingerprint(request.depth_config, self.provider.name,
+                                                     getattr(self.provider, "version", "1")),
+                "eye_size": list(eye_size), "stabilise": asdict(request.stabilise)})
 
     @property
     def is_disparity(self) -> bool:
@@ -186,8 +190,10 @@ class DepthStage:
         if self.spool is None and store.has_all(frames_range):
             return (store.get(i) for i in frames_range)
         self.provider.reset()
+        self.stabiliser.reset()
         frames = (eye_image(f.image, self.eye_size) for f in reader.frames(segment.start, segment.end))
-        estimated = self.provider.estimate(prefetch(frames, maxsize=3, name="decode-depth"))
+        estimated = estimate_stabilised(self.provider, prefetch(frames, maxsize=3, name="decode-depth"),
+                                        self.stabiliser)
         return self._stored(estimated, store, segment.start)
 
     @staticmethod

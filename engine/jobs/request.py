@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.depth.protocol import DepthConfig
+from engine.depth.stabilise import StabiliseConfig
 from engine.document import DEFAULT_CONVERGENCE, DEFAULT_DIVERGENCE, Project, StereoParams
 from engine.jobs.export_depth import DepthExportSpec
 from engine.media import EncodeSettings
@@ -49,6 +50,7 @@ class ConvertRequest:
     swap_eyes: bool = False
     depth: ImportedDepthSpec | None = None
     depth_config: DepthConfig = field(default_factory=DepthConfig)
+    stabilise: StabiliseConfig = field(default_factory=StabiliseConfig)
     encode: EncodeSettings = field(default_factory=EncodeSettings)
     max_width: int | None = None
     start: str | None = None

@@ -87,6 +87,8 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
     x.add_argument("--export-disparity", type=Path, metavar="DIR",
                    help="write the pixel disparity each frame was rendered with")
     x.add_argument("--export-disparity-format", choices=("exr", "npy"), default="exr")
+    x.add_argument("--export-holes", type=Path, metavar="DIR",
+                   help="write each eye's disocclusion masks as lossless videos (for `eval --holes`)")
     s = p.add_argument_group("shots")
     s.add_argument("--shots", default="auto", metavar="auto|off|FILE",
                    help="auto: detect cuts (default); off: one shot; FILE: cuts from an .otio or .edl")
@@ -171,7 +173,7 @@ def request_from_args(args: argparse.Namespace) -> api.ConvertRequest:
         encode=encode, max_width=args.max_width, start=getattr(args, "start", None),
         end=getattr(args, "end", None), device=args.device, overwrite=args.overwrite, shots=args.shots,
         project=api.load_project(args.project) if args.project else None,
-        export_depth=_export_spec(args),
+        export_depth=_export_spec(args), export_holes=getattr(args, "export_holes", None),
         cache_dir=args.cache_dir, use_cache=not args.no_cache)
 
 

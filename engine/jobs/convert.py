@@ -37,7 +37,7 @@ from engine.fileio import temp_path_beside
 from engine.grading.render import graded_disparity, render_graded
 from engine.jobs.depth_spool import DepthSpool
 from engine.jobs.export_depth import DepthExporter, reimport_range
-from engine.jobs.plan import RenderPlan, plan_convert
+from engine.jobs.plan import RenderPlan, hole_mask_paths, plan_convert
 from engine.jobs.request import ConvertRequest
 from engine.jobs.stream import Sink, prefetch
 from engine.media import EncodeSettings, MediaReader, VideoWriter, commit_together, open_media, write_still
@@ -294,10 +294,23 @@ def make_exporter(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
     return exporter
 
 
+def _open_hole_writers(request: ConvertRequest, plan: RenderPlan, fps: Fraction) -> list[VideoWriter]:
+    if request.export_holes is None:
+        return []
+    lossless = EncodeSettings(codec="ffv1")
+    return [VideoWriter(path, width=plan.eye_size[0], height=plan.eye_size[1], fps=fps, settings=lossless,
+                        overwrite=request.overwrite) for path in hole_mask_paths(request)]
+
+
+def hole_image(holes: torch.Tensor) -> np.ndarray:
+    """(1, 1, H, W) bool -> (H, W, 3) uint8, white where nothing landed."""
+    return np.repeat(holes[0, 0].cpu().numpy().astype(np.uint8)[..., None] * 255, 3, axis=2)
+
+
 def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader, depth: DepthStage,
                   segments: list[Segment], device: torch.device, cancel: CancelToken,
                   exporter: DepthExporter | None) -> Iterator[Progress]:
-    writers = _open_writers(request, plan, reader.info)
+    writers = _open_writers(request, plan, reader.info) + _open_hole_writers(request, plan, reader.info.video.fps)
     t0 = reader.frame(plan.start).time
     bit_depth = request.encode.bit_depth
     stereo = make_stereo_renderer(request, device)
@@ -318,7 +331,10 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
         for index, views in ready:
             packed = pack(views.left, views.right, request.layout, swap_eyes=request.swap_eyes)
             outs = packed if isinstance(packed, tuple) else (packed,)
-            sink.put(([to_image(o, bit_depth, plan.padding) for o in outs], pending.pop(index)))
+            images = [to_image(o, bit_depth, plan.padding) for o in outs]
+            if request.export_holes is not None:
+                images += [hole_image(views.left_holes), hole_image(views.right_holes)]
+            sink.put((images, pending.pop(index)))
             done += 1
             yield Progress("render", done, plan.frame_count)
 

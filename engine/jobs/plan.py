@@ -63,6 +63,12 @@ def output_paths(output: Path, layout: str) -> tuple[Path, ...]:
     return (output.with_name(f"{output.stem}_L{output.suffix}"), output.with_name(f"{output.stem}_R{output.suffix}"))
 
 
+def hole_mask_paths(request: ConvertRequest) -> tuple[Path, Path]:
+    """`--export-holes DIR`: lossless grey videos of each eye's disocclusions (white = hole), for eval --holes."""
+    folder, stem = request.export_holes, request.output.stem
+    return folder / f"{stem}.holes_L.mkv", folder / f"{stem}.holes_R.mkv"
+
+
 def check_outputs_writable(paths: tuple[Path, ...], overwrite: bool) -> None:
     """Refuse early: an existing output without --overwrite, a missing or unwritable folder."""
     for path in paths:
@@ -161,6 +167,10 @@ def plan_convert(request: ConvertRequest, reader: MediaReader) -> RenderPlan:
         _check_h264_size(*frame_size, request)
     outputs = output_paths(request.output, request.layout)
     check_outputs_writable(outputs, request.overwrite)
+    if request.export_holes is not None:
+        if info.is_still:
+            raise UsageError("--export-holes is for video sources")
+        check_outputs_writable(hole_mask_paths(request), request.overwrite)
     audio = None
     if not info.is_still and info.audio:
         t0 = reader.frame(start).time

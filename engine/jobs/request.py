@@ -60,5 +60,6 @@ class ConvertRequest:
     shots: str = "auto"
     shot_detect: ShotDetectConfig = field(default_factory=ShotDetectConfig)
     export_depth: DepthExportSpec | None = None
+    export_holes: Path | None = None
     cache_dir: Path | None = None
     use_cache: bool = True

@@ -194,3 +194,23 @@ def test_depth_export_flags_round_trip_through_the_cli(cli, tmp_path):
             assert np.array_equal(fa.to_ndarray(format="rgb24"), fb.to_ndarray(format="rgb24"))
     refused = cli("convert", clip, "-o", tmp_path / "c.mkv", "--export-depth", tmp_path / "depth")
     assert refused.code == 4 and "--overwrite" in refused.err
+
+
+def test_hole_masks_feed_the_eval_command(cli, tmp_path):
+    clip = write_clip(tmp_path / "in.mp4", frames=6)
+    out = tmp_path / "o.mkv"
+    result = cli("convert", clip, "-o", out, "--codec", "ffv1", "--synthesize", "right", "--divergence", "8",
+                 "--export-holes", tmp_path, "--progress", "none")
+    assert result.code == 0, result.err
+    holes_r = tmp_path / "o.holes_R.mkv"
+    info = probe(holes_r)
+    assert info.video.frame_count == 6 and (info.video.width, info.video.height) == (64, 48)
+    with av.open(str(holes_r)) as c:
+        mask = next(c.decode(video=0)).to_ndarray(format="rgb24")[..., 0]
+    assert 0 < (mask > 127).mean() < 0.5  # some disocclusions, not everything
+    with av.open(str(tmp_path / "o.holes_L.mkv")) as c:  # synthesize right: the left eye is the source
+        assert next(c.decode(video=0)).to_ndarray(format="rgb24").max() == 0
+    report = cli("eval", out, "--source", clip, "--holes", holes_r, "--json")
+    assert report.code == 0, report.err
+    rows = json.loads(report.out)["metrics"]
+    assert rows["ewarp_holes"] is not None and rows["ewarp_right"] is not None

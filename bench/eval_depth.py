@@ -2,7 +2,7 @@
 
 Writes bench/results/depth_eval.json and the tables of docs/depth_eval.md (between its markers).
 
-Run: ``python bench/eval_depth.py`` (about a minute on 2 cores). Data: ``../shared/data`` (see its README).
+Run: ``python bench/eval_depth.py`` (about two minutes on 2 cores). Data: ``../shared/data`` (see its README).
 
 Protocol (MiDaS, Ranftl et al.): the prediction is aligned to the ground-truth
 disparity by least-squares scale and shift over valid pixels, in disparity
@@ -10,6 +10,12 @@ disparity by least-squares scale and shift over valid pixels, in disparity
 pixels with max(pred/gt, gt/pred) < 1.25 (aligned predictions are clamped at
 1e-3 × max gt). Spearman rank correlation needs no alignment. One parameter set
 for everything (the defaults); a constant map scores Spearman 0 by definition.
+
+The defaults of the layering cue are chosen on the five stills from a small grid
+(``LAYERING_GRID``); the honest figure for that choice is leave-one-out: for each
+still, pick the grid point with the best mean Spearman on the other four and score
+it on the held-out one. ``eval_candidate_cues`` scores every single-image cue that
+was tried, alone and added to the layering cue (weight chosen leave-one-out too).
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
+from itertools import product
 from pathlib import Path
 
 import cv2
@@ -31,9 +39,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.depth import DepthConfig  # noqa: E402
+from engine.depth.cues.layering import boundary_strength, geodesic_from_top, layering_prior  # noqa: E402
+from engine.depth.cues.priors import ground_contact  # noqa: E402
 from engine.depth.normalise import ShotNormaliser  # noqa: E402
 from engine.depth.weights_free import WeightsFreeDepth, WeightsFreeSettings  # noqa: E402
-from engine.flow import FlowConfig, FlowEstimator, fb_confidence, warp_backward  # noqa: E402
+from engine.flow import FlowConfig, FlowEstimator, fb_confidence, to_gray, warp_backward, working_size  # noqa: E402
 from engine.media import open_media  # noqa: E402
 
 DATA = ROOT / ".." / "shared" / "data"
@@ -42,6 +52,14 @@ EUROC = DATA / "stereo_video" / "euroc_v1_01"
 DAVIS = DATA / "mono_videos" / "davis_rollercoaster.mp4"
 STILLS = [("tsukuba", "im3.png", "im4.png", "disp3.pgm", 16), ("venus", "im2.png", "im6.png", "disp2.pgm", 8),
           ("teddy", "im2.png", "im6.png", "disp2.png", 4), ("cones", "im2.png", "im6.png", "disp2.png", 4)]
+#: global parameters of the single-image prior searched (leave-one-out) on the stills
+LAYERING_GRID = {"layering_weight": (0.0, 0.25, 0.5, 0.75, 1.0), "layering_sigma": (1.5, 3.0)}
+#: weights tried for a candidate cue added to the layering cue
+CANDIDATE_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
+SINGLE = WeightsFreeSettings(use_parallax=False)
+#: the provider before the layering cue (version 1): ground contact only, no smoothing of the prior
+GROUND_ONLY = WeightsFreeSettings(layering_weight=0.0, prior_rate=1.0)
+GROUND_ONLY_SINGLE = replace(GROUND_ONLY, use_parallax=False)
 
 
 # ---------------------------------------------------------------------------------------------- metrics
@@ -140,6 +158,7 @@ def load_euroc() -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     return left, right, gts
 
 
+
 # ------------------------------------------------------------------------------------------- providers
 
 
@@ -147,8 +166,8 @@ def provider(settings: WeightsFreeSettings | None = None) -> WeightsFreeDepth:
     return WeightsFreeDepth(DepthConfig(model="weights-free"), settings)
 
 
-def still_depth(image: np.ndarray) -> np.ndarray:
-    return next(provider().estimate([image]))
+def still_depth(image: np.ndarray, settings: WeightsFreeSettings | None = None) -> np.ndarray:
+    return next(provider(settings).estimate([image]))
 
 
 def motion_depth(left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -158,18 +177,122 @@ def motion_depth(left: np.ndarray, right: np.ndarray) -> np.ndarray:
 
 # ----------------------------------------------------------------------------------------- evaluations
 
+Stills = list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]
 
-def eval_stills() -> dict[str, dict[str, dict[str, float]]]:
+
+def eval_stills(stills: Stills) -> dict[str, dict[str, dict[str, float]]]:
     methods: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
         "constant": lambda a, b: constant_map(*a.shape[:2]),
         "vertical gradient": lambda a, b: vertical_map(*a.shape[:2]),
+        "weights-free v1, ground contact (single image)": lambda a, b: still_depth(a, GROUND_ONLY_SINGLE),
         "weights-free (single image)": lambda a, b: still_depth(a),
         "weights-free (pair as 2-frame motion)": motion_depth,
     }
-    results: dict[str, dict[str, dict[str, float]]] = {}
-    for name, left, right, gt in load_stills():
-        results[name] = {m: align_and_score(fn(left, right), gt) for m, fn in methods.items()}
-    return results
+    return {name: {m: align_and_score(fn(left, right), gt) for m, fn in methods.items()}
+            for name, left, right, gt in stills}
+
+
+def grid_label(settings: WeightsFreeSettings) -> dict[str, float]:
+    return {k: getattr(settings, k) for k in LAYERING_GRID}
+
+
+def leave_one_out(table: np.ndarray) -> list[int]:
+    """(candidates, images) scores -> per held-out image, the candidate with the best mean on the others."""
+    return [int(np.argmax(np.delete(table, i, axis=1).mean(axis=1))) for i in range(table.shape[1])]
+
+
+def layering_grid() -> list[WeightsFreeSettings]:
+    """Single-image settings for every point of LAYERING_GRID (the other fields at their defaults)."""
+    return [replace(SINGLE, **dict(zip(LAYERING_GRID, values, strict=True)))
+            for values in product(*LAYERING_GRID.values())]
+
+
+def eval_leave_one_out(stills: Stills) -> dict[str, object]:
+    """Single-image provider over LAYERING_GRID: held-out scores, and the one global parameter set."""
+    grid = layering_grid()
+    scores = [[align_and_score(still_depth(left, s), gt) for _, left, _, gt in stills] for s in grid]
+    table = np.array([[r["spearman"] for r in row] for row in scores])
+    picks, best = leave_one_out(table), int(np.argmax(table.mean(axis=1)))
+    held_out = [{"image": name, "chosen": grid_label(grid[j]), **scores[j][i]}
+                for i, ((name, *_), j) in enumerate(zip(stills, picks, strict=True))]
+    return {"held_out": held_out,
+            "held_out_mean": mean_scores([{k: r[k] for k in ("absrel", "delta1", "spearman")} for r in held_out]),
+            "global": {"chosen": grid_label(grid[best]), **mean_scores(scores[best])},
+            "defaults_are_global_best": grid_label(grid[best]) == grid_label(WeightsFreeSettings()),
+            "grid": [{"settings": grid_label(s), **mean_scores(row)} for s, row in zip(grid, scores, strict=True)]}
+
+
+def _norm(x: np.ndarray) -> np.ndarray:
+    lo, hi = np.percentile(x, [2.0, 98.0])
+    return np.clip((x - lo) / max(hi - lo, 1e-6), 0.0, 1.0).astype(np.float32)
+
+
+def _surroundedness(rgb_small: np.ndarray) -> np.ndarray:
+    """Geodesic distance (layering costs) from the top, left and right borders: enclosed regions are figures."""
+    cost = boundary_strength(rgb_small) + np.float32(100.0 / (rgb_small.shape[0] - 1))
+    left = geodesic_from_top(np.ascontiguousarray(cost.T)).T
+    right = geodesic_from_top(np.ascontiguousarray(cost[:, ::-1].T)).T[:, ::-1]
+    return np.minimum(geodesic_from_top(cost), np.minimum(left, right))
+
+
+def _local_contrast(gray: np.ndarray, size: int = 15) -> np.ndarray:
+    g = gray.astype(np.float32)
+    mean, sq = cv2.blur(g, (size, size)), cv2.blur(g * g, (size, size))
+    return cv2.GaussianBlur(np.sqrt(np.maximum(sq - mean * mean, 0.0)) / (mean + 10.0), (0, 0), 7)
+
+
+def _coarseness(gray: np.ndarray) -> np.ndarray:
+    """log(coarse / fine gradient energy): the texture-gradient cue (finer texture = farther)."""
+    def energy(sigma: float) -> np.ndarray:
+        b = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), sigma)
+        return cv2.GaussianBlur(cv2.Sobel(b, cv2.CV_32F, 1, 0) ** 2 + cv2.Sobel(b, cv2.CV_32F, 0, 1) ** 2, (0, 0), 9)
+    return np.log((energy(2.5) + 1.0) / (energy(0.7) + 1.0))
+
+
+def candidate_cues(image: np.ndarray) -> dict[str, np.ndarray]:
+    """Every single-image cue tried, as nearness maps (larger = nearer) at working size."""
+    w, h = working_size(image.shape[1], image.shape[0], DepthConfig().working_width)
+    small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA) if w != image.shape[1] else image
+    gray, lab = to_gray(small), cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    chroma = np.hypot(lab[..., 1] - 128.0, lab[..., 2] - 128.0)
+    centre = np.exp(-0.5 * (((xs - w / 2) / (0.35 * w)) ** 2 + ((ys - h / 2) / (0.35 * h)) ** 2))
+    return {
+        "vertical position (lower = nearer)": vertical_map(h, w),
+        "ground contact (v1 prior)": ground_contact(gray),
+        "layering (geodesic from the top; v2 prior)": layering_prior(small),
+        "surroundedness (geodesic from top and sides)": _surroundedness(small),
+        "colourfulness (aerial perspective)": cv2.GaussianBlur(chroma, (0, 0), 5),
+        "local contrast (aerial perspective)": _local_contrast(gray),
+        "brightness (illumination fall-off)": cv2.GaussianBlur(gray.astype(np.float32), (0, 0), 5),
+        "coarse texture (texture gradient)": _coarseness(gray),
+        "centre of frame (composition)": centre,
+    }
+
+
+def spearman_at(pred: np.ndarray, gt: np.ndarray) -> float:
+    """Spearman of a working-size map against full-size GT (bilinear upsampling, as the provider does)."""
+    up = cv2.resize(pred.astype(np.float32), gt.shape[::-1], interpolation=cv2.INTER_LINEAR)
+    return align_and_score(up, gt)["spearman"]
+
+
+def eval_candidate_cues(stills: Stills) -> dict[str, dict[str, object]]:
+    """Each cue alone, and added to the layering cue with a weight from CANDIDATE_WEIGHTS chosen leave-one-out."""
+    maps = [(candidate_cues(left), gt) for _, left, _, gt in stills]
+    base = "layering (geodesic from the top; v2 prior)"
+    out: dict[str, dict[str, object]] = {}
+    for cue in maps[0][0]:
+        alone = [spearman_at(m[cue], gt) for m, gt in maps]
+        entry: dict[str, object] = {"alone": dict(zip([s[0] for s in stills], alone, strict=True))}
+        if cue != base:
+            table = np.array([[spearman_at(_norm(m[base]) + wt * _norm(m[cue]), gt) for m, gt in maps]
+                              for wt in CANDIDATE_WEIGHTS])
+            picks = leave_one_out(table)
+            entry["with_layering_loo"] = float(np.mean([table[j, i] for i, j in enumerate(picks)]))
+            entry["with_layering_global_weight"] = CANDIDATE_WEIGHTS[int(np.argmax(table.mean(axis=1)))]
+            entry["with_layering_global"] = float(table.mean(axis=1).max())
+        out[cue] = entry
+    return out
 
 
 def eval_euroc() -> dict[str, object]:
@@ -178,21 +301,39 @@ def eval_euroc() -> dict[str, object]:
     est = FlowEstimator(FlowConfig(preset="fast", working_width=480))
     motion = [float(np.median(np.linalg.norm(est.flow(left[i], left[i + 1]), axis=2)))
               for i in range(len(left) - 1)]
+    widest = float(np.median(np.linalg.norm(est.flow(left[0], left[-1]), axis=2)))
     video = list(provider().estimate(left))
-    prior = list(provider(WeightsFreeSettings(use_parallax=False)).estimate(left))
     per_frame = {
         "constant": [align_and_score(constant_map(h, w), g) for g in gts],
         "vertical gradient": [align_and_score(vertical_map(h, w), g) for g in gts],
-        "weights-free, single-image cues only": list(map(align_and_score, prior, gts)),
+        "weights-free v1, ground contact (single image)":
+            list(map(align_and_score, provider(GROUND_ONLY_SINGLE).estimate(left), gts)),
+        "weights-free, single-image cues only": list(map(align_and_score, provider(SINGLE).estimate(left), gts)),
         "weights-free on the left video": list(map(align_and_score, video, gts)),
     }
+    wide = provider()
+    per_frame[f"weights-free, left frames 0 and {len(left) - 1} as a 2-frame clip"] = [
+        align_and_score(next(wide.estimate([left[0], left[-1]])), gts[0])]
     pairs = range(0, len(left), 5)
     per_frame["weights-free, L/R pair as 2-frame motion"] = [
         align_and_score(motion_depth(left[i], right[i]), gts[i]) for i in pairs]
+    grid = [{"settings": grid_label(s), **mean_scores([align_and_score(still_depth(left[i], s), gts[i])
+                                                        for i in pairs])} for s in layering_grid()]
     return {"frames": len(left), "gt_valid_share": float(np.mean([np.isfinite(g).mean() for g in gts])),
             "median_frame_to_frame_flow_px": float(np.median(motion)),
             "max_frame_to_frame_flow_px": float(np.max(motion)),
-            "methods": {m: mean_scores(rows) for m, rows in per_frame.items()}}
+            "first_to_last_median_flow_px": widest, "first_to_last_parallax_accepted": wide._acc is not None,
+            "methods": {m: mean_scores(rows) for m, rows in per_frame.items()}, "single_image_grid": grid,
+            "flicker": euroc_flicker(left[:40])}
+
+
+def euroc_flicker(frames: list[np.ndarray]) -> dict[str, float]:
+    """Flicker of the provider on the nearly static EuRoC frames (parallax rejected: the prior is all there is)."""
+    variants = {"weights-free": None, "weights-free, prior not smoothed along the flow":
+                WeightsFreeSettings(prior_rate=1.0), "weights-free v1 (ground contact)": GROUND_ONLY}
+    return {f"EuRoC {len(frames)} frames (static camera), {name}, per-shot δ":
+            temporal_flicker(list(provider(settings).estimate(frames)), frames, "shot")
+            for name, settings in variants.items()}
 
 
 def temporal_flicker(depths: list[np.ndarray], frames: list[np.ndarray], normalise: str) -> float:
@@ -217,11 +358,13 @@ def temporal_flicker(depths: list[np.ndarray], frames: list[np.ndarray], normali
 def eval_davis(max_frames: int = 40) -> dict[str, float]:
     frames = read_video(DAVIS)[:max_frames]
     full = list(provider().estimate(frames))
-    prior = list(provider(WeightsFreeSettings(use_parallax=False)).estimate(frames))
+    prior = list(provider(SINGLE).estimate(frames))
+    prior_v1 = list(provider(GROUND_ONLY_SINGLE).estimate(frames))
     return {"frames": len(frames),
             "weights-free, per-shot δ": temporal_flicker(full, frames, "shot"),
             "weights-free, per-frame min/max δ (what we avoid)": temporal_flicker(full, frames, "frame"),
-            "single-image cues only, per-shot δ": temporal_flicker(prior, frames, "shot")}
+            "single-image cues only (no flow, so no smoothing), per-shot δ": temporal_flicker(prior, frames, "shot"),
+            "single-image cues of v1 (ground contact), per-shot δ": temporal_flicker(prior_v1, frames, "shot")}
 
 
 # --------------------------------------------------------------------------------------------- report
@@ -255,17 +398,62 @@ def euroc_table(euroc: dict[str, object]) -> str:
     return "\n".join(lines)
 
 
-def markdown_tables(stills: dict, euroc: dict, davis: dict) -> str:
-    davis_lines = "\n".join(f"| {k} | {v:.4f} |" for k, v in davis.items() if k != "frames")
+def loo_table(loo: dict, stills: dict) -> str:
+    lines = ["| held-out image | chosen on the other four (layering weight, σ) | AbsRel ↓ | δ<1.25 ↑ | Spearman ↑ "
+             "| vertical gradient Spearman |", "|---|---|---:|---:|---:|---:|"]
+    for r in loo["held_out"]:
+        chosen = f"{r['chosen']['layering_weight']:g}, {r['chosen']['layering_sigma']:g}"
+        vertical = stills[r["image"]]["vertical gradient"]["spearman"]
+        lines.append(f"| {r['image']} | {chosen} | {r['absrel']:.3f} | {r['delta1']:.3f} | {r['spearman']:.3f} "
+                     f"| {vertical:.3f} |")
+    m, g = loo["held_out_mean"], loo["global"]
+    v = mean_scores([stills[n]["vertical gradient"] for n in stills])["spearman"]
+    lines.append(f"| **mean of held-out** | — | {m['absrel']:.3f} | {m['delta1']:.3f} | **{m['spearman']:.3f}** "
+                 f"| {v:.3f} |")
+    chosen = f"{g['chosen']['layering_weight']:g}, {g['chosen']['layering_sigma']:g}"
+    lines.append(f"| mean, one global set | {chosen} | {g['absrel']:.3f} | {g['delta1']:.3f} | {g['spearman']:.3f} "
+                 f"| {v:.3f} |")
+    grid = ", ".join(f"{r['settings']['layering_weight']:g}/{r['settings']['layering_sigma']:g}: "
+                     f"{r['spearman']:.3f}" for r in loo["grid"])
+    return "\n".join(lines) + f"\n\nMean Spearman over the grid (weight/σ): {grid}."
+
+
+def cues_table(cues: dict, names: list[str]) -> str:
+    head = " | ".join(names)
+    lines = [f"| cue (nearness) | {head} | mean | + layering, held-out mean (global weight) |",
+             "|---|" + "---:|" * (len(names) + 2)]
+    for cue, e in cues.items():
+        alone = [e["alone"][n] for n in names]
+        added = "—" if "with_layering_loo" not in e else \
+            f"{e['with_layering_loo']:.3f} ({e['with_layering_global_weight']:g})"
+        lines.append(f"| {cue} | " + " | ".join(f"{x:.3f}" for x in alone) + f" | {np.mean(alone):.3f} | {added} |")
+    return "\n".join(lines)
+
+
+def markdown_tables(stills: dict, loo: dict, cues: dict, euroc: dict, davis: dict) -> str:
+    flicker = {**{f"DAVIS: {k}": v for k, v in davis.items() if k != "frames"}, **euroc["flicker"]}
+    davis_lines = "\n".join(f"| {k} | {v:.4f} |" for k, v in flicker.items())
+    euroc_grid = ", ".join(f"{r['settings']['layering_weight']:g}/{r['settings']['layering_sigma']:g}: "
+                           f"{r['spearman']:.3f}" for r in euroc["single_image_grid"])
     flow_median, flow_max = euroc["median_frame_to_frame_flow_px"], euroc["max_frame_to_frame_flow_px"]
     euroc_title = (f"### EuRoC V1_01 (rectified left video, {euroc['frames']} frames; GT = SGBM on the "
                    f"rectified pair, {euroc['gt_valid_share']:.0%} of pixels valid; frame-to-frame flow "
-                   f"median {flow_median:.2f} px, max {flow_max:.2f} px)")
-    davis_title = (f"### DAVIS rollercoaster flicker ({davis['frames']} frames; mean |δ_t − warp(δ_t−1)| on "
-                   "flow-consistent pixels, lower is steadier)")
+                   f"median {flow_median:.2f} px, max {flow_max:.2f} px; first to last frame "
+                   f"{euroc['first_to_last_median_flow_px']:.2f} px, parallax "
+                   f"{'accepted' if euroc['first_to_last_parallax_accepted'] else 'rejected'})")
+    davis_title = (f"### Flicker (DAVIS rollercoaster, {davis['frames']} frames, fast camera; EuRoC, nearly "
+                   "static camera; mean |δ_t − warp(δ_t−1)| on flow-consistent pixels, lower is steadier)")
+    loo_title = ("### Leave-one-out on the stills (single image; grid: layering weight "
+                 f"{'/'.join(f'{v:g}' for v in LAYERING_GRID['layering_weight'])} × σ "
+                 f"{'/'.join(f'{v:g}' for v in LAYERING_GRID['layering_sigma'])} px; weight 0 = v1)")
+    cues_title = ("### Single-image cues tried (Spearman of the cue map alone; last column: the cue added to the "
+                  f"layering cue with a weight from {'/'.join(f'{v:g}' for v in CANDIDATE_WEIGHTS)} chosen "
+                  "leave-one-out, no edge-aware refinement)")
     return "\n\n".join([
         "<!-- tables -->\n### Stills (Middlebury 2001/2003 left views, motorcycle)", stills_table(stills),
-        euroc_title, euroc_table(euroc),
+        loo_title, loo_table(loo, stills), cues_title, cues_table(cues, list(stills)),
+        euroc_title, euroc_table(euroc) + "\n\nSingle-image Spearman over the layering grid (weight/σ; every "
+        f"5th frame): {euroc_grid}.",
         davis_title, f"| variant | flicker |\n|---|---:|\n{davis_lines}\n<!-- /tables -->"])
 
 
@@ -274,12 +462,18 @@ def main() -> None:
         if not path.exists():
             sys.exit(f"{path}: shared data not found (see ../shared/data/README.md)")
     started = time.perf_counter()
-    stills, euroc, davis = eval_stills(), eval_euroc(), eval_davis()
-    payload = {"schema": "DepthEval.1", "settings": repr(WeightsFreeSettings()), "stills": stills,
-               "euroc": euroc, "davis_flicker": davis, "seconds": time.perf_counter() - started}
+    data = load_stills()
+    stills, loo, cues = eval_stills(data), eval_leave_one_out(data), eval_candidate_cues(data)
+    euroc, davis = eval_euroc(), eval_davis()
+    payload = {"schema": "DepthEval.2", "settings": repr(WeightsFreeSettings()),
+               "provider_version": WeightsFreeDepth.version, "stills": stills, "leave_one_out": loo,
+               "single_image_cues": cues, "euroc": euroc, "davis_flicker": davis,
+               "seconds": time.perf_counter() - started}
     write_atomic(ROOT / "bench" / "results" / "depth_eval.json", json.dumps(payload, indent=2) + "\n")
-    tables = markdown_tables(stills, euroc, davis)
+    tables = markdown_tables(stills, loo, cues, euroc, davis)
     print(tables)
+    if not loo["defaults_are_global_best"]:
+        print(f"note: the defaults differ from the global best of the grid {loo['global']['chosen']}")
     doc = ROOT / "docs" / "depth_eval.md"
     empty = "# Weights-free depth: evaluation\n\n<!-- tables -->\n<!-- /tables -->\n"
     text = doc.read_text() if doc.exists() else empty

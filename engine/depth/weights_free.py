@@ -9,9 +9,13 @@ Per frame, at ``DepthConfig.working_width``:
 2. **Temporal accumulation**: the parallax estimate is an exponentially
    weighted, confidence-weighted average carried along the flow, so depth is
    stable and fills in as the camera moves; occluded pixels drop their history.
-3. **Single-image priors** (:mod:`engine.depth.cues.priors`, ``defocus``):
-   ground contact (lower in frame = nearer; an upright region is as near as its
-   lowest point) and, when the frame shows a spread of blur, sharp = nearer.
+3. **Single-image priors** (:mod:`engine.depth.cues.layering`, ``priors``,
+   ``defocus``): layering (the geodesic distance from the top of the frame
+   through image boundaries: lower and behind more contours = nearer), blended
+   with ground contact (lower in frame = nearer; an upright region is as near as
+   its lowest point); sky is the farthest thing; and, when the frame shows a
+   spread of blur, sharp = nearer. In a clip the prior is averaged along the
+   flow (where it is consistent), so it does not flicker when the camera stands.
    The prior is calibrated to the parallax by a weighted least-squares scale and
    shift (smoothed over time), and fills where parallax is missing.
 4. **Edge-aware refinement** (:mod:`engine.depth.cues.refine`): parallax is
@@ -32,6 +36,7 @@ import cv2
 import numpy as np
 
 from engine.depth.cues.defocus import defocus_spread, edge_blur
+from engine.depth.cues.layering import layering_prior
 from engine.depth.cues.parallax import ParallaxSettings, parallax_from_flow
 from engine.depth.cues.priors import ground_contact, sky_likelihood
 from engine.depth.cues.refine import (
@@ -55,6 +60,13 @@ class WeightsFreeSettings:
         use_parallax: False = single-image cues only (for stills and ablations).
         use_defocus: False = ignore the defocus cue.
         use_sky: False = ignore the sky cue (smooth blue or bright grey regions are farthest).
+        layering_weight: share of the layering cue in the geometric prior (the rest is ground contact;
+            0 = ground contact only, the provider's behaviour before version 2).
+        layering_sigma: edge scale of the layering cue in pixels at working size.
+        layering_suppression: texture suppression of the layering cue's edges (share of the local mean).
+        layering_height_cost: cost of one frame height without edges, in CIELAB units.
+        prior_rate: in a clip, weight of the current frame's prior against the previous prior carried
+            along the flow (1 = no temporal smoothing of the prior).
         history_decay: per-frame factor on the accumulated parallax weight (memory ≈ 1 / (1 − decay) frames).
         prior_fit_rate: EMA rate of the prior-to-parallax calibration (scale, shift).
         support_half: filled parallax support at which parallax and prior weigh equally.
@@ -70,6 +82,11 @@ class WeightsFreeSettings:
     use_parallax: bool = True
     use_defocus: bool = True
     use_sky: bool = True
+    layering_weight: float = 1.0
+    layering_sigma: float = 3.0
+    layering_suppression: float = 0.5
+    layering_height_cost: float = 100.0
+    prior_rate: float = 0.3
     history_decay: float = 0.85
     prior_fit_rate: float = 0.2
     support_half: float = 0.15
@@ -87,7 +104,7 @@ _DEFAULT_FIT = (1.0, 0.25)
 
 def single_image_prior(rgb: np.ndarray, gray: np.ndarray,
                        settings: WeightsFreeSettings) -> tuple[np.ndarray, np.ndarray]:
-    """Nearness in [0, 1] from ground contact, sky (farthest) and, when informative, defocus.
+    """Nearness in [0, 1] from layering and ground contact, sky (farthest) and, when informative, defocus.
 
     Args:
         rgb: (h, w, 3) uint8 RGB at working size.
@@ -95,7 +112,7 @@ def single_image_prior(rgb: np.ndarray, gray: np.ndarray,
     Returns:
         prior (h, w) float32, 1 nearest; and the sky likelihood (h, w) float32 in [0, 1].
     """
-    prior = ground_contact(gray)
+    prior = geometric_prior(rgb, gray, settings)
     sky = sky_likelihood(rgb) if settings.use_sky else np.zeros(gray.shape, np.float32)
     if settings.use_defocus:
         sigma, mask = edge_blur(gray)
@@ -108,6 +125,25 @@ def single_image_prior(rgb: np.ndarray, gray: np.ndarray,
             sharpness = np.clip((hi - blur) / max(hi - lo, 1e-3), 0.0, 1.0)
             prior = (1.0 - weight) * prior + weight * sharpness
     return (prior * (1.0 - sky)).astype(np.float32), sky
+
+
+def geometric_prior(rgb: np.ndarray, gray: np.ndarray, settings: WeightsFreeSettings) -> np.ndarray:
+    """Nearness in [0, 1]: layering and ground contact blended by `settings.layering_weight`.
+
+    Args:
+        rgb: (h, w, 3) uint8 RGB at working size.
+        gray: (h, w) uint8, its luma.
+    Returns:
+        (h, w) float32, 1 nearest.
+    """
+    weight = float(np.clip(settings.layering_weight, 0.0, 1.0))
+    if weight == 0.0:
+        return ground_contact(gray)
+    layers = layering_prior(rgb, settings.layering_sigma, settings.layering_suppression,
+                            settings.layering_height_cost)
+    if weight == 1.0:
+        return layers
+    return (weight * layers + (1.0 - weight) * ground_contact(gray)).astype(np.float32)
 
 
 def fit_prior(prior: np.ndarray, target: np.ndarray, weights: np.ndarray) -> tuple[float, float] | None:
@@ -160,7 +196,7 @@ class WeightsFreeDepth:
 
     name = "weights-free"
     output_kind = "inverse"
-    version = "1"  # part of the depth-cache key: bump whenever the output changes for the same settings
+    version = "2"  # part of the depth-cache key: bump whenever the output changes for the same settings
 
     def __init__(self, config: DepthConfig | None = None,
                  settings: WeightsFreeSettings | None = None) -> None:
@@ -174,6 +210,7 @@ class WeightsFreeDepth:
         self._acc: np.ndarray | None = None  # accumulated inverse depth, previous frame
         self._weight: np.ndarray | None = None
         self._fit = _DEFAULT_FIT
+        self._prior: np.ndarray | None = None  # single-image prior of the previous frame (working size)
 
     def estimate(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """(H, W, 3) uint8/uint16 RGB frames -> (H, W) float32 inverse depth, one per frame, in order."""
@@ -220,10 +257,29 @@ class WeightsFreeDepth:
         rgb, gray = small
         guide = guide_image(gray)
         prior, sky = single_image_prior(rgb, gray, self.settings)
+        prior = self._steady_prior(prior, flow_conf, to_prev)
         trust = None if flow_conf is None else texture_confidence(gray) * (1.0 - sky)
         fused = self._fuse(prior, sky, guide, flow_conf, trust, to_prev)
         refined = edge_aware_smooth(fused, guide, self.settings.refine_radius, self.settings.refine_eps)
         return upsample(refined, frame.shape[1], frame.shape[0]).astype(np.float32)
+
+    def _steady_prior(self, prior: np.ndarray, flow_conf: tuple[np.ndarray, np.ndarray] | None,
+                      to_prev: np.ndarray | None) -> np.ndarray:
+        """Blend the previous frame's prior, warped along the flow, into this one where the flow is consistent.
+
+        Args:
+            prior: (h, w) float32 this frame's prior.
+            flow_conf: (flow to the reference frame, its FB confidence (h, w) in [0, 1]) or None.
+            to_prev: (h, w, 2) flow to the previous frame, or None (first frame, stills).
+        Returns:
+            (h, w) float32, also kept for the next frame.
+        """
+        prev, rate = self._prior, self.settings.prior_rate
+        if prev is not None and to_prev is not None and flow_conf is not None and rate < 1.0:
+            carry = (1.0 - rate) * flow_conf[1]
+            prior = (carry * warp_backward(prev, to_prev) + (1.0 - carry) * prior).astype(np.float32)
+        self._prior = prior
+        return prior
 
     def _fuse(self, prior: np.ndarray, sky: np.ndarray, guide: np.ndarray,
               flow_conf: tuple[np.ndarray, np.ndarray] | None, trust: np.ndarray | None,

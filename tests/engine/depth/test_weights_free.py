@@ -11,6 +11,7 @@ from scipy.stats import spearmanr
 
 from engine.depth import DepthConfig
 from engine.depth.cues.defocus import defocus_spread, edge_blur
+from engine.depth.cues.layering import boundary_strength, geodesic_from_top, layering_prior
 from engine.depth.cues.priors import ground_contact, sky_likelihood, vertical_prior
 from engine.depth.weights_free import WeightsFreeDepth, WeightsFreeSettings
 
@@ -158,6 +159,51 @@ def test_single_image_cues():
     assert defocus_spread(sigma, mask, min_edges=10) > 1.0
 
 
+def test_layering_cue():
+    # A uniform cost gives the straight-down distance; a smooth frame gives the vertical prior.
+    dist = geodesic_from_top(np.full((5, 4), 2.0, np.float32))
+    np.testing.assert_allclose(dist[:, 1], [0.0, 2.0, 4.0, 6.0, 8.0], atol=1e-5)
+    flat = np.full((50, 60, 3), 100, np.uint8)
+    assert np.abs(layering_prior(flat) - vertical_prior(50, 60)).max() < 0.03
+    # An object in the upper half, in front of a smooth wall, is nearer than the wall beside it.
+    scene = np.full((90, 120, 3), (120, 140, 160), np.uint8)
+    scene[10:40, 40:80] = (220, 60, 40)
+    near = layering_prior(scene)
+    assert near[15:35, 50:70].min() > near[15:35, 5:30].max() + 0.3
+    # Surround suppression removes more of a dense texture's edges than of an isolated contour.
+    rng = np.random.default_rng(0)
+    cells = ((rng.random((20, 30)) > 0.5) * 160 + 40).astype(np.uint8)
+    texture_img = np.repeat(cv2.resize(cells, (120, 80), interpolation=cv2.INTER_NEAREST)[..., None], 3, axis=2)
+    step = np.full((80, 120, 3), 60, np.uint8)
+    step[40:] = 200
+
+    def kept(img: np.ndarray) -> float:
+        return float(boundary_strength(img).sum() / boundary_strength(img, suppression=0.0).sum())
+
+    assert kept(texture_img) < kept(step) - 0.15
+    with pytest.raises(ValueError):
+        boundary_strength(np.zeros((8, 8), np.uint8))
+    with pytest.raises(ValueError):
+        geodesic_from_top(np.zeros((0, 4), np.float32))
+
+
+def test_prior_is_steadied_along_the_flow_on_a_static_shot():
+    """Same frame plus noise: the prior carried along the flow varies less than per-frame priors."""
+    rng = np.random.default_rng(1)
+    base = (texture(96, 128, seed=3, blur=3.0) * 200 + 20).astype(np.float32)
+    frames = [np.repeat(np.clip(base + rng.normal(0, 6, base.shape), 0, 255).astype(np.uint8)[..., None], 3, 2)
+              for _ in range(6)]
+    config = DepthConfig(model="weights-free", working_width=None)
+    steady = list(WeightsFreeDepth(config).estimate(frames))
+    raw = list(WeightsFreeDepth(config, WeightsFreeSettings(prior_rate=1.0)).estimate(frames))
+
+    def spread(maps: list[np.ndarray]) -> float:
+        norm = [(m - m.mean()) / m.std() for m in maps[2:]]
+        return float(np.std(norm, axis=0).mean())
+
+    assert spread(steady) < 0.7 * spread(raw)
+
+
 def load_middlebury(name: str, left: str, right: str, gt: str, scale: float):
     folder = MIDDLEBURY / name
     if not folder.is_dir():
@@ -176,6 +222,21 @@ def test_real_still_beats_constant_baseline():
     assert spearman(ours, disp) > spearman(constant, disp) + 0.5
 
 
+def test_real_stills_layering_beats_vertical_gradient_and_v1():
+    """Single-image depth on the four Middlebury stills (mean Spearman; measured 0.80 vs 0.73 vertical)."""
+    stills = [("tsukuba", "im3.png", "im4.png", "disp3.pgm", 16), ("venus", "im2.png", "im6.png", "disp2.pgm", 8),
+              ("teddy", "im2.png", "im6.png", "disp2.png", 4), ("cones", "im2.png", "im6.png", "disp2.png", 4)]
+    ours, v1, vertical = [], [], []
+    for name, left_name, right_name, gt, scale in stills:
+        left, _, disp = load_middlebury(name, left_name, right_name, gt, scale)
+        ours.append(spearman(next(WeightsFreeDepth(DepthConfig(model="weights-free")).estimate([left])), disp))
+        ground_only = WeightsFreeDepth(DepthConfig(model="weights-free"), WeightsFreeSettings(layering_weight=0.0))
+        v1.append(spearman(next(ground_only.estimate([left])), disp))
+        vertical.append(spearman(vertical_prior(*disp.shape), disp))
+    assert np.mean(ours) > np.mean(vertical) + 0.04
+    assert np.mean(ours) > np.mean(v1) + 0.04
+
+
 def test_real_motion_parallax_beats_single_image_baselines():
     """The stereo pair seen as a 2-frame clip: the camera translates sideways by the baseline."""
     left, right, disp = load_middlebury("tsukuba", "im3.png", "im4.png", "disp3.pgm", 16)
@@ -183,4 +244,5 @@ def test_real_motion_parallax_beats_single_image_baselines():
     moving = next(WeightsFreeDepth(config).estimate([left, right]))
     still = next(WeightsFreeDepth(config).estimate([left]))
     vertical = vertical_prior(*disp.shape)
-    assert spearman(moving, disp) > max(spearman(still, disp), spearman(vertical, disp)) + 0.2
+    assert spearman(moving, disp) > spearman(still, disp) + 0.12
+    assert spearman(moving, disp) > spearman(vertical, disp) + 0.25

@@ -196,7 +196,7 @@ class WeightsFreeDepth:
 
     name = "weights-free"
     output_kind = "inverse"
-    version = "2"  # part of the depth-cache key: bump whenever the output changes for the same settings
+    version = "3"  # part of the depth-cache key: bump whenever the output changes for the same settings
 
     def __init__(self, config: DepthConfig | None = None,
                  settings: WeightsFreeSettings | None = None) -> None:
@@ -334,8 +334,15 @@ class WeightsFreeDepth:
         seen = conf > 0.3
         if int(seen.sum()) < 100:
             return None
+        rho_ref = float(np.percentile(rho[seen], 90.0))
+        if rho_ref <= 1e-6:
+            return None
         if acc is not None and weight is not None:
-            both = seen & (weight > 0.3) & (acc > 0)
+            # Only pixels with real parallax this frame: a ratio over ρ ≈ 0 would blow the scale up.
+            # Symmetric selection (both well above zero) so the ratio is not biased towards either side.
+            trusted = seen & (weight > 0.3) & (acc > 0)
+            acc_ref = float(np.percentile(acc[trusted], 90.0)) if trusted.any() else 0.0
+            both = trusted & (rho > 0.2 * rho_ref) & (acc > 0.2 * acc_ref)
             if int(both.sum()) >= 100:
-                return float(np.median(acc[both] / np.maximum(rho[both], 1e-9)))
-        return 1.0 / max(float(np.percentile(rho[seen], 90.0)), 1e-9)
+                return float(np.median(acc[both] / rho[both]))
+        return 1.0 / rho_ref

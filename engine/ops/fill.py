@@ -95,7 +95,7 @@ def _fill_rows_torch(image: Tensor, holes: Tensor, disp: Tensor, prefer_right: b
     Returns the filled image and the number of rows left unfilled (all hole).
     """
     b, c, h, w = image.shape
-    hol = holes.view(b * h, w)
+    hol = holes.reshape(b * h, w)
     d = disp.detach().to(torch.float32).reshape(b * h, w)
     xs = torch.arange(w, device=image.device).expand(b * h, w)
     left = torch.where(hol, -1, xs).cummax(dim=1).values

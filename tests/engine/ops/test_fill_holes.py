@@ -92,6 +92,16 @@ def test_inplace_writes_into_the_input(backend):
     assert out is warped and torch.equal(out, copy)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_accepts_broadcast_masks_and_non_contiguous_views(backend):
+    image = torch.rand(1, 3, 4, 12, generator=torch.Generator().manual_seed(2))
+    holes = torch.zeros(1, 1, 1, 12, dtype=torch.bool)
+    holes[..., 4:7] = True
+    disp = torch.zeros(1, 1, 12, 4).transpose(2, 3)  # a non-contiguous (1, 1, 4, 12) view
+    filled = fill_holes(image, holes.expand(1, 1, 4, 12), disp, 1.0, backend=backend)
+    assert torch.equal(filled[..., 4:7], image[..., 7:8].expand(1, 3, 4, 3))
+
+
 def test_input_guards():
     image, disp = scene()
     holes = torch.zeros(1, 1, H, W, dtype=torch.bool)

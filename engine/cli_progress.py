@@ -41,7 +41,7 @@ class ProgressPrinter:
             print(json.dumps(payload), file=sys.stdout, flush=True)
             return
         if p.stage == "note":
-            if not self.quiet and self.mode != "none":
+            if not self.quiet:
                 self._newline()
                 print(f"note: {p.message}", file=self.stream, flush=True)
             return

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -176,3 +177,42 @@ def test_ctrl_c_cancels_cleanly(tmp_path):
     assert out.read_bytes() == b"keep me"
     assert leftovers(tmp_path) == []
     assert os.path.exists(clip)
+
+
+def test_rotated_phone_video_comes_out_upright(cli, tmp_path):
+    phone = write_clip(tmp_path / "phone.mp4", frames=4, rotation=90)  # display matrix: 90° counter-clockwise
+    out = tmp_path / "o.mp4"
+    result = cli("convert", phone, "-o", out, "--layout", "sbs-half", "--progress", "none")
+    assert result.code == 0, result.err
+    from engine.media import probe
+
+    info = probe(out)
+    assert (info.video.width, info.video.height, info.video.rotation) == (48, 64, 0)
+
+
+def test_variable_frame_rate_keeps_timestamps(cli, tmp_path):
+    pts = [0, 40, 80, 160, 200, 320, 360, 400]
+    vfr = write_clip(tmp_path / "vfr.mkv", frames=len(pts), pts=pts, time_base=Fraction(1, 1000))
+    out = tmp_path / "o.mkv"
+    result = cli("convert", vfr, "-o", out, "--codec", "ffv1")
+    assert result.code == 0, result.err
+    assert "variable frame rate" in result.err
+    from engine.media import open_media
+
+    with open_media(out) as reader:
+        times = [float(f.time) for f in reader.frames()]
+    assert times == pytest.approx([p / 1000 for p in pts], abs=0.002)
+
+
+def test_ten_bit_source_kept_or_warned(cli, tmp_path):
+    deep = write_clip(tmp_path / "hdr.mkv", frames=3, codec="libx265", pix_fmt="yuv420p10le",
+                      colour=(9, 16, 9, 1), options={"preset": "ultrafast", "x265-params": "log-level=error"})
+    kept = cli("convert", deep, "-o", tmp_path / "k.mkv", "--codec", "hevc", "--bit-depth", "10",
+               "--progress", "none")
+    assert kept.code == 0, kept.err
+    from engine.media import probe
+
+    info = probe(tmp_path / "k.mkv").video
+    assert info.bit_depth == 10 and info.color_trc == "smpte2084" and info.color_primaries == "bt2020"
+    dropped = cli("convert", deep, "-o", tmp_path / "d.mp4", "--progress", "none")
+    assert dropped.code == 0 and "drops it" in dropped.err

@@ -46,10 +46,13 @@ from engine.errors import (
 from engine.grading.render import render_graded
 from engine.jobs import convert as _convert
 from engine.jobs import evaluate as _evaluate
+from engine.jobs import pairs as _pairs
 from engine.jobs import preview as _preview
 from engine.jobs.evaluate import EYES as EVAL_EYES
 from engine.jobs.evaluate import EvalReport, EvalRequest
 from engine.jobs.export_depth import DepthExportSpec
+from engine.jobs.pairs import PairReport, PairRequest, SkippedInput
+from engine.jobs.pairs import load_manifest as load_pair_manifest
 from engine.jobs.plan import check_outputs_writable
 from engine.jobs.request import SYNTHESIZE_MODES, ConvertRequest, ImportedDepthSpec
 from engine.media import EncodeSettings, MediaInfo, MediaReader, open_media, probe, write_still
@@ -78,6 +81,14 @@ def evaluate(request: EvalRequest, cancel: CancelToken | None = None):
     A generator of Progress whose return value (StopIteration.value) is an EvalReport.
     """
     return _evaluate.evaluate(request, cancel)
+
+
+def make_pairs(request: PairRequest, cancel: CancelToken | None = None):
+    """Build the self-supervised forward-backward pair dataset (PairDataset.1) from monocular clips.
+
+    A generator of Progress whose return value is a PairReport; resumable.
+    """
+    return _pairs.make_pairs(request, cancel)
 
 
 def render_frame(rgb: np.ndarray, depth: np.ndarray, params: StereoParams | None,
@@ -122,6 +133,11 @@ def render_preview(request: ConvertRequest, at: str) -> list[Path]:
 
 
 __all__ = [
+    "PairReport",
+    "PairRequest",
+    "SkippedInput",
+    "load_pair_manifest",
+    "make_pairs",
     "StabiliseConfig",
     "EVAL_EYES",
     "EvalReport",

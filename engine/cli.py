@@ -17,6 +17,7 @@ from pathlib import Path
 
 from engine import api
 from engine.cli_eval import add_eval_parser, cmd_eval
+from engine.cli_pairs import add_pairs_parser, cmd_make_pairs
 from engine.cli_progress import ProgressPrinter
 from engine.cli_shots import add_shots_parser, cmd_shots
 
@@ -66,6 +67,8 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
                    help="normalised depth of the screen plane (default 0.333)")
     g.add_argument("--synthesize", choices=api.SYNTHESIZE_MODES, default="both",
                    help="both: each eye half the shift (default); right/left: keep the source as one eye")
+    g.add_argument("--temporal", choices=("on", "off"), default="on",
+                   help="on: DVG temporal hole filling (default); off: per-frame filling (same depth and grade)")
     g.add_argument("--swap-eyes", action="store_true", help="put the right eye left / on top")
     g.add_argument("--max-width", type=_positive_int, metavar="PX", help="cap one eye's width (aspect kept)")
     d = p.add_argument_group("depth")
@@ -144,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_shots_parser(sub)
     add_eval_parser(sub)
+    add_pairs_parser(sub)
 
     models = sub.add_parser("models", help="depth models in the models folder")
     models.add_argument("action", choices=("list",))
@@ -167,6 +171,7 @@ def request_from_args(args: argparse.Namespace) -> api.ConvertRequest:
     encode = _encode_settings(args) if hasattr(args, "codec") else api.EncodeSettings()
     return api.ConvertRequest(
         input=args.input, output=args.output, layout=args.layout, params=params, synthesize=args.synthesize,
+        temporal=args.temporal == "on",
         swap_eyes=args.swap_eyes, depth=depth,
         depth_config=api.DepthConfig(model=args.depth_model, models_dir=args.models_dir, device=args.device),
         stabilise=api.StabiliseConfig(mode=args.stabilise),
@@ -268,7 +273,7 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "convert": cmd_convert, "frame": cmd_frame, "probe": cmd_probe, "doctor": cmd_doctor, "models": cmd_models,
-    "shots": cmd_shots, "eval": cmd_eval,
+    "shots": cmd_shots, "eval": cmd_eval, "make-pairs": cmd_make_pairs,
 }
 
 

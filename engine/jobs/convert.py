@@ -32,6 +32,7 @@ from engine.depth.registry import create_provider
 from engine.depth.stabilise import DepthStabiliser, estimate_stabilised
 from engine.device import resolve_device
 from engine.document import StereoParams
+from engine.dvg import TemporalStereo
 from engine.errors import OutputError
 from engine.fileio import temp_path_beside
 from engine.grading.render import graded_disparity, render_graded
@@ -353,7 +354,7 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
                 image = to_tensor(eye_image(frame.image, plan.eye_size), device)
                 yield from emit(stereo.push(frame.index, image, disparity))
             yield from emit(stereo.flush())
-        for note in dict.fromkeys(stereo.notes):
+        for note in summarise_notes(stereo.notes):
             yield Progress("note", 0, 0, message=note)
         sink.close()
         commit_together(writers)
@@ -364,8 +365,19 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
         raise
 
 
-def make_stereo_renderer(request: ConvertRequest, device: torch.device) -> PerFrameStereo:
-    """The per-frame renderer (the temporal DVG renderer plugs in here)."""
+def summarise_notes(notes: list[str], limit: int = 5) -> list[str]:
+    """Unique notes in order, at most `limit` of them plus a count of the rest."""
+    unique = list(dict.fromkeys(notes))
+    return unique[:limit] + ([f"... and {len(unique) - limit} more"] if len(unique) > limit else [])
+
+
+def make_stereo_renderer(request: ConvertRequest, device: torch.device) -> PerFrameStereo | TemporalStereo:
+    """DVG (temporal mask propagation and inpainting, the default) or the per-frame path (`--temporal off`).
+
+    Both see the same depth, stabilisation and grade: only hole filling differs.
+    """
+    if request.temporal:
+        return TemporalStereo(request.dvg, request.synthesize, device)
     return PerFrameStereo(request.synthesize)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from engine.depth.protocol import DepthConfig
 from engine.depth.stabilise import StabiliseConfig
 from engine.document import DEFAULT_CONVERGENCE, DEFAULT_DIVERGENCE, Project, StereoParams
+from engine.dvg import DvgConfig
 from engine.jobs.export_depth import DepthExportSpec
 from engine.media import EncodeSettings
 from engine.shots import ShotDetectConfig
@@ -35,6 +36,8 @@ class ConvertRequest:
         params: stereo grade used when `project` is None (constant over the range).
         project: per-shot keyframed grades; overrides `params` inside its shots.
         synthesize: 'both' (default: each eye half the shift), 'right' or 'left'.
+        temporal: DVG hole filling (occlusion masks propagated by flow, disocclusions filled from what
+            neighbouring frames saw); False = the per-frame path (`--temporal off`), same depth and grade.
         start, end: user time strings (CONVENTIONS.md "Time"); None = whole source.
         max_width: cap on one eye's width in pixels (aspect kept).
         shots: 'auto' (detect cuts), 'off' (one shot), or a path to an .otio / .edl whose cuts to use;
@@ -47,6 +50,8 @@ class ConvertRequest:
     params: StereoParams = field(default_factory=lambda: StereoParams(DEFAULT_DIVERGENCE, DEFAULT_CONVERGENCE))
     project: Project | None = None
     synthesize: str = "both"
+    temporal: bool = True
+    dvg: DvgConfig = field(default_factory=DvgConfig)
     swap_eyes: bool = False
     depth: ImportedDepthSpec | None = None
     depth_config: DepthConfig = field(default_factory=DepthConfig)

@@ -1,0 +1,188 @@
+"""`spatialdreamer make-pairs INPUT… -o DIR`: build (or resume) the forward-backward pair dataset.
+
+Registered by engine/cli.py:
+    from engine.cli_pairs import add_pairs_parser, cmd_make_pairs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+
+from engine import api
+from engine.cli_progress import ProgressPrinter
+
+EXAMPLES_PAIRS = """examples:
+  spatialdreamer make-pairs footage/ -o pairs/
+  spatialdreamer make-pairs a.mp4 b.mov clips/ -o pairs/ --divergence-range 2 6 --seed 7 --max-frames 120
+  spatialdreamer make-pairs footage/ -o pairs/ --temporal off --max-width 512 --progress json
+
+The source is the LEFT (reference) view; the RIGHT view is rendered, inpainted, and rendered back.
+Rerunning with the same -o resumes: complete clips are kept, the rest is built. Folders are read
+non-recursively; files that are not videos are skipped and listed at the end. Format: docs/pair_dataset.md.
+"""
+
+
+def _max_width(text: str) -> int | None:
+    """'960' -> 960; 'full' (or 'none') -> None (the source width)."""
+    if text.strip().lower() in ("full", "none"):
+        return None
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a width in pixels (or 'full')") from exc
+    if value < 16:
+        raise argparse.ArgumentTypeError(f"{text} is too small (16 px at least)")
+    return value
+
+
+def add_pairs_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `make-pairs` sub-command (with the common flags) to `subparsers`."""
+    from engine.cli import _add_common, _positive_int  # here, not at import: engine.cli imports this module
+
+    defaults = api.PairRequest(inputs=(Path("."),), output=Path("."))
+    p = subparsers.add_parser(
+        "make-pairs",
+        help="build the forward-backward stereo pair dataset (refiner training)",
+        epilog=EXAMPLES_PAIRS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "inputs", nargs="+", type=Path, metavar="INPUT", help="video files and/or folders of videos"
+    )
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="DIR", help="the dataset folder")
+    g = p.add_argument_group("pairs")
+    g.add_argument(
+        "--divergence-range",
+        nargs=2,
+        type=float,
+        metavar=("A", "B"),
+        default=defaults.divergence_range,
+        help="each clip's divergence is drawn uniformly from [A, B] %% of eye width (default 1.5 5)",
+    )
+    g.add_argument(
+        "--convergence",
+        type=float,
+        default=defaults.convergence,
+        metavar="0..1",
+        help="normalised depth of the screen plane (default 0.333)",
+    )
+    g.add_argument("--seed", type=int, default=defaults.seed, help="dataset seed (default 0)")
+    g.add_argument(
+        "--max-width",
+        type=_max_width,
+        default=defaults.max_width,
+        metavar="PX|full",
+        help="cap one eye's width (default 960; 'full' keeps the source width)",
+    )
+    g.add_argument(
+        "--max-frames", type=_positive_int, metavar="N", help="at most N frames per clip (from its start)"
+    )
+    g.add_argument(
+        "--temporal",
+        choices=("on", "off"),
+        default="on",
+        help="inpaint the target view temporally (DVG, default) or spatially per frame",
+    )
+    g.add_argument(
+        "--disparity", action="store_true", help="also write each frame's disparity as float32 .npy"
+    )
+    g.add_argument(
+        "--overwrite", action="store_true", help="delete an existing dataset in DIR and rebuild it"
+    )
+    d = p.add_argument_group("depth")
+    d.add_argument(
+        "--depth-model",
+        choices=api.MODEL_NAMES,
+        default="auto",
+        help="auto: the best model in the models folder, else weights-free",
+    )
+    d.add_argument(
+        "--stabilise",
+        choices=("align", "ema", "off"),
+        default="align",
+        help="temporal depth stabilisation within a shot (default align)",
+    )
+    d.add_argument(
+        "--shots",
+        choices=("auto", "off"),
+        default="auto",
+        help="auto: detect cuts (depth and DVG restart at each); off: one shot per clip",
+    )
+    _add_common(p)
+    return p
+
+
+def pair_request_from_args(args: argparse.Namespace) -> api.PairRequest:
+    """The one place the make-pairs Namespace becomes a api.PairRequest."""
+    return api.PairRequest(
+        inputs=tuple(args.inputs),
+        output=args.output,
+        divergence_range=tuple(args.divergence_range),
+        convergence=args.convergence,
+        seed=args.seed,
+        max_width=args.max_width,
+        max_frames=args.max_frames,
+        temporal=args.temporal == "on",
+        write_disparity=args.disparity,
+        depth_config=api.DepthConfig(model=args.depth_model, models_dir=args.models_dir, device=args.device),
+        stabilise=api.StabiliseConfig(mode=args.stabilise),
+        shots=args.shots,
+        device=args.device,
+        cache_dir=args.cache_dir,
+        use_cache=not args.no_cache,
+        overwrite=args.overwrite,
+    )
+
+
+def report_lines(report: api.PairReport) -> list[str]:
+    """The end-of-run summary: what was built, kept and skipped (every skipped input by name)."""
+    lines = [
+        f"{report.output}: {len(report.built)} clip(s) built ({report.frames_built} frames), "
+        f"{len(report.reused)} kept from an earlier run"
+    ]
+    if report.skipped:
+        lines.append(f"skipped {len(report.skipped)} input(s) that are not usable videos:")
+        lines += [f"  {s.path}: {s.reason}" for s in report.skipped]
+    return lines
+
+
+def report_json(report: api.PairReport) -> dict:
+    return {
+        "report": {
+            "output": str(report.output),
+            "built": list(report.built),
+            "reused": list(report.reused),
+            "frames_built": report.frames_built,
+            "orphans": list(report.orphans),
+            "skipped": [{"path": str(s.path), "reason": s.reason} for s in report.skipped],
+        }
+    }
+
+
+def cmd_make_pairs(args: argparse.Namespace) -> int:
+    """Run make_pairs with a progress bar; Ctrl-C cancels cleanly (the clip in progress is redone later)."""
+    from engine.cli import _install_cancel_handler
+
+    request = pair_request_from_args(args)
+    token = api.CancelToken()
+    previous = signal.getsignal(signal.SIGINT)
+    _install_cancel_handler(token)
+    printer = ProgressPrinter(args.progress, quiet=args.quiet)
+    job = api.make_pairs(request, cancel=token)
+    try:
+        while True:
+            printer(next(job))
+    except StopIteration as stop:
+        report: api.PairReport = stop.value
+    finally:
+        printer.close()
+        signal.signal(signal.SIGINT, previous)
+    if args.progress == "json":
+        print(json.dumps(report_json(report)), flush=True)
+    elif not args.quiet:
+        print("\n".join(report_lines(report)), file=sys.stderr)
+    return 0

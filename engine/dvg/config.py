@@ -1,0 +1,52 @@
+"""Settings of the temporally consistent stereo renderer (DVG)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from engine.errors import UsageError
+from engine.flow import FlowConfig
+
+
+@dataclass(frozen=True)
+class DvgConfig:
+    """How DVG propagates masks and fills disocclusions over time.
+
+    Attributes:
+        neighbours: K, frames on each side the temporal fill reads (t-K .. t+K); also the
+            renderer's lag. Mask propagation always uses t-1 and t+1 (the paper's rule).
+        flow: DIS settings; flow, its confidence and the target-view carriage are computed at
+            ``flow.working_width``.
+        alpha, beta: forward-backward consistency tolerances (relative; absolute in working px^2).
+        soft_confidence: graded confidence 1 / (1 + r^2) instead of 0 / 1.
+        depth_tolerance_px: disparity px within which two samples are the same surface; a
+            candidate may be at most this much nearer than the local background.
+        min_confident_fraction: two consecutive frames where fewer pixels than this match (flow
+            confident and brightness-constant) are a cut; a neighbour whose chained flow from t has
+            fewer confident pixels is skipped (motion too fast to trust), and so is all beyond it.
+    """
+
+    neighbours: int = 2
+    flow: FlowConfig = FlowConfig(preset="fast", working_width=480)
+    alpha: float = 0.01
+    beta: float = 0.5
+    soft_confidence: bool = False
+    depth_tolerance_px: float = 1.0
+    min_confident_fraction: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.neighbours, int) or not 1 <= self.neighbours <= 8:
+            raise UsageError(f"neighbours must be an integer from 1 to 8, got {self.neighbours!r}")
+        checks = (
+            ("alpha", self.alpha, self.alpha >= 0),
+            ("beta", self.beta, self.beta > 0),
+            ("depth_tolerance_px", self.depth_tolerance_px, self.depth_tolerance_px >= 0),
+            ("min_confident_fraction", self.min_confident_fraction, 0 <= self.min_confident_fraction <= 1),
+        )
+        for name, value, ok in checks:
+            if not (math.isfinite(value) and ok):
+                raise UsageError(
+                    f"DVG setting {name} out of range: {value!r}",
+                    hint="alpha >= 0, beta > 0, depth_tolerance_px >= 0, min_confident_fraction in [0, 1]",
+                )

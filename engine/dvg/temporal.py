@@ -1,0 +1,308 @@
+"""Sliding-window DVG renderer: temporally consistent stereo for one shot at a time.
+
+Per pushed frame t (source view + graded disparity): each synthesised eye is splatted
+(:func:`engine.ops.splat_with_disparity`), its background disparity computed, the frame shrunk
+to the flow's working size, and DIS flow computed with frame t-1 in both directions (with its
+forward-backward confidence; a pair with too little consistent flow is treated as a cut).
+Frame t is *completed* once t+K has arrived (lag K), or at :meth:`TemporalStereo.flush`:
+
+1. flows t -> k for k = t±1 .. t±K, chained from pair flows, stopping at a cut or where the
+   chained flow's confident fraction drops below ``min_confident_fraction``;
+2. per eye, those flows carried into the target view (:mod:`engine.dvg.fields`);
+3. the occlusion mask propagated from t-1 and t+1 (:mod:`engine.dvg.propagate`);
+4. the holes filled from the neighbours' real content, the previous frame's final result, then
+   spatially (:mod:`engine.dvg.inpaint`).
+
+Memory: at most 2K+1 frames (their eyes, small grey images and disparities) and the 2K pair
+flows between them; nothing grows with shot length.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from engine.dvg.config import DvgConfig
+from engine.dvg.fields import PairFlow, carry_to_target, compose, pair_flow, source_motion
+from engine.dvg.inpaint import Candidate, background_disparity, temporal_fill
+from engine.dvg.propagate import hole_integral, propagate_guided
+from engine.errors import UsageError
+from engine.flow import FlowEstimator, to_gray, working_size
+from engine.ops import SYNTHESIZE_MODES, StereoViews, fill_holes, splat_with_disparity
+from engine.ops._splat_numba import use_numba
+
+EYE_SCALES = {"both": (("left", -0.5), ("right", 0.5)), "right": (("right", 1.0),), "left": (("left", -1.0),)}
+
+
+@dataclass
+class _Eye:
+    """One synthesised eye of a frame in the window."""
+
+    scale: float
+    view: Tensor  # (1, 3, H, W) float32 splat; filled in place when the frame completes
+    holes: Tensor  # (1, 1, H, W) bool own disocclusions
+    disparity: Tensor  # (1, 1, H, W) float32 target disparity, NaN in holes
+    background: Tensor  # (1, 1, H, W) float32, holes given their background-side disparity
+    integral: np.ndarray | None  # (H + 1, W + 1) int32 integral image of holes (numba path only)
+
+
+@dataclass
+class _Frame:
+    index: int
+    image: Tensor | None  # kept only when a source eye is output
+    disparity: Tensor | None
+    gray: np.ndarray  # (h, w) uint8 at working size
+    disp_small: np.ndarray  # (h, w) float32 working px
+    eyes: dict[str, _Eye]
+
+
+class TemporalStereo:
+    """Sliding-window DVG renderer for one shot. Lag: K frames.
+
+    Call :meth:`push` per frame in order, :meth:`flush` at the end of a shot (it also resets),
+    :meth:`reset` at a cut to drop everything. Returned tensors are shared with the window
+    (the previous frame's result is the next frame's first fill candidate): treat them as
+    read-only.
+
+    Attributes:
+        notes: human-readable notes for verbose output (cuts found, spatial-only frames);
+            they accumulate over shots, clear the list when read.
+    """
+
+    def __init__(
+        self,
+        config: DvgConfig,
+        synthesize: str = "both",
+        device: torch.device | None = None,
+        *,
+        backend: str = "auto",
+    ) -> None:
+        if synthesize not in SYNTHESIZE_MODES:
+            raise UsageError(
+                f"unknown synthesize mode {synthesize!r}", hint=f"use one of {', '.join(SYNTHESIZE_MODES)}"
+            )
+        self.config = config
+        self.synthesize = synthesize
+        self.device = device
+        self.backend = backend
+        self.notes: list[str] = []
+        self._estimator = FlowEstimator(config.flow)
+        self.reset()
+
+    @property
+    def lag(self) -> int:
+        """Frames between a push and the emission of the frame it completes."""
+        return self.config.neighbours
+
+    @property
+    def window_length(self) -> int:
+        """Frames held now (never more than 2K + 1)."""
+        return len(self._frames)
+
+    def reset(self) -> None:
+        """Forget the shot: pending frames are dropped, no content crosses to the next push."""
+        self._frames: deque[_Frame] = deque()
+        self._pairs: dict[int, PairFlow] = {}
+        self._next: int | None = None
+        self._size: tuple[int, int] | None = None
+
+    def push(self, index: int, image: Tensor, disparity: Tensor) -> list[tuple[int, StereoViews]]:
+        """Add frame `index` of the shot; return the frames completed by it, in order.
+
+        Args:
+            index: source frame index, consecutive within a shot.
+            image: (1, 3, H, W) float in [0, 1], the source view.
+            disparity: (1, 1, H, W) graded disparity in px (x_R = x_L - d; non-finite = unknown).
+        Returns:
+            [(index, views)] of completed frames: filled eyes, the propagated occlusion masks
+            as holes (see :meth:`_views`), target disparities.
+        """
+        frame = self._prepare(index, image, disparity)
+        if self._frames:
+            self._add_pair(self._frames[-1], frame)
+        else:
+            self._next = index
+        self._frames.append(frame)
+        done = []
+        while self._next is not None and index - self._next >= self.config.neighbours:
+            done.append(self._complete(self._next))
+        return done
+
+    def flush(self) -> list[tuple[int, StereoViews]]:
+        """End of shot: complete every pending frame, then reset."""
+        done = []
+        while self._frames and self._next is not None and self._next <= self._frames[-1].index:
+            done.append(self._complete(self._next))
+        self.reset()
+        return done
+
+    # -- per pushed frame -------------------------------------------------------------------
+
+    def _prepare(self, index: int, image: Tensor, disparity: Tensor) -> _Frame:
+        image, disparity = self._check(index, image, disparity)
+        big_h, big_w = image.shape[-2:]
+        w, h = working_size(big_w, big_h, self.config.flow.working_width)
+        eyes = {}
+        for name, scale in EYE_SCALES[self.synthesize]:
+            view, holes, disp = splat_with_disparity(image, disparity, scale, backend=self.backend)
+            background = background_disparity(disp, holes, scale, backend=self.backend)
+            integral = hole_integral(holes) if use_numba(holes.device, self.backend) else None
+            eyes[name] = _Eye(scale, view.contiguous(), holes, disp, background, integral)
+        keep = self.synthesize != "both"
+        return _Frame(index, image if keep else None, disparity if keep else None,
+                      _gray_small(image, w, h), _disparity_small(disparity, w, h), eyes)
+
+    def _check(self, index: int, image: Tensor, disparity: Tensor) -> tuple[Tensor, Tensor]:
+        if image.ndim != 4 or image.shape[:2] != (1, 3) or not image.is_floating_point():
+            raise UsageError(
+                f"frame {index}: image must be a (1, 3, H, W) float tensor, got {tuple(image.shape)}"
+            )
+        if tuple(disparity.shape) != (1, 1, *image.shape[-2:]):
+            raise UsageError(f"frame {index}: disparity must be (1, 1, H, W) like the image, "
+                             f"got {tuple(disparity.shape)} for {tuple(image.shape)}")
+        if self._frames and index != self._frames[-1].index + 1:
+            raise UsageError(f"frame {index} pushed after frame {self._frames[-1].index}",
+                             hint="push a shot's frames consecutively; call flush() or reset() between shots")
+        size = tuple(image.shape[-2:])
+        if self._size is not None and size != self._size:
+            raise UsageError(
+                f"frame {index} is {size[1]}x{size[0]} but the shot is {self._size[1]}x{self._size[0]}",
+                hint="call flush() or reset() before a shot of another size",
+            )
+        self._size = size
+        device = self.device or image.device
+        return image.to(device, torch.float32).contiguous(), disparity.to(device, torch.float32).contiguous()
+
+    def _add_pair(self, prev: _Frame, frame: _Frame) -> None:
+        c = self.config
+        pair = pair_flow(self._estimator, prev.gray, frame.gray, c.alpha, c.beta, c.soft_confidence)
+        self._pairs[prev.index] = pair
+        if pair.matched_fraction < c.min_confident_fraction:
+            self.notes.append(
+                f"frames {prev.index}-{frame.index}: only {pair.matched_fraction:.0%} of the pixels match "
+                f"by flow "
+                f"(< {c.min_confident_fraction:.0%}): treated as a cut, no temporal content crosses"
+            )
+
+    # -- completion -------------------------------------------------------------------------
+
+    def _complete(self, c: int) -> tuple[int, StereoViews]:
+        frame = self._frame(c)
+        usable = self._neighbours(c)
+        if not usable:
+            self.notes.append(f"frame {c}: single-frame shot: spatial fill only" if len(self._frames) == 1
+                              else f"frame {c}: no neighbour with consistent flow (cut or very fast motion): "
+                                   "spatial fill only")
+        nbs = [self._frame(k) for k, _ in usable]
+        motion = source_motion([flow for _, flow in usable], frame.disp_small, [nb.disp_small for nb in nbs],
+                               frame.gray, [nb.gray for nb in nbs]) if usable else None
+        masks = {name: self._complete_eye(frame, name, usable, motion) for name in frame.eyes}
+        views = self._views(frame, masks)
+        self._next = c + 1
+        while self._frames and self._frames[0].index < self._next - self.config.neighbours:
+            self._pairs.pop(self._frames.popleft().index, None)
+        return c, views
+
+    def _complete_eye(self, frame: _Frame, name: str, usable: list[tuple[int, tuple]],
+                      motion: np.ndarray | None) -> Tensor:
+        """Propagate the mask and fill the holes of one eye of `frame`; return the propagated mask."""
+        eye = frame.eyes[name]
+        tol = self.config.depth_tolerance_px
+        if not usable:
+            fill_holes(eye.view, eye.holes, eye.background, eye.scale, backend=self.backend, inplace=True)
+            return eye.holes.clone()
+        rx = frame.disp_small.shape[1] / eye.view.shape[-1]
+        carried = carry_to_target(motion, frame.disp_small, eye.scale, tol * rx)
+        device = eye.view.device
+        fields, guide = carried.fill.to(device), carried.guide.to(device)
+        nb_eyes = [self._frame(k).eyes[name] for k, _ in usable]
+        adjacent = [i for i, (k, _) in enumerate(usable) if abs(k - frame.index) == 1]
+        mask = propagate_guided(
+            eye.holes, [nb_eyes[i].holes for i in adjacent], carried.propagate(adjacent).to(device), guide,
+            eye.background, tol, backend=self.backend,
+            integrals=[nb_eyes[i].integral for i in adjacent] if eye.integral is not None else None,
+        )
+        candidates = [Candidate(e.view, e.holes, e.background, fields[i]) for i, e in enumerate(nb_eyes)]
+        previous = [i for i in adjacent if usable[i][0] == frame.index - 1]
+        if previous:  # its final result, for holes no frame saw (filled in place when it completed)
+            e = nb_eyes[previous[0]]
+            candidates.append(Candidate(e.view, e.holes, e.background, fields[previous[0]], carried=True))
+        temporal_fill(eye.view, eye.holes, eye.background, guide, candidates, eye.scale, tol,
+                      backend=self.backend)
+        return mask
+
+    def _neighbours(self, c: int) -> list[tuple[int, tuple[np.ndarray, np.ndarray]]]:
+        """Usable neighbours of frame c as (k, (flow c -> k, confidence)), ordered c-1, c+1, c-2, c+2, ..."""
+        found = []
+        for step in (-1, 1):
+            chain = None
+            for dist in range(1, self.config.neighbours + 1):
+                k = c + step * dist
+                pair = self._pairs.get(min(k, k - step))
+                if pair is None or pair.matched_fraction < self.config.min_confident_fraction:
+                    break
+                link = (pair.forward, pair.conf_forward) if step > 0 else (pair.backward, pair.conf_backward)
+                chain = link if chain is None else compose(chain, link)
+                if float(np.mean(chain[1] >= 0.5)) < self.config.min_confident_fraction:
+                    break
+                found.append((dist, step, k, chain))
+        found.sort(key=lambda item: (item[0], item[1]))
+        return [(k, chain) for _, _, k, chain in found]
+
+    def _frame(self, index: int) -> _Frame:
+        return self._frames[index - self._frames[0].index]
+
+    def _views(self, frame: _Frame, masks: dict[str, Tensor]) -> StereoViews:
+        """StereoViews of a completed frame.
+
+        A synthesised eye's holes are its *propagated* occlusion mask (the paper's m^t: its own
+        disocclusions plus those carried from t±1 where the flow is confident) — the region a
+        refiner should regenerate consistently. Only the own disocclusions were filled; the
+        extra pixels keep their rendered content. A source eye is the pushed tensor itself.
+        """
+        parts = {}
+        for name in ("left", "right"):
+            eye = frame.eyes.get(name)
+            if eye is None:
+                no_holes = torch.zeros_like(frame.disparity, dtype=torch.bool)
+                parts[name] = (frame.image, no_holes, frame.disparity)
+            else:
+                parts[name] = (eye.view, masks[name], eye.disparity)
+        (left, lh, ld), (right, rh, rd) = parts["left"], parts["right"]
+        return StereoViews(left, right, lh, rh, ld, rd)
+
+
+def _gray_small(image: Tensor, w: int, h: int) -> np.ndarray:
+    """(1, 3, H, W) float [0, 1] -> (h, w) uint8 grey at working size (area filter)."""
+    big_h, big_w = image.shape[-2:]
+    if image.device.type != "cpu":
+        small = F.interpolate(image, size=(h, w), mode="area") if (w, h) != (big_w, big_h) else image
+        return to_gray(small[0].permute(1, 2, 0).cpu().numpy())
+    planes = image[0].numpy()
+    if (w, h) != (big_w, big_h):
+        planes = [cv2.resize(p, (w, h), interpolation=cv2.INTER_AREA) for p in planes]
+    return to_gray(np.stack(planes, axis=-1))
+
+
+def _disparity_small(disparity: Tensor, w: int, h: int) -> np.ndarray:
+    """(1, 1, H, W) px -> (h, w) float32 working px, nearest sample (no blending across depth edges).
+
+    Sample (i, j) is full pixel (floor((i + 0.5) H / h), floor((j + 0.5) W / w)).
+    """
+    big_h, big_w = disparity.shape[-2:]
+    d = disparity[0, 0]
+    if (w, h) == (big_w, big_h):
+        return np.ascontiguousarray(d.cpu().numpy(), dtype=np.float32)
+    iy = np.minimum(((np.arange(h) + 0.5) * (big_h / h)).astype(np.int64), big_h - 1)
+    ix = np.minimum(((np.arange(w) + 0.5) * (big_w / w)).astype(np.int64), big_w - 1)
+    if d.device.type == "cpu":
+        small = d.numpy()[np.ix_(iy, ix)]
+    else:
+        small = d[torch.from_numpy(iy).to(d.device)][:, torch.from_numpy(ix).to(d.device)].cpu().numpy()
+    return np.ascontiguousarray(small * np.float32(w / big_w), dtype=np.float32)

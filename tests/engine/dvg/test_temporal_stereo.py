@@ -1,0 +1,161 @@
+"""TemporalStereo streaming: shot cuts, single frames, modes, bounded window, backends, misuse."""
+
+import pytest
+import torch
+
+from engine.dvg import DvgConfig, TemporalStereo
+from engine.errors import UsageError
+from engine.ops import render_views, splat_with_disparity
+
+TINT = (0.08, -0.08 * 0.299 / 0.587, 0.0)  # changes chroma, not the luma DIS sees
+
+
+def _push_all(ts, images, disparities, start=0):
+    out = []
+    for i, (image, disp) in enumerate(zip(images, disparities, strict=True)):
+        out += ts.push(start + i, image, disp)
+    return out
+
+
+def _hole_pixels(image, disp, views):
+    """(3, N) right-view values at the frame's own disocclusions behind the foreground.
+
+    The strip the disparity opens at the frame's right edge is left out: flow there points out
+    of the frame, is never confident, and that strip is refilled spatially in every frame."""
+    holes = splat_with_disparity(image, disp, 1.0)[1][0, 0]
+    holes[:, -4:] = False
+    return views.right[0][:, holes]
+
+
+def test_reset_keeps_content_from_crossing_a_cut(make_clip):
+    """Scene B is scene A with a luma-preserving tint: flow sees no cut, so only reset() separates them."""
+    a = make_clip(frames=4, bg_speed=0, fg_speed=0, seed=4)
+    tint = torch.tensor(TINT).view(1, 3, 1, 1)
+    b_images = [im + tint for im in a.images]
+    fill_a = _hole_pixels(a.images[0], a.disparities[0], render_views(a.images[0], a.disparities[0], "right"))
+    fill_b = _hole_pixels(b_images[0], a.disparities[0], render_views(b_images[0], a.disparities[0], "right"))
+    assert not torch.allclose(fill_a, fill_b, atol=0.05)
+    joined = TemporalStereo(DvgConfig(), "right")
+    crossed = _push_all(joined, a.images + b_images, a.disparities * 2) + joined.flush()
+    assert not joined.notes  # no cut found: the scenes match by flow
+    # A's fill is carried into B
+    assert torch.equal(_hole_pixels(b_images[0], a.disparities[0], crossed[4][1]), fill_a)
+    separate = TemporalStereo(DvgConfig(), "right")
+    first = _push_all(separate, a.images, a.disparities) + separate.flush()
+    separate.reset()
+    second = _push_all(separate, b_images, a.disparities, start=4) + separate.flush()
+    assert [i for i, _ in first + second] == list(range(8))
+    for _, views in second:
+        assert torch.equal(_hole_pixels(b_images[0], a.disparities[0], views), fill_b)
+
+
+def test_a_cut_is_found_from_the_flow_and_nothing_crosses_it(make_clip):
+    a = make_clip(frames=5, bg_speed=0, fg_speed=0, seed=0, bg_tint=(1.0, 0.6, 0.6))
+    b = make_clip(frames=5, bg_speed=0, fg_speed=0, seed=5, bg_tint=(0.6, 0.6, 1.0), fg_box=(40, 40, 30))
+    images, disps = a.images + b.images, a.disparities + b.disparities
+    ts = TemporalStereo(DvgConfig(), "right")
+    out = _push_all(ts, images, disps) + ts.flush()
+    assert any("frames 4-5" in note and "cut" in note for note in ts.notes)
+    for i, views in out:
+        px = _hole_pixels(images[i], disps[i], views)
+        red_minus_blue = px[0] - px[2]
+        assert bool((red_minus_blue > 0).all()) if i < 5 else bool((red_minus_blue < 0).all()), i
+
+
+def test_single_frame_shot_is_the_spatial_fill_and_says_so(make_clip):
+    clip = make_clip(frames=1)
+    ts = TemporalStereo(DvgConfig(), "both")
+    assert ts.push(7, clip.images[0], clip.disparities[0]) == []
+    (index, views), = ts.flush()
+    assert index == 7
+    ref = render_views(clip.images[0], clip.disparities[0], "both")
+    for a, b in ((views.left, ref.left), (views.right, ref.right), (views.left_holes, ref.left_holes),
+                 (views.right_holes, ref.right_holes)):
+        assert torch.equal(a, b)
+    assert any("single-frame shot: spatial fill only" in n for n in ts.notes)
+
+
+@pytest.mark.parametrize("mode", ["both", "right", "left"])
+def test_synthesize_modes(make_clip, mode):
+    clip = make_clip(frames=4, size=(64, 48), fg_box=(24, 12, 16))
+    ts = TemporalStereo(DvgConfig(neighbours=1), mode)
+    out = _push_all(ts, clip.images, clip.disparities) + ts.flush()
+    assert [i for i, _ in out] == [0, 1, 2, 3]
+    for i, views in out:
+        for t in (views.left, views.right):
+            assert t.shape == (1, 3, 48, 64) and t.dtype == torch.float32
+        for t in (views.left_holes, views.right_holes):
+            assert t.shape == (1, 1, 48, 64) and t.dtype == torch.bool
+        if mode == "right":
+            assert views.left is clip.images[i] or torch.equal(views.left, clip.images[i])
+            assert not views.left_holes.any() and views.right_holes.any()
+        if mode == "left":
+            assert torch.equal(views.right, clip.images[i])
+            assert not views.right_holes.any() and views.left_holes.any()
+        if mode == "both":
+            assert views.left_holes.any() and views.right_holes.any()
+        for eye in (views.left, views.right):
+            assert bool(((eye >= 0) & (eye <= 1)).all())
+
+
+def test_window_is_bounded_and_frames_come_out_with_lag_k(make_clip):
+    clip = make_clip(frames=12, size=(64, 48), fg_box=(24, 12, 16))
+    k = 2
+    ts = TemporalStereo(DvgConfig(neighbours=k), "right")
+    assert ts.lag == k
+    for i, (image, disp) in enumerate(zip(clip.images, clip.disparities, strict=True)):
+        done = ts.push(i, image, disp)
+        assert [j for j, _ in done] == ([i - k] if i >= k else [])
+        assert ts.window_length <= 2 * k + 1
+    assert [j for j, _ in ts.flush()] == [10, 11]
+    assert ts.window_length == 0
+
+
+def test_numba_and_torch_paths_agree_on_a_clip(make_clip):
+    clip = make_clip(frames=6, size=(96, 64), fg_box=(40, 16, 24))
+    outs = {}
+    for backend in ("numba", "torch"):
+        ts = TemporalStereo(DvgConfig(), "both", backend=backend)
+        outs[backend] = _push_all(ts, clip.images, clip.disparities) + ts.flush()
+    for (_, a), (_, b) in zip(outs["numba"], outs["torch"], strict=True):
+        assert torch.equal(a.left_holes, b.left_holes) and torch.equal(a.right_holes, b.right_holes)
+        assert torch.allclose(a.left, b.left, atol=1e-6) and torch.allclose(a.right, b.right, atol=1e-6)
+
+
+def test_depth_flicker_hole_is_propagated_to_adjacent_frames_only(make_clip):
+    """Frame 3's depth has a spurious near strip: its disocclusion is marked in frames 2 and 4
+    (t-1 / t+1 of it, confident flow), not in 1 or 5; every mask contains the frame's own holes."""
+    clip = make_clip(frames=7, bg_speed=0, fg_speed=0, seed=6)
+    disps = [d.clone() for d in clip.disparities]
+    disps[3][..., 70:80, 20:30] = 8.0
+    ts = TemporalStereo(DvgConfig(), "right")
+    out = _push_all(ts, clip.images, disps) + ts.flush()
+    spurious = splat_with_disparity(clip.images[3], disps[3], 1.0)[1] & ~splat_with_disparity(
+        clip.images[3], clip.disparities[3], 1.0)[1]
+    assert spurious.sum() >= 50
+    for i, views in out:
+        own = splat_with_disparity(clip.images[i], disps[i], 1.0)[1]
+        assert bool((views.right_holes | ~own).all())
+        assert torch.isnan(views.right_disparity[own]).all()
+        extra = views.right_holes & ~own
+        if i in (2, 4):
+            assert torch.equal(extra, spurious)
+        else:
+            assert not extra.any(), i
+
+
+def test_misuse_is_a_usage_error(make_clip):
+    clip = make_clip(frames=3, size=(64, 48), fg_box=(24, 12, 16))
+    ts = TemporalStereo(DvgConfig(), "right")
+    ts.push(0, clip.images[0], clip.disparities[0])
+    with pytest.raises(UsageError, match="consecutively"):
+        ts.push(2, clip.images[2], clip.disparities[2])
+    with pytest.raises(UsageError, match="shot is 64x48"):
+        ts.push(1, torch.zeros((1, 3, 40, 64)), torch.zeros((1, 1, 40, 64)))
+    with pytest.raises(UsageError, match="disparity"):
+        ts.push(1, clip.images[1], clip.disparities[1][..., :10])
+    with pytest.raises(UsageError, match="synthesize"):
+        TemporalStereo(DvgConfig(), "centre")
+    for bad in ({"neighbours": 0}, {"beta": 0.0}, {"min_confident_fraction": 1.5}, {"alpha": float("nan")}):
+        with pytest.raises(UsageError):
+            DvgConfig(**bad)

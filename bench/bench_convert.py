@@ -68,24 +68,28 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "convert.json")
     parser.add_argument("--fps-seconds", type=float, default=4.0, help="length of the 1080p clip timed for fps")
-    parser.add_argument("--rss-size", default="640x360", help="frame size of the RSS clips")
+    parser.add_argument("--rss-size", default="320x180", help="frame size of the RSS clips")
+    parser.add_argument("--only", choices=("fps", "rss"), help="run one half of the benchmark")
     args = parser.parse_args()
     w, h = (int(v) for v in args.rss_size.split("x"))
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        clip = tmp / "hd.mp4"
-        make_clip(clip, 1920, 1080, args.fps_seconds)
-        results["1080p_sbs_half"] = run_convert(clip, tmp / "o1.mp4", ["--layout", "sbs-half"])
-        results["1080p_sbs_full"] = run_convert(clip, tmp / "o2.mp4", ["--layout", "sbs-full"])
-        for seconds in (10, 60):
+        if args.only != "rss":
+            clip = tmp / "hd.mp4"
+            make_clip(clip, 1920, 1080, args.fps_seconds)
+            for name, extra in (("1080p_sbs_half_dvg", ["--layout", "sbs-half"]),
+                                ("1080p_sbs_half_per_frame", ["--layout", "sbs-half", "--temporal", "off"])):
+                results[name] = run_convert(clip, tmp / "o1.mp4", [*extra, "--no-cache"])
+        for seconds in ((10, 60) if args.only != "fps" else ()):
             clip = tmp / f"c{seconds}.mp4"
             make_clip(clip, w, h, seconds)
-            results[f"rss_{seconds}s_{w}x{h}"] = run_convert(clip, tmp / f"o{seconds}.mp4", [])
+            results[f"rss_{seconds}s_{w}x{h}"] = run_convert(clip, tmp / f"o{seconds}.mp4", ["--no-cache"])
     for name, r in results.items():
         print(f"{name:<24} {r['frames']:>5} frames  {r['fps']:6.2f} fps  peak RSS {r['peak_rss_mib']:7.1f} MiB")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2) + "\n")
+    previous = json.loads(args.json.read_text()) if args.json.exists() else {}
+    args.json.write_text(json.dumps({**previous, **results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

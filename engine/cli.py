@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -18,7 +17,7 @@ from pathlib import Path
 from engine import api
 from engine.cli_eval import add_eval_parser, cmd_eval
 from engine.cli_pairs import add_pairs_parser, cmd_make_pairs
-from engine.cli_progress import ProgressPrinter
+from engine.cli_progress import run_job
 from engine.cli_shots import add_shots_parser, cmd_shots
 
 EXAMPLES_CONVERT = """examples:
@@ -191,27 +190,9 @@ def _export_spec(args: argparse.Namespace) -> api.DepthExportSpec | None:
                                args.export_disparity_format)
 
 
-def _install_cancel_handler(token: api.CancelToken) -> None:
-    """First Ctrl-C cancels cleanly (partial output removed); a second one aborts at once."""
-
-    def handler(signum, frame):
-        if token.cancelled:
-            raise KeyboardInterrupt
-        token.cancel()
-
-    signal.signal(signal.SIGINT, handler)
-
-
 def cmd_convert(args: argparse.Namespace) -> int:
     request = request_from_args(args)
-    token = api.CancelToken()
-    _install_cancel_handler(token)
-    printer = ProgressPrinter(args.progress, quiet=args.quiet)
-    try:
-        for progress in api.convert(request, cancel=token):
-            printer(progress)
-    finally:
-        printer.close()
+    run_job(lambda token: api.convert(request, cancel=token), args.progress, args.quiet)
     if not args.quiet and args.progress != "json":
         print(f"wrote {request.output}" if request.layout != "pair" else
               f"wrote {request.output.stem}_L / _R{request.output.suffix}", file=sys.stderr)

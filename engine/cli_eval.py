@@ -7,12 +7,11 @@ Registered by engine/cli.py:
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 
 from engine import api
-from engine.cli_progress import ProgressPrinter
+from engine.cli_progress import run_job
 
 EXAMPLES_EVAL = """examples:
   spatialdreamer eval shot_sbs.mp4 --source shot.mp4
@@ -63,21 +62,7 @@ def request_from_args(args: argparse.Namespace) -> api.EvalRequest:
 
 
 def _run(args: argparse.Namespace, request: api.EvalRequest) -> api.EvalReport:
-    from engine.cli import _install_cancel_handler
-
-    token = api.CancelToken()
-    previous = signal.getsignal(signal.SIGINT)
-    _install_cancel_handler(token)  # first Ctrl-C stops between frames (exit 130)
-    printer = ProgressPrinter(args.progress, quiet=args.quiet)
-    job = api.evaluate(request, cancel=token)
-    try:
-        while True:
-            printer(next(job))
-    except StopIteration as stop:
-        return stop.value
-    finally:
-        printer.close()
-        signal.signal(signal.SIGINT, previous)
+    return run_job(lambda token: api.evaluate(request, cancel=token), args.progress, args.quiet)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from pathlib import Path
 
 from engine import api
-from engine.cli_progress import ProgressPrinter
+from engine.cli_progress import run_job
 
 EXAMPLES_PAIRS = """examples:
   spatialdreamer make-pairs footage/ -o pairs/
@@ -165,22 +164,9 @@ def report_json(report: api.PairReport) -> dict:
 
 def cmd_make_pairs(args: argparse.Namespace) -> int:
     """Run make_pairs with a progress bar; Ctrl-C cancels cleanly (the clip in progress is redone later)."""
-    from engine.cli import _install_cancel_handler
-
     request = pair_request_from_args(args)
-    token = api.CancelToken()
-    previous = signal.getsignal(signal.SIGINT)
-    _install_cancel_handler(token)
-    printer = ProgressPrinter(args.progress, quiet=args.quiet)
-    job = api.make_pairs(request, cancel=token)
-    try:
-        while True:
-            printer(next(job))
-    except StopIteration as stop:
-        report: api.PairReport = stop.value
-    finally:
-        printer.close()
-        signal.signal(signal.SIGINT, previous)
+    report: api.PairReport = run_job(lambda token: api.make_pairs(request, cancel=token), args.progress,
+                                     args.quiet)
     if args.progress == "json":
         print(json.dumps(report_json(report)), flush=True)
     elif not args.quiet:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
-from typing import TextIO
+from collections.abc import Callable, Generator
+from typing import TextIO, TypeVar
 
-from engine.progress import Progress
+from engine.progress import CancelToken, Progress
+
+T = TypeVar("T")
 
 
 def format_eta(seconds: float) -> str:
@@ -79,3 +83,35 @@ class ProgressPrinter:
     def close(self) -> None:
         if self._tty and self._stage is not None and self.mode == "bar" and not self.quiet:
             print(file=self.stream, flush=True)
+
+
+def run_job(start: Callable[[CancelToken], Generator[Progress, None, T]], mode: str = "bar",
+            quiet: bool = False) -> T:
+    """Drive a long engine job from the CLI: progress output, Ctrl-C handling, its return value.
+
+    The first Ctrl-C asks the job to stop between frames (it raises Cancelled, exit 130, after
+    removing partial output); a second one aborts at once. The previous SIGINT handler is restored.
+
+    Args:
+        start: called with the CancelToken, returns the job's Progress generator.
+    Returns:
+        the generator's return value (StopIteration.value).
+    """
+    token = CancelToken()
+
+    def handler(signum, frame):
+        if token.cancelled:
+            raise KeyboardInterrupt
+        token.cancel()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    printer = ProgressPrinter(mode, quiet=quiet)
+    job = start(token)
+    try:
+        while True:
+            printer(next(job))
+    except StopIteration as stop:
+        return stop.value
+    finally:
+        printer.close()
+        signal.signal(signal.SIGINT, previous)

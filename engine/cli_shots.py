@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import signal
 import sys
 from fractions import Fraction
 from pathlib import Path
 
 from engine import api
-from engine.cli_progress import ProgressPrinter
+from engine.cli_progress import run_job
 from engine.document.timecode import frames_to_timecode, offset_timecode, parse_time
 
 SHOT_LIST_SCHEMA = "ShotList.1"
@@ -96,21 +95,7 @@ def _config(args: argparse.Namespace, fps: Fraction) -> api.ShotDetectConfig:
 
 
 def _detect(args: argparse.Namespace, reader: api.MediaReader, config: api.ShotDetectConfig) -> list[int]:
-    from engine.cli import _install_cancel_handler
-
-    token = api.CancelToken()
-    previous = signal.getsignal(signal.SIGINT)
-    _install_cancel_handler(token)  # first Ctrl-C stops between frames (exit 130)
-    printer = ProgressPrinter(args.progress, quiet=args.quiet)
-    job = api.detect_cuts(reader, config, cancel=token)
-    try:
-        while True:
-            printer(next(job))
-    except StopIteration as stop:
-        return stop.value
-    finally:
-        printer.close()
-        signal.signal(signal.SIGINT, previous)
+    return run_job(lambda token: api.detect_cuts(reader, config, cancel=token), args.progress, args.quiet)
 
 
 def cmd_shots(args: argparse.Namespace) -> int:

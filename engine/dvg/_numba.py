@@ -260,9 +260,8 @@ def fill_from(ys, xs, done, out, background, ty, tx, wt, wsum, best, fields, vx,
     """
     big_h, big_w = background.shape
     n = ys.shape[0]
-    n_chunks = (n + _CHUNK - 1) // _CHUNK
     filled = 0
-    for chunk in prange(n_chunks):
+    for chunk in prange((n + _CHUNK - 1) // _CHUNK):
         for i in range(chunk * _CHUNK, min(n, chunk * _CHUNK + _CHUNK)):
             if done[i]:
                 continue
@@ -273,8 +272,8 @@ def fill_from(ys, xs, done, out, background, ty, tx, wt, wsum, best, fields, vx,
             qy = y + v
             if not (c >= 0.5 and qx >= 0.0 and qx <= big_w - 1.0 and qy >= 0.0 and qy <= big_h - 1.0):
                 continue
-            if _fill_pixel(out, y, x, src, src_holes, src_disp, qy, qx, np.float64(background[y, x]) + tol,
-                           carried):
+            limit = np.float64(background[y, x]) + tol
+            if _fill_pixel(out, y, x, src, src_holes, src_disp, qy, qx, limit, carried):
                 done[i] = True
                 filled += 1
     return filled
@@ -381,7 +380,7 @@ def _background_end(drow, start, stop, w, prefer_right):
     return -1
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def fb_test(flow_fw, w_b, map_x, map_y, alpha, beta, soft, out):
     """The forward-backward test of :func:`engine.flow.fb_confidence`, fused (same float32 arithmetic).
 
@@ -395,7 +394,7 @@ def fb_test(flow_fw, w_b, map_x, map_y, alpha, beta, soft, out):
     a32 = np.float32(alpha)
     b32 = np.float32(beta)
     one = np.float32(1.0)
-    for y in prange(h):
+    for y in range(h):
         for x in range(w):
             f0 = flow_fw[y, x, 0]
             f1 = flow_fw[y, x, 1]

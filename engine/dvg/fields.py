@@ -5,8 +5,9 @@ All arrays here are at the flow's working resolution (h, w) (:class:`engine.flow
 
 * **Pair flows.** DIS flow between consecutive source frames j -> j+1 and j+1 -> j, and the
   forward-backward confidence C of each (the test of :func:`engine.flow.fb_confidence`, run
-  by a fused kernel; alpha / beta in working px). A pair where too few pixels are both consistent and brightness-constant is a
-  cut. Farther neighbours are reached by chaining, never by a direct t -> t±2 flow:
+  by a fused kernel; alpha / beta in working px). A pair where too few pixels are both
+  consistent and brightness-constant is a cut. Farther neighbours are reached by chaining,
+  never by a direct t -> t±2 flow:
   F_{t->k} = F_{t->k-1} + F_{k-1->k}(x + F_{t->k-1}(x)) (bilinear), C_{t->k} = C_{t->k-1}(x) *
   C_{k-1->k}(x + F_{t->k-1}(x)) (nearest; 0 outside the frame).
 * **Carrying into the target view.** The flow F_{t->k} and confidence C of each source pixel
@@ -30,8 +31,8 @@ All arrays here are at the flow's working resolution (h, w) (:class:`engine.flow
   Target-view holes (disocclusions: revealed background) take the flow of the background side
   of their hole run (the side :func:`engine.ops.fill_holes` takes), read up to
   ``FLOW_MARGIN_PX`` beyond the hole edge along that background surface
-  (:func:`engine.dvg._numba.hole_sources`): DIS flow within about a patch (8 px) of a motion
-  boundary, and its smoothing, is dragged along by the foreground.
+  (:func:`engine.dvg._numba.hole_sources`): DIS flow within a couple of patches of a motion
+  boundary (its coarse levels and smoothing) is dragged along by the foreground.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from engine.flow import FlowEstimator, sample_grid, warp_backward
 from engine.ops import splat_with_disparity
 
 MATCH_GREY_LEVELS = 16  # of 255: brightness constancy (cut test, fill confidence)
-FLOW_MARGIN_PX = 12  # working px: 1.5 DIS patches of the fast presets (8 px; "medium" uses 12)
+FLOW_MARGIN_PX = 16  # working px: 2 DIS patches (8 px in the fast presets; swept on synthetic clips)
 
 
 @dataclass(frozen=True)

@@ -185,9 +185,8 @@ class TemporalStereo:
         self._pairs[prev.index] = pair
         if pair.matched_fraction < c.min_confident_fraction:
             self.notes.append(
-                f"frames {prev.index}-{frame.index}: only {pair.matched_fraction:.0%} of the pixels match "
-                f"by flow "
-                f"(< {c.min_confident_fraction:.0%}): treated as a cut, no temporal content crosses"
+                f"frames {prev.index}-{frame.index}: only {pair.matched_fraction:.0%} of the pixels match by "
+                f"flow (< {c.min_confident_fraction:.0%}): treated as a cut, no temporal content crosses"
             )
 
     # -- completion -------------------------------------------------------------------------

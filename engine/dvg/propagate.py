@@ -5,12 +5,16 @@ temporal fill looks further, see :mod:`engine.dvg.inpaint`), all in the *target*
 
     m^t(i, j) = 1  when  sum_k m^k(i + u_k, j + v_k) * C_k(i, j) >= 1,   OR-ed with frame t's own mask,
 
-where (u_k, v_k) = G_{t->k}(i, j) is the target-view flow from t to k, m^k is frame k's *own*
-disocclusion mask (never an already propagated one, so masks do not grow along a shot),
-m^k(.) is read at the nearest pixel (outside the frame = 0) and C_k is the forward-backward
-confidence of that flow (hard: 0 / 1, so the sum is an OR; soft: in [0, 1], so two half-
-confident neighbours together also count). How G and C are carried into the target view is
-described in :mod:`engine.dvg.fields`.
+where (u_k, v_k) = G_{t->k}(i, j) is the flow from t to k carried into the target view: the
+source-view DIS flow of the source pixel that the z-buffered splat put at (i, j) (splatted as
+image channels with the image's own disparity and scale; a hole takes the flow of the
+background beside it), the "screen" flow of :mod:`engine.dvg.fields`, which describes the
+carriage in full. m^k is frame k's *own* disocclusion mask (never an already propagated one,
+so masks do not grow along a shot), read at the nearest pixel (outside the frame = 0), and
+C_k is the forward-backward confidence of that flow, carried the same way (hard: 0 / 1, so
+the sum is an OR; soft: in [0, 1], so two half-confident neighbours together also count).
+Full-resolution pixels read the working-resolution fields by disparity-guided upsampling
+(:mod:`engine.dvg.guided`).
 """
 
 from __future__ import annotations

@@ -378,38 +378,3 @@ def _background_end(drow, start, stop, w, prefer_right):
     if stop < w:
         return stop
     return -1
-
-
-@njit(cache=True)
-def fb_test(flow_fw, w_b, map_x, map_y, alpha, beta, soft, out):
-    """The forward-backward test of :func:`engine.flow.fb_confidence`, fused (same float32 arithmetic).
-
-    Args:
-        flow_fw: (h, w, 2) float32 flow A -> B. w_b: (h, w, 2) float32 flow B -> A sampled at x + flow_fw.
-        map_x, map_y: (h, w) float32 x + flow_fw (as :func:`engine.flow.sample_grid`).
-        alpha, beta: tolerances. soft: graded confidence.
-        out: (h, w) float32; receives 1 / 0 (hard) or 1 / (1 + r^2) (soft), 0 outside the frame.
-    """
-    h, w = map_x.shape
-    a32 = np.float32(alpha)
-    b32 = np.float32(beta)
-    one = np.float32(1.0)
-    for y in range(h):
-        for x in range(w):
-            f0 = flow_fw[y, x, 0]
-            f1 = flow_fw[y, x, 1]
-            g0 = w_b[y, x, 0]
-            g1 = w_b[y, x, 1]
-            s0 = f0 + g0
-            s1 = f1 + g1
-            lhs = s0 * s0 + s1 * s1
-            tol = a32 * ((f0 * f0 + f1 * f1) + (g0 * g0 + g1 * g1)) + b32
-            mx = map_x[y, x]
-            my = map_y[y, x]
-            if not (mx >= 0 and mx <= w - 1 and my >= 0 and my <= h - 1):
-                out[y, x] = 0
-            elif soft:
-                ratio = lhs / tol
-                out[y, x] = one / (one + ratio * ratio)
-            else:
-                out[y, x] = one if lhs < tol else 0

@@ -4,8 +4,8 @@ All arrays here are at the flow's working resolution (h, w) (:class:`engine.flow
 ``working_width``; the full resolution when the frame is narrower) and in working pixels.
 
 * **Pair flows.** DIS flow between consecutive source frames j -> j+1 and j+1 -> j, and the
-  forward-backward confidence C of each (the test of :func:`engine.flow.fb_confidence`, run
-  by a fused kernel; alpha / beta in working px). A pair where too few pixels are both
+  forward-backward confidence C of each (:func:`engine.flow.fb_confidence`; alpha / beta in
+  working px). A pair where too few pixels are both
   consistent and brightness-constant is a cut. Farther neighbours are reached by chaining,
   never by a direct t -> t±2 flow:
   F_{t->k} = F_{t->k-1} + F_{k-1->k}(x + F_{t->k-1}(x)) (bilinear), C_{t->k} = C_{t->k-1}(x) *
@@ -46,6 +46,7 @@ import torch
 
 from engine.dvg import _numba
 from engine.flow import FlowEstimator, sample_grid, warp_backward
+from engine.flow import fb_confidence as flow_fb_confidence
 from engine.ops import splat_with_disparity
 
 MATCH_GREY_LEVELS = 16  # of 255: brightness constancy (cut test, fill confidence)
@@ -93,10 +94,7 @@ def pair_flow(
 def fb_confidence(
     flow_fw: np.ndarray, flow_bw: np.ndarray, alpha: float, beta: float, soft: bool
 ) -> np.ndarray:
-    """:func:`engine.flow.fb_confidence` as float32 (1 / 0 when hard), computed by one fused kernel.
-
-    Same remap, same float32 arithmetic, same result (held equal by a test); the reference
-    spends most of its time in numpy reductions over the 2-vector axis.
+    """:func:`engine.flow.fb_confidence` as float32 (1 / 0 when hard), the form the DVG fields carry.
 
     Args:
         flow_fw: (h, w, 2) float32 A -> B. flow_bw: (h, w, 2) float32 B -> A.
@@ -104,13 +102,7 @@ def fb_confidence(
     Returns:
         (h, w) float32 in [0, 1].
     """
-    map_x, map_y = sample_grid(flow_fw)
-    w_b = cv2.remap(flow_bw.astype(np.float32, copy=False), map_x, map_y, cv2.INTER_LINEAR,
-                    borderMode=cv2.BORDER_REPLICATE)
-    out = np.empty(map_x.shape, np.float32)
-    _numba.fb_test(np.ascontiguousarray(flow_fw, np.float32), w_b, map_x, map_y, float(alpha), float(beta),
-                   bool(soft), out)
-    return out
+    return flow_fb_confidence(flow_fw, flow_bw, alpha, beta, soft).astype(np.float32, copy=False)
 
 
 def brightness_match(src: np.ndarray, dst: np.ndarray, flow: np.ndarray) -> np.ndarray:

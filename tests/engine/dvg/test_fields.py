@@ -103,7 +103,7 @@ def test_a_background_too_narrow_for_the_margin_stops_at_its_edge(beyond, last_c
 
 
 @pytest.mark.parametrize("soft", [False, True])
-def test_fused_consistency_equals_engine_flow(soft):
+def test_consistency_is_engine_flow_as_float32(soft):
     from engine.dvg.fields import fb_confidence
     from engine.flow import fb_confidence as reference
 
@@ -117,3 +117,5 @@ def test_fused_consistency_equals_engine_flow(soft):
     assert ours.dtype == np.float32
     assert np.array_equal(ours, ref)
     assert 0.05 < float((ref >= 0.5).mean()) < 0.95  # both outcomes occur
+    if not soft:
+        assert set(np.unique(ours).tolist()) <= {0.0, 1.0}

@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=16, help="frames per timed pass")
     parser.add_argument("--passes", type=int, default=3, help="timed passes (best reported)")
     parser.add_argument("--neighbours", type=int, default=2)
-    parser.add_argument("--preset", choices=("ultrafast", "fast", "medium"), default="fast")
+    parser.add_argument("--preset", choices=("ultrafast", "fast", "medium"), default="medium")
     parser.add_argument("--working-width", type=int, default=480)
     parser.add_argument("--synthesize", choices=("both", "right", "left"), default="both")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
@@ -190,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0]
     clip = Clip(args.width, args.height, args.frames + 8)
     configs = [DvgConfig(neighbours=args.neighbours, flow=FlowConfig(args.preset, args.working_width)),
+               DvgConfig(neighbours=2, flow=FlowConfig("fast", args.working_width)),
                DvgConfig(neighbours=1, flow=FlowConfig("ultrafast", args.working_width))]
     results = [run_config(clip, args.frames, args.passes, c, args.synthesize) for c in configs]
     baseline = time_render_views(clip, args.frames, args.synthesize)

@@ -18,11 +18,14 @@ EXAMPLES_EVAL = """examples:
   spatialdreamer eval shot_sbs.mp4 --source shot.mp4 --slice-row 240 --slice-out slice.png
   spatialdreamer eval eyes.mp4 --source left.mp4 --layout pair --ground-truth right.mp4 --json
   spatialdreamer eval master.mov --source shot.mov --start 10 --end 20 --max-frames 48
+  spatialdreamer eval dvg.mkv --source left.mp4 --layout pair --holes h.mkv --flow-reference perframe_R.mkv
 
 E_warp (Lai et al. 2018) is computed for the source and for each eye with its own optical flow;
 a ratio eye/source near 1 means the conversion added no temporal instability. PSNR / SSIM need a
 ground-truth view of --eye (render with --synthesize right to compare against a real right view);
 figures restricted to disocclusions need per-frame hole masks (--holes, white = hole).
+Each sequence scored with its own flow favours a fill that its own flow follows; to compare two
+masters, score both with --flow-reference set to one view (ideally the real view of --eye).
 """
 
 
@@ -41,6 +44,9 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--ground-truth", type=Path, metavar="VIDEO",
                    help="the real view of --eye, aligned with the source")
     p.add_argument("--holes", type=Path, metavar="VIDEO", help="per-frame hole masks of --eye (white = hole)")
+    p.add_argument("--flow-reference", type=Path, metavar="VIDEO",
+                   help="score --eye's E_warp with flow computed on this view (the real view, or the same "
+                        "eye of another master) instead of on the eye itself: one flow to compare masters")
     p.add_argument("--slice-row", type=int, metavar="N",
                    help="write the x-t slice of eye row N (needs --slice-out)")
     p.add_argument("--slice-out", type=Path, metavar="PATH.png", help="where the slice image goes")
@@ -58,7 +64,8 @@ def request_from_args(args: argparse.Namespace) -> api.EvalRequest:
     return api.EvalRequest(output=args.output, source=args.source, layout=args.layout, eye=args.eye,
                        ground_truth=args.ground_truth, holes=args.holes, swap_eyes=args.swap_eyes,
                        slice_row=args.slice_row, slice_out=args.slice_out, max_frames=args.max_frames,
-                       start=args.start, end=args.end, overwrite=args.overwrite)
+                       start=args.start, end=args.end, flow_reference=args.flow_reference,
+                       overwrite=args.overwrite)
 
 
 def _run(args: argparse.Namespace, request: api.EvalRequest) -> api.EvalReport:

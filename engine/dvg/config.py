@@ -25,15 +25,19 @@ class DvgConfig:
         min_confident_fraction: two consecutive frames where fewer pixels than this match (flow
             confident and brightness-constant) are a cut; a neighbour whose chained flow from t has
             fewer confident pixels is skipped (motion too fast to trust), and so is all beyond it.
+        cut_drop: two consecutive frames are also a cut when their matched share falls below this
+            fraction of the shot's typical share (the median over its last pairs): a finer flow
+            matches more pixels by chance across a cut, never as many as within a shot.
     """
 
     neighbours: int = 2
-    flow: FlowConfig = FlowConfig(preset="fast", working_width=480)
+    flow: FlowConfig = FlowConfig(preset="medium", working_width=480)
     alpha: float = 0.01
     beta: float = 0.5
     soft_confidence: bool = False
     depth_tolerance_px: float = 1.0
     min_confident_fraction: float = 0.2
+    cut_drop: float = 0.4
 
     def __post_init__(self) -> None:
         if not isinstance(self.neighbours, int) or not 1 <= self.neighbours <= 8:
@@ -43,10 +47,12 @@ class DvgConfig:
             ("beta", self.beta, self.beta > 0),
             ("depth_tolerance_px", self.depth_tolerance_px, self.depth_tolerance_px >= 0),
             ("min_confident_fraction", self.min_confident_fraction, 0 <= self.min_confident_fraction <= 1),
+            ("cut_drop", self.cut_drop, 0 <= self.cut_drop <= 1),
         )
         for name, value, ok in checks:
             if not (math.isfinite(value) and ok):
                 raise UsageError(
                     f"DVG setting {name} out of range: {value!r}",
-                    hint="alpha >= 0, beta > 0, depth_tolerance_px >= 0, min_confident_fraction in [0, 1]",
+                    hint="alpha >= 0, beta > 0, depth_tolerance_px >= 0, min_confident_fraction and cut_drop "
+                         "in [0, 1]",
                 )

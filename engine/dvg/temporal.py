@@ -6,8 +6,10 @@ to the flow's working size, and DIS flow computed with frame t-1 in both directi
 forward-backward confidence; a pair with too little consistent flow is treated as a cut).
 Frame t is *completed* once t+K has arrived (lag K), or at :meth:`TemporalStereo.flush`:
 
-1. flows t -> k for k = t±1 .. t±K, chained from pair flows, stopping at a cut or where the
-   chained flow's confident fraction drops below ``min_confident_fraction``;
+1. flows t -> k for k = t±1 .. t±K, chained from pair flows, stopping at a cut (a pair matched by
+   flow on fewer than ``min_confident_fraction`` of its pixels, or on less than ``cut_drop`` of the
+   shot's typical share) or where the chained flow's confident fraction drops below
+   ``min_confident_fraction``;
 2. per eye, those flows carried into the target view (:mod:`engine.dvg.fields`);
 3. the occlusion mask propagated from t-1 and t+1 (:mod:`engine.dvg.propagate`);
 4. the holes filled from the neighbours' real content, the previous frame's final result, then
@@ -37,6 +39,7 @@ from engine.flow import FlowEstimator, to_gray, working_size
 from engine.ops import SYNTHESIZE_MODES, StereoViews, fill_holes, splat_with_disparity
 from engine.ops._splat_numba import use_numba
 
+CUT_HISTORY = 8  # pairs of the shot whose matched fractions give its typical level (cut_drop)
 EYE_SCALES = {"both": (("left", -0.5), ("right", 0.5)), "right": (("right", 1.0),), "left": (("left", -1.0),)}
 
 
@@ -109,6 +112,8 @@ class TemporalStereo:
         """Forget the shot: pending frames are dropped, no content crosses to the next push."""
         self._frames: deque[_Frame] = deque()
         self._pairs: dict[int, PairFlow] = {}
+        self._cuts: set[int] = set()  # j: frames j and j+1 are treated as a cut
+        self._levels: deque[float] = deque(maxlen=CUT_HISTORY)  # matched fractions since the last cut
         self._next: int | None = None
         self._size: tuple[int, int] | None = None
 
@@ -183,11 +188,19 @@ class TemporalStereo:
         c = self.config
         pair = pair_flow(self._estimator, prev.gray, frame.gray, c.alpha, c.beta, c.soft_confidence)
         self._pairs[prev.index] = pair
-        if pair.matched_fraction < c.min_confident_fraction:
-            self.notes.append(
-                f"frames {prev.index}-{frame.index}: only {pair.matched_fraction:.0%} of the pixels match by "
-                f"flow (< {c.min_confident_fraction:.0%}): treated as a cut, no temporal content crosses"
-            )
+        matched = pair.matched_fraction
+        typical = float(np.median(self._levels)) if self._levels else None
+        if matched < c.min_confident_fraction:
+            why = f"(< {c.min_confident_fraction:.0%})"
+        elif typical is not None and matched < c.cut_drop * typical:
+            why = f"(< {c.cut_drop:.0%} of the {typical:.0%} typical of this shot so far)"
+        else:
+            self._levels.append(matched)
+            return
+        self._cuts.add(prev.index)
+        self._levels.clear()
+        self.notes.append(f"frames {prev.index}-{frame.index}: only {matched:.0%} of the pixels match by flow "
+                          f"{why}: treated as a cut, no temporal content crosses")
 
     # -- completion -------------------------------------------------------------------------
 
@@ -205,7 +218,9 @@ class TemporalStereo:
         views = self._views(frame, masks)
         self._next = c + 1
         while self._frames and self._frames[0].index < self._next - self.config.neighbours:
-            self._pairs.pop(self._frames.popleft().index, None)
+            gone = self._frames.popleft().index
+            self._pairs.pop(gone, None)
+            self._cuts.discard(gone)
         return c, views
 
     def _complete_eye(self, frame: _Frame, name: str, usable: list[tuple[int, tuple]],
@@ -244,7 +259,7 @@ class TemporalStereo:
             for dist in range(1, self.config.neighbours + 1):
                 k = c + step * dist
                 pair = self._pairs.get(min(k, k - step))
-                if pair is None or pair.matched_fraction < self.config.min_confident_fraction:
+                if pair is None or min(k, k - step) in self._cuts:
                     break
                 link = (pair.forward, pair.conf_forward) if step > 0 else (pair.backward, pair.conf_backward)
                 chain = link if chain is None else compose(chain, link)

@@ -85,6 +85,11 @@ class EvalRequest:
         max_frames: score at most this many frames from the start of the range.
         start, end: the source range the master was rendered from, as convert's --start/--end.
         flow: DIS settings for E_warp.
+        flow_reference: a video (or still) registered with `eye`, aligned with the source like
+            `ground_truth` (e.g. the real view, or the same eye of another master): the scored
+            eye's E_warp, hole E_warp and fill flicker use the flow computed on it instead of on
+            the eye itself, so two masters can be compared under one flow (Lai et al.'s protocol).
+            The source and the other eye keep their own flow.
         overwrite: replace an existing slice image.
     """
 
@@ -101,6 +106,7 @@ class EvalRequest:
     start: str | None = None
     end: str | None = None
     flow: FlowConfig = EWARP_FLOW
+    flow_reference: Path | None = None
     overwrite: bool = False
 
 
@@ -126,6 +132,7 @@ class EvalReport:
     holes: str | None = None
     slice_path: str | None = None
     flow: FlowConfig = EWARP_FLOW
+    flow_reference: str | None = None
     sequences: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
 
@@ -135,7 +142,8 @@ class EvalReport:
         return {"schema": EVAL_SCHEMA, "output": self.output, "source": self.source, "layout": self.layout,
                 "eye": self.eye, "ground_truth": self.ground_truth, "holes": self.holes,
                 "frames": self.frames,
-                "eye_size": list(self.eye_size), "flow": asdict(self.flow), "metrics": _finite(self.rows),
+                "eye_size": list(self.eye_size), "flow": asdict(self.flow),
+                "flow_reference": self.flow_reference, "metrics": _finite(self.rows),
                 "sequences": {k: _finite(v) for k, v in self.sequences.items()}, "slice": self.slice_path,
                 "notes": list(self.notes)}
 
@@ -181,6 +189,8 @@ class _Inputs:
     ground_truth: MediaReader | None = None
     gt_start: int = 0
     holes: MediaReader | None = None
+    reference: MediaReader | None = None
+    ref_start: int = 0
     notes: list[str] = field(default_factory=list)
 
 
@@ -252,22 +262,34 @@ def _eye_size(request: EvalRequest, out: MediaReader, source: MediaReader) -> tu
     return eye
 
 
-def _open_ground_truth(request: EvalRequest, inputs: _Inputs, stack: ExitStack) -> None:
-    gt = stack.enter_context(open_media(request.ground_truth, cache_size=0))
-    if _size(gt) not in (_size(inputs.source), inputs.eye_size):
-        raise InputError(f"the ground truth is {_size(gt)[0]}x{_size(gt)[1]}, neither the source's "
+def _open_aligned(path: Path, what: str, hint: str, inputs: _Inputs, stack: ExitStack) -> tuple[MediaReader, int]:
+    """Open a view aligned with the source (ground truth, flow reference): its reader and the
+    frame that matches the output's first frame."""
+    reader = stack.enter_context(open_media(path, cache_size=0))
+    if _size(reader) not in (_size(inputs.source), inputs.eye_size):
+        raise InputError(f"the {what} is {_size(reader)[0]}x{_size(reader)[1]}, neither the source's "
                          f"{_size(inputs.source)[0]}x{_size(inputs.source)[1]} nor the eye's "
-                         f"{inputs.eye_size[0]}x{inputs.eye_size[1]}", path=gt.path,
-                         hint="Give the real other view of this shot, at the source's size")
-    if len(gt) == len(inputs.source):
-        inputs.gt_start = inputs.start
-    elif len(gt) == inputs.output_frames:
-        inputs.gt_start = 0
-    else:
-        raise InputError(f"the ground truth has {len(gt)} frames; the source {request.source} has "
-                         f"{len(inputs.source)} and the output {inputs.output_frames}", path=gt.path,
-                         hint="Give a ground-truth view aligned with the source")
-    inputs.ground_truth = gt
+                         f"{inputs.eye_size[0]}x{inputs.eye_size[1]}", path=reader.path, hint=hint)
+    if len(reader) == len(inputs.source):
+        return reader, inputs.start
+    if len(reader) == inputs.output_frames:
+        return reader, 0
+    raise InputError(f"the {what} has {len(reader)} frames; the source {inputs.source.path} has "
+                     f"{len(inputs.source)} and the output {inputs.output_frames}", path=reader.path,
+                     hint=f"Give a {what} aligned with the source (same frames, or the output's range)")
+
+
+def _open_ground_truth(request: EvalRequest, inputs: _Inputs, stack: ExitStack) -> None:
+    inputs.ground_truth, inputs.gt_start = _open_aligned(
+        request.ground_truth, "ground truth", "Give the real other view of this shot, at the source's size",
+        inputs, stack)
+
+
+def _open_reference(request: EvalRequest, inputs: _Inputs, stack: ExitStack) -> None:
+    inputs.reference, inputs.ref_start = _open_aligned(
+        request.flow_reference, "flow reference",
+        f"Give a view registered with the {request.eye} eye: the real view, or that eye of another master",
+        inputs, stack)
 
 
 def _open_holes(request: EvalRequest, inputs: _Inputs, stack: ExitStack) -> None:
@@ -295,6 +317,9 @@ def _notes(request: EvalRequest, inputs: _Inputs) -> list[str]:
     if request.holes is None:
         notes.append("no hole masks (--holes): E_warp in holes, fill flicker and PSNR/SSIM over "
                      "disocclusions are not computed")
+    if request.flow_reference is not None:
+        notes.append(f"the {request.eye} eye's E_warp figures use flow computed on {request.flow_reference.name} "
+                     "(one flow for every master scored with it); the source and the other eye use their own")
     if inputs.count < 2:
         notes.append("a single frame: E_warp needs at least two")
     return notes
@@ -312,6 +337,8 @@ def _open_inputs(request: EvalRequest, stack: ExitStack) -> _Inputs:
         _open_ground_truth(request, inputs, stack)
     if request.holes is not None:
         _open_holes(request, inputs, stack)
+    if request.flow_reference is not None:
+        _open_reference(request, inputs, stack)
     if request.slice_row is not None and request.slice_row >= inputs.eye_size[1]:
         raise UsageError(f"--slice-row {request.slice_row} is outside the {inputs.eye_size[1]}-row eye")
     inputs.notes = _notes(request, inputs)
@@ -336,19 +363,28 @@ def _hole_mask(image: np.ndarray, eye_size: tuple[int, int]) -> np.ndarray:
     return gray > 127
 
 
-_Step = tuple[np.ndarray, list[np.ndarray], np.ndarray | None, np.ndarray | None]
+@dataclass
+class _Step:
+    """One frame of every input (None where that input was not given)."""
+
+    source: np.ndarray
+    outputs: list[np.ndarray]
+    truth: np.ndarray | None
+    holes: np.ndarray | None
+    reference: np.ndarray | None
 
 
 def _stream(inputs: _Inputs) -> Iterator[_Step]:
-    """(source, output images, ground truth or None, hole mask image or None) per frame, in order."""
+    """Every input's frame, per frame, in order."""
     n = inputs.count
     src = inputs.source.frames(inputs.start, inputs.start + n)
     outs = [r.frames(0, n) for r in inputs.outputs]
     gt = inputs.ground_truth.frames(inputs.gt_start, inputs.gt_start + n) if inputs.ground_truth else None
     holes = inputs.holes.frames(0, n) if inputs.holes else None
+    ref = inputs.reference.frames(inputs.ref_start, inputs.ref_start + n) if inputs.reference else None
     for s in src:
-        yield (s.image, [next(o).image for o in outs], next(gt).image if gt else None,
-               next(holes).image if holes else None)
+        yield _Step(s.image, [next(o).image for o in outs], next(gt).image if gt else None,
+                    next(holes).image if holes else None, next(ref).image if ref else None)
 
 
 class _Scores:
@@ -361,9 +397,11 @@ class _Scores:
         self.slices = None if row is None else {name: XtSlice(row) for name in SEQUENCES}
         self.eye = request.eye
 
-    def add(self, views: dict[str, np.ndarray], gt: np.ndarray | None, holes: np.ndarray | None) -> None:
+    def add(self, views: dict[str, np.ndarray], gt: np.ndarray | None, holes: np.ndarray | None,
+            reference: np.ndarray | None = None) -> None:
         for name, acc in self.ewarp.items():
-            acc.update(views[name], holes if name == self.eye else None)
+            scored = name == self.eye
+            acc.update(views[name], holes if scored else None, reference if scored else None)
         if self.slices is not None:
             for name, sl in self.slices.items():
                 sl.add(views[name])
@@ -415,14 +453,16 @@ def evaluate(request: EvalRequest,
         for note in inputs.notes:
             yield Progress("note", 0, 0, message=note)
         scores = _Scores(request)
-        for done, (src, outs, gt, hole_image) in enumerate(_stream(inputs), start=1):
+        for done, step in enumerate(_stream(inputs), start=1):
             if cancel is not None:
                 cancel.check()
-            left, right = _eyes(outs, request, inputs.eye_size)
-            source = resize_area(as_unit_float(src), inputs.eye_size)
-            truth = None if gt is None else resize_area(as_unit_float(gt), inputs.eye_size)
-            holes = None if hole_image is None else _hole_mask(hole_image, inputs.eye_size)
-            scores.add({"source": source, "left": left, "right": right}, truth, holes)
+            left, right = _eyes(step.outputs, request, inputs.eye_size)
+            source = resize_area(as_unit_float(step.source), inputs.eye_size)
+            truth = None if step.truth is None else resize_area(as_unit_float(step.truth), inputs.eye_size)
+            holes = None if step.holes is None else _hole_mask(step.holes, inputs.eye_size)
+            reference = None if step.reference is None else resize_area(as_unit_float(step.reference),
+                                                                        inputs.eye_size)
+            scores.add({"source": source, "left": left, "right": right}, truth, holes, reference)
             yield Progress("eval", done, inputs.count)
     if request.slice_out is not None:
         write_still(request.slice_out, scores.slice_image(), overwrite=request.overwrite)
@@ -433,4 +473,5 @@ def evaluate(request: EvalRequest,
         ground_truth=None if request.ground_truth is None else str(request.ground_truth),
         holes=None if request.holes is None else str(request.holes),
         slice_path=None if request.slice_out is None else str(request.slice_out), flow=request.flow,
+        flow_reference=None if request.flow_reference is None else str(request.flow_reference),
         sequences={name: acc.result() for name, acc in scores.ewarp.items()}, notes=tuple(inputs.notes))

@@ -186,7 +186,8 @@ class RunningMean:
 class EwarpAccumulator:
     """E_warp of one sequence, fed a frame at a time (bounded memory: one previous frame).
 
-    Flow is computed on the sequence itself, forward (t -> t+1) and backward (t+1 -> t), with DIS
+    Flow is computed on the sequence itself (or on a registered reference sequence given as
+    ``flow_frame``), forward (t -> t+1) and backward (t+1 -> t), with DIS
     at the config's working width and the vectors upscaled to full resolution. Give a hole mask
     with every frame to also get the hole-restricted E_warp and the fill flicker; pairs where
     either frame lacks a mask count for E_warp only.
@@ -204,6 +205,7 @@ class EwarpAccumulator:
         self._motion_boundaries = motion_boundaries
         self._prev: tuple[np.ndarray, np.ndarray, np.ndarray | None] | None = None
         self._ewarp, self._holes, self._flicker, self._valid = (RunningMean() for _ in range(4))
+        self._external = False
         self.n_frames = 0
 
     def _small_gray(self, frame: np.ndarray) -> np.ndarray:
@@ -220,18 +222,28 @@ class EwarpAccumulator:
         bw = upscale_flow(self._estimator.flow_small(small_t1, small_t), *size)
         return fw, bw
 
-    def update(self, frame: np.ndarray, holes: np.ndarray | None = None) -> None:
+    def update(self, frame: np.ndarray, holes: np.ndarray | None = None,
+               flow_frame: np.ndarray | None = None) -> None:
         """Add the next frame.
 
         Args:
             frame: (H, W, 3) RGB, uint8 / uint16 / float in [0, 1]; every frame the same size.
             holes: optional (H, W) bool, pixels of this frame the renderer filled.
+            flow_frame: optional (H, W, 3) frame of another sequence, registered with this one,
+                to compute the flow on instead of `frame` (one flow for several sequences, as in
+                Lai et al.'s own protocol); give it with every frame or with none.
         """
         if frame.ndim != 3 or frame.shape[2] != 3:
             raise ValueError(f"expected an (H, W, 3) RGB frame, got {frame.shape}")
         if holes is not None and holes.shape != frame.shape[:2]:
             raise ValueError(f"hole mask must be (H, W) = {frame.shape[:2]}, got {holes.shape}")
-        image, small = as_unit_float(frame), self._small_gray(frame)
+        if flow_frame is not None and flow_frame.shape != frame.shape:
+            raise ValueError(f"flow frame must be {frame.shape} like the frame, got {flow_frame.shape}")
+        external = flow_frame is not None
+        if self.n_frames and external != self._external:
+            raise ValueError("give a flow frame with every frame of a sequence or with none")
+        self._external = external
+        image, small = as_unit_float(frame), self._small_gray(frame if flow_frame is None else flow_frame)
         holes = None if holes is None else holes.astype(bool, copy=False)
         if self._prev is not None:
             if self._prev[0].shape != image.shape:

@@ -56,6 +56,7 @@ def test_a_cut_is_found_from_the_flow_and_nothing_crosses_it(make_clip):
     ts = TemporalStereo(DvgConfig(), "right")
     out = _push_all(ts, images, disps) + ts.flush()
     assert any("frames 4-5" in note and "cut" in note for note in ts.notes)
+    assert len(ts.notes) == 1  # and nowhere else
     for i, views in out:
         px = _hole_pixels(images[i], disps[i], views)
         red_minus_blue = px[0] - px[2]
@@ -156,6 +157,7 @@ def test_misuse_is_a_usage_error(make_clip):
         ts.push(1, clip.images[1], clip.disparities[1][..., :10])
     with pytest.raises(UsageError, match="synthesize"):
         TemporalStereo(DvgConfig(), "centre")
-    for bad in ({"neighbours": 0}, {"beta": 0.0}, {"min_confident_fraction": 1.5}, {"alpha": float("nan")}):
+    for bad in ({"neighbours": 0}, {"beta": 0.0}, {"min_confident_fraction": 1.5}, {"alpha": float("nan")},
+                {"cut_drop": -0.1}):
         with pytest.raises(UsageError):
             DvgConfig(**bad)

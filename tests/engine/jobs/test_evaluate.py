@@ -88,7 +88,7 @@ def scene(texture, tmp_path_factory) -> dict[str, Path]:
     for layout in ("sbs-full", "sbs-half", "tb-full", "tb-half"):
         paths[layout] = lossless(folder / f"{layout}.mkv", master(layout, right))
     lossless(folder / "pair_L.mkv", source)
-    lossless(folder / "pair_R.mkv", right)
+    paths["pair_R"] = lossless(folder / "pair_R.mkv", right)
     paths["pair"] = folder / "pair.mkv"
     flick = [rendered_right(s, 40 if t % 2 else -40) for t, s in enumerate(source)]
     paths["flicker"] = lossless(folder / "flicker.mkv", master("sbs-full", flick))
@@ -144,6 +144,26 @@ def test_hole_masks_restrict_psnr_and_find_a_flickering_fill(scene):
     assert f["ewarp_ratio_left"] == pytest.approx(s["ewarp_ratio_left"])
     assert steady.sequences["right"]["n_hole_pairs"] == T - 1
     assert not any("--holes" in n for n in steady.notes)
+
+
+def test_a_flow_reference_scores_the_eye_under_that_views_flow(scene):
+    own, _ = run(request(scene, holes=scene["holes"]))
+    itself, _ = run(request(scene, holes=scene["holes"], flow_reference=scene["pair_R"]))
+    assert itself.rows == own.rows  # the reference is the scored eye: the same flow, the same figures
+    steady, _ = run(request(scene, holes=scene["holes"], flow_reference=scene["truth"]))
+    flicker, _ = run(request(scene, master="flicker", holes=scene["holes"], flow_reference=scene["truth"]))
+    for name in ("ewarp_source", "ewarp_left"):  # only the scored eye changes protocol
+        assert steady.rows[name] == own.rows[name] == flicker.rows[name]
+    assert steady.rows["ewarp_right"] == pytest.approx(own.rows["ewarp_right"], rel=0.5)
+    assert flicker.rows["ewarp_holes"] > 5 * steady.rows["ewarp_holes"]
+    assert flicker.rows["fill_flicker"] > 3 * steady.rows["fill_flicker"]
+    assert steady.flow_reference == str(scene["truth"]) and own.flow_reference is None
+    assert json.loads(steady.to_json())["flow_reference"] == str(scene["truth"])
+    assert any("truth.mkv" in n and "own" in n for n in steady.notes)
+    with pytest.raises(InputError, match="flow reference has 6 frames"):
+        run(request(scene, flow_reference=scene["truth_short"]))
+    with pytest.raises(InputError, match="flow reference is"):
+        run(request(scene, flow_reference=scene["sbs-full"]))
 
 
 def test_json_report_follows_the_schema(scene):

@@ -142,6 +142,24 @@ def test_hole_figures_see_a_flickering_fill_the_overall_figure_dilutes(texture):
     assert 0.2 < f["fill_flicker"] <= 0.3 + 1e-6
 
 
+def test_a_fill_its_own_flow_follows_is_caught_by_a_reference_flow(texture):
+    """A region that slides its own way scores low under its own flow; under the scene's flow it
+    is what it is, a region that does not move with the scene."""
+    holes = np.zeros((H, W), bool)
+    holes[16:48, 32:72] = True
+    own, common = EwarpAccumulator(FULL_RES), EwarpAccumulator(FULL_RES)
+    other = texture[::-1, ::-1].copy()
+    for t in range(6):
+        scene = window(texture, t)
+        wrong = scene.copy()
+        wrong[holes] = other[20 : 20 + H, 60 - SPEED * t : 60 - SPEED * t + W][holes]  # slides right
+        own.update(wrong, holes)
+        common.update(wrong, holes, flow_frame=scene)
+    o, c = own.result(), common.result()
+    assert c["ewarp_holes"] > 10 * o["ewarp_holes"]
+    assert c["ewarp_holes"] > 0.01
+
+
 def test_accumulator_checks_its_inputs():
     acc = EwarpAccumulator(FULL_RES)
     with pytest.raises(ValueError, match="RGB"):
@@ -151,6 +169,10 @@ def test_accumulator_checks_its_inputs():
         acc.update(np.zeros((16, 16, 3), np.uint8), np.zeros((8, 8), bool))
     with pytest.raises(ValueError, match="size changed"):
         acc.update(np.zeros((16, 20, 3), np.uint8))
+    with pytest.raises(ValueError, match="every frame"):
+        acc.update(np.zeros((16, 16, 3), np.uint8), flow_frame=np.zeros((16, 16, 3), np.uint8))
+    with pytest.raises(ValueError, match="flow frame must be"):
+        acc.update(np.zeros((16, 16, 3), np.uint8), flow_frame=np.zeros((8, 16, 3), np.uint8))
     assert acc.result()["ewarp"] is None and acc.result()["n_frames"] == 1
 
 

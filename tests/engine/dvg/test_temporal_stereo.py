@@ -63,6 +63,24 @@ def test_a_cut_is_found_from_the_flow_and_nothing_crosses_it(make_clip):
         assert bool((red_minus_blue > 0).all()) if i < 5 else bool((red_minus_blue < 0).all()), i
 
 
+def test_a_clip_of_nothing_but_cuts_is_filled_frame_by_frame(make_clip):
+    """Every frame a new scene (PySceneDetect's minimum shot length would not split it): each pair is
+    found to be a cut, no content crosses, and every frame is exactly the per-frame render."""
+    tints = [(1.0, 0.6, 0.6), (0.6, 0.6, 1.0), (0.6, 1.0, 0.6), (1.0, 1.0, 0.5), (0.5, 1.0, 1.0), (1.0, 0.5, 1.0)]
+    boxes = [(60, 30, 32), (10, 10, 40), (80, 50, 30), (30, 60, 25), (50, 5, 35), (5, 40, 45)]
+    clips = [make_clip(frames=1, seed=10 + i, bg_tint=tint, fg_box=box) for i, (tint, box) in
+             enumerate(zip(tints, boxes, strict=True))]
+    images, disps = [c.images[0] for c in clips], [c.disparities[0] for c in clips]
+    ts = TemporalStereo(DvgConfig(), "right")
+    out = _push_all(ts, images, disps) + ts.flush()
+    assert [i for i, _ in out] == list(range(6))
+    assert sum("treated as a cut" in n for n in ts.notes) == 5
+    assert sum("spatial fill only" in n for n in ts.notes) == 6
+    for i, views in out:
+        ref = render_views(images[i], disps[i], "right")
+        assert torch.equal(views.right, ref.right) and torch.equal(views.right_holes, ref.right_holes), i
+
+
 def test_single_frame_shot_is_the_spatial_fill_and_says_so(make_clip):
     clip = make_clip(frames=1)
     ts = TemporalStereo(DvgConfig(), "both")

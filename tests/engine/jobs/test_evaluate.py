@@ -291,3 +291,12 @@ def test_cmd_eval_json_and_usage_errors(scene, capsys):
                        "--progress", "none"))
     with pytest.raises(SystemExit):
         parse(scene["pair"])  # --source is required
+
+
+def test_cmd_eval_flow_reference_reaches_the_report(scene, capsys):
+    assert cmd_eval(parse(scene["pair"], "--source", scene["source"], "--layout", "pair", "--json",
+                          "--holes", scene["holes"], "--flow-reference", scene["truth"], "--max-frames", 3,
+                          "--progress", "none")) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["flow_reference"] == str(scene["truth"]) and data["metrics"]["ewarp_holes"] is not None
+    assert any("truth.mkv" in note for note in data["notes"])

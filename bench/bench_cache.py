@@ -14,7 +14,6 @@ best of --frames runs; the load average at start is recorded (other work on the 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import statistics
@@ -30,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.bench_ops import write_json_atomic  # noqa: E402
 from engine.cache import ArrayCache, media_fingerprint, params_fingerprint  # noqa: E402
 from engine.cache.evict import scan  # noqa: E402
 from engine.cache.fingerprint import clear_memo  # noqa: E402
@@ -137,13 +137,6 @@ def run(runs: int, workdir: Path, hash_mb: int, scan_files: int) -> dict[str, ob
             "numpy": np.__version__,
         },
     }
-
-
-def write_json_atomic(path: Path, payload: dict[str, object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:

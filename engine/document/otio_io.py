@@ -5,8 +5,10 @@ RationalTime lives only at this boundary; everywhere else positions are integer 
 Written timelines: one video track whose clips sit at their source positions (gaps where no shot
 is), one Clip per shot with `source_range` at the project fps, an ExternalReference to the media
 (available_range = the whole media, starting at 0) and the shot's grade keyframes under
-``clip.metadata["spatialdreamer"] = {"schema": "OtioShot.1", "keyframes": [...]}``; the project
-itself under ``timeline.metadata["spatialdreamer"] = {"schema": "OtioProject.1", ...}``.
+``clip.metadata["spatialdreamer"] = {"schema": "OtioShot.2", "shot": {...}}`` (the shot exactly as a
+``.sdproj`` stores it: grade tracks, depth-edit strokes, floating windows); the project itself under
+``timeline.metadata["spatialdreamer"] = {"schema": "OtioProject.2", ...}`` (clip id and name, render
+settings). A timeline holds one clip of a project (one media file).
 Keyframe frames are source frames, so trimming a clip in an editor leaves them meaningful.
 
 Reading any timeline: shots come from the source ranges of the clips (every video track) that
@@ -28,18 +30,42 @@ from typing import Any
 import opentimelineio as otio
 from opentimelineio import url_utils
 
-from engine.document.grade import Grade, Keyframe, StereoParams
-from engine.document.project import Project, Shot
-from engine.document.schema import upgrade_to_current
+from engine.document.grade import Grade
+from engine.document.project import Clip, Project, Shot
+from engine.document.schema import (
+    CONTENT_ERRORS,
+    rehome_strokes,
+    settings_from_dict,
+    settings_to_dict,
+    shot_from_dict,
+    shot_to_dict,
+    tracks_from_v1,
+)
 from engine.document.timecode import timecode_to_frames
 from engine.errors import InvalidProject, OutputError, SpatialDreamerError
 from engine.fileio import atomic_write_bytes
+from engine.versioning import upgrade, upgrade_to_current
 
 NAMESPACE = "spatialdreamer"
-PROJECT_SCHEMA, PROJECT_VERSION = "OtioProject", 1
-SHOT_SCHEMA, SHOT_VERSION = "OtioShot", 1
+PROJECT_SCHEMA, PROJECT_VERSION = "OtioProject", 2
+SHOT_SCHEMA, SHOT_VERSION = "OtioShot", 2
 _PARSE_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError, otio.exceptions.OTIOError)
 _EDL_TIMECODE = re.compile(r"\b(\d{1,2}:\d{2}:\d{2})[:;.,](\d{2,3})\b")
+
+
+# ---------------------------------------------------------------- upgrades
+
+
+@upgrade(SHOT_SCHEMA, 1)
+def _shot_1_to_2(data: dict) -> dict:
+    """OtioShot.1 stored D/c keyframes only; OtioShot.2 the whole shot (range filled in from the clip)."""
+    return {"schema": data["schema"], "shot": {"tracks": tracks_from_v1(data["keyframes"])}}
+
+
+@upgrade(PROJECT_SCHEMA, 1)
+def _project_1_to_2(data: dict) -> dict:
+    """OtioProject.2 adds the clip's id and name and the project's render settings (defaults here)."""
+    return {**data, "clip_id": "c1", "clip_name": "", "render": {}}
 
 
 # ---------------------------------------------------------------- writing
@@ -53,47 +79,44 @@ def _range(start: int, duration: int, fps: Fraction) -> otio.opentime.TimeRange:
     return otio.opentime.TimeRange(_rt(start, fps), _rt(duration, fps))
 
 
-def _keyframe_to_dict(k: Keyframe) -> dict:
-    return {"frame": k.frame, "divergence": k.params.divergence, "convergence": k.params.convergence,
-            "interpolation": k.interpolation}
-
-
 def _media_url(media: str) -> str:
     """Absolute paths become file:// URLs; relative ones stay relative (forward slashes)."""
     path = PurePath(media)
     return url_utils.url_from_filepath(str(path)) if path.is_absolute() else path.as_posix()
 
 
-def _shot_clip(project: Project, index: int, shot: Shot) -> otio.schema.Clip:
-    reference = otio.schema.ExternalReference(target_url=_media_url(project.media),
-                                              available_range=_range(0, project.frame_count, project.fps))
+def _shot_clip(source: Clip, index: int, shot: Shot) -> otio.schema.Clip:
+    reference = otio.schema.ExternalReference(target_url=_media_url(source.media),
+                                              available_range=_range(0, source.frame_count, source.fps))
     clip = otio.schema.Clip(name=shot.name or f"Shot {index:03d}", media_reference=reference,
-                            source_range=_range(shot.start, len(shot), project.fps))
-    clip.metadata[NAMESPACE] = {"schema": f"{SHOT_SCHEMA}.{SHOT_VERSION}",
-                                "keyframes": [_keyframe_to_dict(k) for k in shot.grade.keyframes]}
+                            source_range=_range(shot.start, len(shot), source.fps))
+    clip.metadata[NAMESPACE] = {"schema": f"{SHOT_SCHEMA}.{SHOT_VERSION}", "shot": shot_to_dict(shot)}
     return clip
 
 
-def project_to_otio(project: Project) -> otio.schema.Timeline:
-    """One video track, clips at their source positions (gaps between shots), our data in metadata."""
-    timeline = otio.schema.Timeline(name=project.name or PurePath(project.media).stem)
+def project_to_otio(project: Project, clip: str | int | None = None) -> otio.schema.Timeline:
+    """One clip of `project` (None: its only clip) as one video track: clips at their source positions
+    (gaps between shots), our data in metadata."""
+    source = project.clip(clip)
+    timeline = otio.schema.Timeline(name=project.name or source.name or PurePath(source.media).stem)
     timeline.metadata[NAMESPACE] = {
-        "schema": f"{PROJECT_SCHEMA}.{PROJECT_VERSION}", "name": project.name, "media": project.media,
-        "fps": f"{project.fps.numerator}/{project.fps.denominator}", "frame_count": project.frame_count}
+        "schema": f"{PROJECT_SCHEMA}.{PROJECT_VERSION}", "name": project.name, "media": source.media,
+        "fps": f"{source.fps.numerator}/{source.fps.denominator}", "frame_count": source.frame_count,
+        "clip_id": source.id, "clip_name": source.name, "render": settings_to_dict(project.render, None)}
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     position = 0
-    for index, shot in enumerate(project.shots, start=1):
+    for index, shot in enumerate(source.shots, start=1):
         if shot.start > position:
-            track.append(otio.schema.Gap(source_range=_range(0, shot.start - position, project.fps)))
-        track.append(_shot_clip(project, index, shot))
+            track.append(otio.schema.Gap(source_range=_range(0, shot.start - position, source.fps)))
+        track.append(_shot_clip(source, index, shot))
         position = shot.end
     timeline.tracks.append(track)
     return timeline
 
 
-def write_otio(project: Project, path: str | Path) -> None:
-    """Write `project` as an .otio (OTIO JSON) file, atomically; OutputError naming the file."""
-    text = otio.adapters.write_to_string(project_to_otio(project), "otio_json")
+def write_otio(project: Project, path: str | Path, clip: str | int | None = None) -> None:
+    """Write one clip of `project` as an .otio (OTIO JSON) file, atomically; OutputError naming the file."""
+    text = otio.adapters.write_to_string(project_to_otio(project, clip), "otio_json")
     try:
         atomic_write_bytes(path, text.encode("utf-8"))
     except OSError as exc:
@@ -190,17 +213,18 @@ def _origin(clip: otio.schema.Clip, source: _Source) -> otio.opentime.RationalTi
     return _rt(source.origin, source.fps)
 
 
-def _keyframes(clip: otio.schema.Clip, start: int, path: str | None) -> Grade:
+def _graded_shot(clip: otio.schema.Clip, start: int, end: int, path: str | None) -> Shot:
+    """The shot [start, end) with the grade, strokes and windows our metadata stores (an ungraded
+    shot, empty tracks, when the clip has none: the job's constant grade applies to it)."""
     data = _our_metadata(clip.metadata, SHOT_SCHEMA, SHOT_VERSION, path)
     if data is None:
-        return Grade((Keyframe(start, StereoParams()),))
+        return Shot(start, end, Grade(), name=clip.name)
     try:
-        return Grade(tuple(
-            Keyframe(int(k["frame"]), StereoParams(float(k["divergence"]), float(k["convergence"])),
-                     str(k.get("interpolation", "linear")))
-            for k in data["keyframes"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidProject(f"keyframes of clip {clip.name!r} are invalid ({exc})", path=path) from exc
+        stored = shot_from_dict({**data["shot"], "start": start, "end": end, "name": clip.name})
+    except CONTENT_ERRORS as exc:
+        raise InvalidProject(f"grade of clip {clip.name!r} is invalid ({type(exc).__name__}: {exc})",
+                             path=path) from exc
+    return stored
 
 
 def _video_items(timeline: otio.schema.Timeline) -> Iterator[Any]:
@@ -224,7 +248,7 @@ def _clip_shot(clip: otio.schema.Clip, source: _Source, frame_count: int | None,
         notes.append(f"clip {clip.name!r}: source frames [{start}, {end}) trimmed to the media, [{lo}, {hi})")
     if clip.effects:
         notes.append(f"clip {clip.name!r}: effects (speed changes, freeze frames) ignored")
-    return Shot(lo, hi, _keyframes(clip, lo, source.path), name=clip.name)
+    return _graded_shot(clip, lo, hi, source.path)
 
 
 def _collect_shots(timeline: otio.schema.Timeline, source: _Source, frame_count: int | None,
@@ -345,7 +369,14 @@ def _project(ours: dict | None, timeline: otio.schema.Timeline, source: _Source,
         raise _no_clip_of(source.media, timeline, source.path)
     name = str(ours.get("name", "")) if ours else timeline.name or ""
     count = frame_count if frame_count is not None else max(s.end for s in shots)
-    return Project(media=source.media, fps=source.fps, frame_count=count, shots=tuple(shots), name=name)
+    ours = ours or {}
+    try:
+        render = settings_from_dict(ours.get("render", {}), None)
+        clip = Clip(str(ours.get("clip_id") or "c1"), source.media, source.fps, count, tuple(shots),
+                    str(ours.get("clip_name", "")))
+    except CONTENT_ERRORS as exc:
+        raise InvalidProject(f"timeline content is invalid ({type(exc).__name__}: {exc})", path=source.path) from exc
+    return Project((rehome_strokes(clip),), name=name, render=render)
 
 
 def project_from_otio(timeline: otio.schema.Timeline, media_path: str | None = None, *,

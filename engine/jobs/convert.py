@@ -31,20 +31,20 @@ from engine.depth.normalise import ShotNormaliser
 from engine.depth.registry import create_provider
 from engine.depth.stabilise import DepthStabiliser, estimate_stabilised
 from engine.device import resolve_device
-from engine.document import StereoParams
+from engine.document import Clip, Grade, Shot, StereoParams
 from engine.dvg import TemporalStereo
-from engine.errors import OutputError
+from engine.errors import InvalidProject, OutputError, UsageError
 from engine.fileio import temp_path_beside
 from engine.grading.render import graded_disparity, render_graded
 from engine.jobs.depth_spool import DepthSpool
 from engine.jobs.export_depth import DepthExporter, reimport_range
 from engine.jobs.plan import RenderPlan, hole_mask_paths, plan_convert
-from engine.jobs.request import ConvertRequest
+from engine.jobs.request import ConvertRequest, with_project_media
 from engine.jobs.stream import Sink, prefetch
 from engine.media import EncodeSettings, MediaReader, VideoWriter, commit_together, open_media, write_still
 from engine.ops import StereoViews, pack
 from engine.progress import CancelToken, Progress
-from engine.shots import detect_cuts, edl_to_project, otio_to_project
+from engine.shots import cuts_to_ranges, detect_cuts, edl_to_project, otio_to_project
 
 
 @dataclass(frozen=True)
@@ -61,33 +61,65 @@ def segments_for(plan: RenderPlan, cuts: list[int]) -> list[Segment]:
     return [Segment(a, b) for a, b in zip(edges, edges[1:], strict=False)]
 
 
-def shot_cuts(request: ConvertRequest, reader: MediaReader, plan: RenderPlan,
-              cancel: CancelToken) -> Generator[Progress, None, list[int]]:
-    """Where shots change inside the plan's range: from the project, a shot list, or detection.
+def project_clip(request: ConvertRequest) -> Clip | None:
+    """The clip of `request.project` to render (`request.clip` names it when there are several)."""
+    if request.project is None:
+        return None
+    try:
+        return request.project.clip(request.clip)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0]), hint="Name the clip with --clip ID, NUMBER or NAME") from exc
 
-    Normalisation, the depth provider's temporal state and (later) temporal
-    filling all restart at a cut, so nothing leaks from one shot into the next.
+
+def job_clip(request: ConvertRequest, reader: MediaReader, plan: RenderPlan,
+             cancel: CancelToken) -> Generator[Progress, None, Clip]:
+    """The shots (and grades) the job follows: the project's clip, the shots of an .otio / .edl (an
+    .otio of ours brings its grades), detected cuts, or one shot (`--shots off`).
+
+    Normalisation, the depth provider's temporal state and temporal filling all restart at a shot
+    boundary, so nothing leaks from one shot into the next. Shots without keyframes take the
+    request's constant grade (:func:`params_at`).
     """
-    if request.project is not None:
-        return sorted({b for shot in request.project.shots for b in (shot.start, shot.end)})
+    info = reader.info.video
+    clip = project_clip(request)
+    if clip is not None:
+        if clip.frame_count != len(reader) and clip.shots and clip.shots[-1].end > len(reader):
+            raise InvalidProject(f"clip {clip.id} of the project has shots up to frame {clip.shots[-1].end}, "
+                                 f"but the media has {len(reader)} frames", path=reader.path,
+                                 hint="Relink the clip to its original media")
+        return clip
     mode = request.shots
-    if mode == "off" or plan.frame_count < 2:
-        return []
-    if mode == "auto":
-        return (yield from detect_cuts(reader, request.shot_detect, plan.start, plan.end, cancel))
+    if mode in ("off", "auto"):
+        cuts = [] if mode == "off" or plan.frame_count < 2 else (
+            yield from detect_cuts(reader, request.shot_detect, plan.start, plan.end, cancel))
+        shots = tuple(Shot(a, b, Grade()) for a, b in cuts_to_ranges(cuts, plan.start, plan.end))
+        return Clip("c1", str(reader.path), info.fps, len(reader), shots)
     path = Path(mode)
     notes: list[str] = []
     loader = edl_to_project if path.suffix.lower() == ".edl" else otio_to_project
     project = loader(path, request.input, notes=notes)
     for note in notes:
         yield Progress("note", 0, 0, message=f"{path.name}: {note}")
-    return sorted({b for shot in project.shots for b in (shot.start, shot.end)})
+    return project.clip()
 
 
-def params_at(request: ConvertRequest, source_frame: int) -> StereoParams:
-    """The grade of one frame: the project's shot grade inside a shot, else the request's constant params."""
-    if request.project is not None and request.project.shot_at(source_frame) is not None:
-        return request.project.params_at(source_frame)
+def shot_cuts(request: ConvertRequest, reader: MediaReader, plan: RenderPlan,
+              cancel: CancelToken) -> Generator[Progress, None, list[int]]:
+    """Where shots start and end (see :func:`job_clip`), sorted."""
+    clip = yield from job_clip(request, reader, plan, cancel)
+    return clip.cuts()
+
+
+def params_at(request: ConvertRequest, source_frame: int, clip: Clip | None = None) -> StereoParams:
+    """The grade of one frame: its shot's keyframed grade, else the request's constant params.
+
+    Args:
+        clip: the job's clip (:func:`job_clip`); None = the request's project clip, if any.
+    """
+    clip = clip if clip is not None else project_clip(request)
+    shot = clip.shot_at(source_frame) if clip is not None else None
+    if shot is not None and shot.grade.is_keyed:
+        return shot.grade.at(source_frame)
     return request.params
 
 
@@ -309,7 +341,7 @@ def hole_image(holes: torch.Tensor) -> np.ndarray:
 
 
 def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader, depth: DepthStage,
-                  segments: list[Segment], device: torch.device, cancel: CancelToken,
+                  clip: Clip, segments: list[Segment], device: torch.device, cancel: CancelToken,
                   exporter: DepthExporter | None) -> Iterator[Progress]:
     writers = _open_writers(request, plan, reader.info) + _open_hole_writers(request, plan, reader.info.video.fps)
     t0 = reader.frame(plan.start).time
@@ -344,7 +376,7 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
             stereo.reset()
             for frame in prefetch(reader.frames(segment.start, segment.end), maxsize=4, name="decode-render"):
                 cancel.check()
-                params = None if depth.is_disparity else params_at(request, frame.index)
+                params = None if depth.is_disparity else params_at(request, frame.index, clip)
                 depth_t = depth.depth_tensor(frame.index, segment, device)
                 disparity = depth_t if params is None else graded_disparity(depth_t, params)
                 export = None if exporter is None else (
@@ -386,8 +418,8 @@ def _convert_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
     depth = DepthStage(request, plan.eye_size, reader)
     exporter = make_exporter(request, plan, reader, depth.kind)
     try:
-        cuts = yield from shot_cuts(request, reader, plan, cancel)
-        segments = segments_for(plan, cuts)
+        clip = yield from job_clip(request, reader, plan, cancel)
+        segments = segments_for(plan, clip.cuts())
         if len(segments) > 1:
             yield Progress("note", 0, 0, message=f"{len(segments)} shots: depth is normalised per shot")
         done = 0
@@ -396,7 +428,7 @@ def _convert_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
             yield from depth.depth_pass(reader, segment, cancel, done, plan.frame_count)
             yield from depth.drain_notes()
             done += segment.end - segment.start
-        yield from _render_video(request, plan, reader, depth, segments, device, cancel, exporter)
+        yield from _render_video(request, plan, reader, depth, clip, segments, device, cancel, exporter)
         if exporter is not None:
             exporter.finish()
             for note in exporter.notes:
@@ -458,6 +490,7 @@ def _convert_still(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
 def convert(request: ConvertRequest, cancel: CancelToken | None = None) -> Iterator[Progress]:
     """Run one conversion, yielding Progress; raises engine.errors on bad input or output."""
     cancel = cancel or CancelToken()
+    request = with_project_media(request)
     with open_media(request.input) as reader:
         plan = plan_convert(request, reader)
         for note in plan.notes:

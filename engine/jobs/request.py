@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.depth.protocol import DepthConfig
 from engine.depth.stabilise import StabiliseConfig
 from engine.document import DEFAULT_CONVERGENCE, DEFAULT_DIVERGENCE, Project, StereoParams
 from engine.dvg import DvgConfig
+from engine.errors import UsageError
 from engine.jobs.export_depth import DepthExportSpec
 from engine.media import EncodeSettings
 from engine.shots import ShotDetectConfig
@@ -34,7 +35,9 @@ class ConvertRequest:
         output: target file, required by `convert` (`pair` writes `<stem>_L<ext>` and `<stem>_R<ext>` beside it).
         layout: one of engine.ops.LAYOUTS.
         params: stereo grade used when `project` is None (constant over the range).
-        project: per-shot keyframed grades; overrides `params` inside its shots.
+        project: per-shot keyframed grades (Project.2); overrides `params` inside its keyed shots and
+            `shots`. `input` None = the media of the project's clip.
+        clip: which clip of `project` to render (id, 1-based number or name); None = its only clip.
         synthesize: 'both' (default: each eye half the shift), 'right' or 'left'.
         temporal: DVG hole filling (occlusion masks propagated by flow, disocclusions filled from what
             neighbouring frames saw); False = the per-frame path (`--temporal off`), same depth and grade.
@@ -44,11 +47,12 @@ class ConvertRequest:
             ignored when `project` is given (its shots are used).
     """
 
-    input: Path
+    input: Path | None
     output: Path | None = None
     layout: str = "sbs-full"
     params: StereoParams = field(default_factory=lambda: StereoParams(DEFAULT_DIVERGENCE, DEFAULT_CONVERGENCE))
     project: Project | None = None
+    clip: str | None = None
     synthesize: str = "both"
     temporal: bool = True
     dvg: DvgConfig = field(default_factory=DvgConfig)
@@ -68,3 +72,20 @@ class ConvertRequest:
     export_holes: Path | None = None
     cache_dir: Path | None = None
     use_cache: bool = True
+
+
+def with_project_media(request: ConvertRequest) -> ConvertRequest:
+    """`request` with `input` set to the media of its project's clip when no input was given.
+
+    Raises:
+        UsageError: no input and no project, or no such clip.
+    """
+    if request.input is not None:
+        return request
+    if request.project is None:
+        raise UsageError("no input given", hint="Pass the source media, or --project FILE")
+    try:
+        clip = request.project.clip(request.clip)
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0]), hint="Name the clip with --clip ID, NUMBER or NAME") from exc
+    return replace(request, input=Path(clip.media))

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
 
-from engine.document import Grade, Keyframe, Project, Shot, StereoParams
+from engine.document import Grade, Project, Shot, StereoParams
 
 
 def enforce_min_length(cuts: Iterable[int], start: int, end: int, min_frames: int) -> list[int]:
@@ -72,7 +72,6 @@ def shots_to_project(media_path: str, fps: Fraction, frame_count: int,
         frame_count: frames in the source.
         ranges: sorted, non-overlapping [start, end) source-frame ranges inside [0, frame_count).
     """
-    shots = tuple(Shot(start, end, Grade((Keyframe(start, StereoParams()),)), name=f"Shot {i:03d}")
+    shots = tuple(Shot(start, end, Grade.constant(StereoParams(), start), name=f"Shot {i:03d}")
                   for i, (start, end) in enumerate(ranges, start=1))
-    return Project(media=str(media_path), fps=Fraction(fps), frame_count=int(frame_count), shots=shots,
-                   name=name)
+    return Project.single(str(media_path), Fraction(fps), int(frame_count), shots, name=name)

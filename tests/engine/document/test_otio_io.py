@@ -9,7 +9,7 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
-from engine.document import Grade, Keyframe, Project, Shot, StereoParams
+from engine.document import Grade, Keyframe, Project, Shot, StereoParams, Stroke, Track, WindowTrack
 from engine.document.otio_io import (
     apply_frame_code_mode,
     project_from_otio,
@@ -25,11 +25,14 @@ NTSC = Fraction(30000, 1001)
 
 def graded_project(media: str = "/media/reel one/clip A.mov") -> Project:
     """Three shots with a gap (180..250) and keyframes of every interpolation."""
-    first = Grade((Keyframe(0, StereoParams(2.0, 0.25), "smooth"), Keyframe(60, StereoParams(4.5, 0.5)),
-                   Keyframe(99, StereoParams(3.0, 1 / 3), "hold")))
-    second = Grade((Keyframe(100, StereoParams(1.25, 0.125), "hold"),))
-    return Project(media=media, fps=NTSC, frame_count=500, name="reel one", shots=(
-        Shot(0, 100, first, name="Opening"), Shot(100, 180, second, name="Close-up"),
+    first = Grade(divergence=Track((Keyframe(0, 2.0, "smooth"), Keyframe(60, 4.5), Keyframe(99, 3.0, "hold"))),
+                  convergence=Track((Keyframe(0, 0.25, "smooth"), Keyframe(60, 0.5), Keyframe(99, 1 / 3, "hold"))),
+                  gamma=Track((Keyframe(10, 0.5),)))
+    second = Grade.constant(StereoParams(1.25, 0.125), 100)
+    stroke = Stroke("s1", "flatten", 120, ((5.0, 6.0), (7.0, 8.0)), 9.0, 2.0, 0.5)
+    window = (WindowTrack("right", Track((Keyframe(100, 0.8),))),)
+    return Project.single(media, NTSC, 500, name="reel one", shots=(
+        Shot(0, 100, first, name="Opening"), Shot(100, 180, second, "Close-up", (stroke,), window),
         Shot(250, 400, name="Wide")))
 
 
@@ -77,9 +80,9 @@ def test_written_timeline_is_plain_otio_an_editor_can_read(tmp_path):
     assert otio.url_utils.filepath_from_url(reference.target_url) == project.media
     assert reference.available_range == span(0, 500, float(NTSC))
     ours = timeline.metadata["spatialdreamer"]
-    assert (ours["schema"], ours["fps"], ours["frame_count"]) == ("OtioProject.1", "30000/1001", 500)
+    assert (ours["schema"], ours["fps"], ours["frame_count"]) == ("OtioProject.2", "30000/1001", 500)
     shot_meta = clips[0].metadata["spatialdreamer"]
-    assert shot_meta["schema"] == "OtioShot.1" and len(shot_meta["keyframes"]) == 3
+    assert shot_meta["schema"] == "OtioShot.2" and len(shot_meta["shot"]["tracks"]["divergence"]) == 3
     assert json.loads(path.read_text())["OTIO_SCHEMA"].startswith("Timeline.")
 
 
@@ -122,8 +125,8 @@ def test_editor_timeline_gives_shots_of_our_media_with_notes_for_the_rest(tmp_pa
     assert project.media == "/projects/relinked/plate.mov"
     assert project.fps == Fraction(24) and project.frame_count == 100  # from the available range
     assert project.name == "cut"
-    for shot in project.shots:  # no grade stored: the default, keyed at the shot's first frame
-        assert shot.grade == Grade((Keyframe(shot.start, StereoParams()),))
+    for shot in project.shots:  # no grade stored: ungraded (the job's constant grade applies)
+        assert shot.grade == Grade() and not shot.grade.is_keyed
     text = "\n".join(notes)
     assert "'B'" in text and "other.mov" in text
     assert "slate" in text and "generator SMPTEBars" in text
@@ -150,7 +153,23 @@ def test_keyframes_are_restored_only_from_our_metadata():
     for item in stripped.find_clips():
         del item.metadata["spatialdreamer"]
     assert project_from_otio(timeline).shots[0].grade == project.shots[0].grade
-    assert project_from_otio(stripped).shots[0].grade == Grade((Keyframe(0, StereoParams()),))
+    assert project_from_otio(stripped).shots[0].grade == Grade()
+    assert project_from_otio(timeline).shots[1] == project.shots[1]  # strokes and windows too
+
+
+def test_otio_shot_1_metadata_is_upgraded():
+    """What `shots --otio` wrote before Project.2 (OtioShot.1 / OtioProject.1) still loads with its grades."""
+    timeline = project_to_otio(graded_project())
+    timeline.metadata["spatialdreamer"] = {"schema": "OtioProject.1", "name": "old", "media": graded_project().media,
+                                           "fps": "30000/1001", "frame_count": 500}
+    first = timeline.find_clips()[0]
+    first.metadata["spatialdreamer"] = {"schema": "OtioShot.1", "keyframes": [
+        {"frame": 0, "divergence": 2.0, "convergence": 0.25, "interpolation": "smooth"},
+        {"frame": 60, "divergence": 4.5, "convergence": 0.5, "interpolation": "linear"}]}
+    project = project_from_otio(timeline)
+    assert project.name == "old" and project.clip().id == "c1"
+    assert project.params_at(60) == StereoParams(4.5, 0.5)
+    assert project.params_at(30).divergence == pytest.approx(3.25)
 
 
 # ---------------------------------------------------------------- bad OTIO files
@@ -188,9 +207,9 @@ def test_newer_schema_and_bad_keyframes_are_invalid_projects(tmp_path):
         read_otio(newer)
     assert str(newer) in str(info.value)
     timeline = project_to_otio(graded_project())
-    timeline.find_clips()[0].metadata["spatialdreamer"]["keyframes"][0]["divergence"] = "lots"
+    timeline.find_clips()[0].metadata["spatialdreamer"]["shot"]["tracks"]["divergence"][0]["value"] = "lots"
     broken = write_text(tmp_path, "broken.otio", otio.adapters.write_to_string(timeline, "otio_json"))
-    with pytest.raises(InvalidProject, match="keyframes of clip 'Opening'") as info:
+    with pytest.raises(InvalidProject, match="grade of clip 'Opening'") as info:
         read_otio(broken)
     assert str(broken) in str(info.value)
 

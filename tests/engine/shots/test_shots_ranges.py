@@ -44,7 +44,7 @@ def test_project_has_one_default_graded_shot_per_range():
     assert [(s.start, s.end) for s in project.shots] == [(0, 17), (17, 41), (50, 100)]
     assert [s.name for s in project.shots] == ["Shot 001", "Shot 002", "Shot 003"]
     for shot in project.shots:
-        assert [k.frame for k in shot.grade.keyframes] == [shot.start]
+        assert shot.grade.keyed_frames() == (shot.start,)
         assert shot.grade.at(shot.start) == StereoParams()
     assert project.shot_at(45) is None  # gaps are allowed
     with pytest.raises(ValueError):

@@ -1,0 +1,86 @@
+"""convert with a Project.2 (a chosen clip), with our OTIO as the project, and `--shots edit.otio`
+taking the grades stored in the OTIO's metadata (issue #14)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import api
+from engine.document import Clip, Grade, Project, Shot, StereoParams
+from engine.document.otio_io import write_otio
+from tests.support.shot_clips import WARM, clip_from_shots, drift, pan
+
+LENGTHS = (6, 6)
+
+
+@pytest.fixture(scope="module")
+def two_shot_clip(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("clip")
+    path, cuts = clip_from_shots(folder / "two.mp4", [(LENGTHS[0], drift(1, WARM, LENGTHS[0])),
+                                                      (LENGTHS[1], pan(2, (0.4, 0.9, 0.6), LENGTHS[1], 3, 12))])
+    assert cuts == [LENGTHS[0]]
+    return path
+
+
+def graded(media: Path, first: float, second: float) -> Project:
+    """The clip's two shots, divergence `first` and `second` (c = 0.5)."""
+    n = sum(LENGTHS)
+    shots = (Shot(0, LENGTHS[0], Grade.constant(StereoParams(first, 0.5), 0), "one"),
+             Shot(LENGTHS[0], n, Grade.constant(StereoParams(second, 0.5), LENGTHS[0]), "two"))
+    return Project.single(str(media), Fraction(24), n, shots)
+
+
+def rendered_disparity(tmp_path: Path, request: api.ConvertRequest) -> list[float]:
+    """Max |d| of every frame, from the disparity the render exported."""
+    out = tmp_path / "d"
+    request = api.ConvertRequest(**{**request.__dict__, "output": tmp_path / "out.mkv", "temporal": False,
+                                    "encode": api.EncodeSettings(codec="ffv1"), "use_cache": False,
+                                    "export_depth": api.DepthExportSpec(out, "npy", out, "npy")})
+    for _ in api.convert(request):
+        pass
+    files = sorted(out.glob("*.disparity.*.npy"))
+    assert len(files) == sum(LENGTHS)
+    return [float(np.nanmax(np.abs(np.load(f)))) for f in files]
+
+
+def test_project_clip_grades_drive_the_render(tmp_path, two_shot_clip):
+    other = Clip("c1", "/elsewhere/missing.mov", Fraction(24), 12, (Shot(0, 12),))
+    chosen = graded(two_shot_clip, 0.0, 6.0).clips[0]
+    project = Project((other, Clip("c2", chosen.media, chosen.fps, chosen.frame_count, chosen.shots, "main")))
+    d = rendered_disparity(tmp_path, api.ConvertRequest(input=None, project=project, clip="main"))
+    assert max(d[:LENGTHS[0]]) < 1e-6  # D = 0 on the first shot: flat
+    assert min(d[LENGTHS[0]:]) > 1.0  # D = 6 % of 160 px: the nearest moves by several pixels
+    with pytest.raises(api.UsageError, match="2 clips"):
+        rendered_disparity(tmp_path, api.ConvertRequest(input=None, project=project))
+
+
+def test_otio_written_by_shots_is_a_project(tmp_path, two_shot_clip):
+    timeline = tmp_path / "cut.otio"
+    write_otio(graded(two_shot_clip, 6.0, 0.0), timeline)
+    project = api.load_project(timeline)
+    assert [(s.start, s.end) for s in project.shots] == [(0, 6), (6, 12)]
+    d = rendered_disparity(tmp_path, api.ConvertRequest(input=two_shot_clip, project=project))
+    assert min(d[:LENGTHS[0]]) > 1.0 and max(d[LENGTHS[0]:]) < 1e-6
+
+
+def test_shots_from_our_otio_bring_their_grades(tmp_path, two_shot_clip):
+    timeline = tmp_path / "edit.otio"
+    write_otio(graded(two_shot_clip, 0.0, 6.0), timeline)
+    d = rendered_disparity(tmp_path, api.ConvertRequest(input=two_shot_clip, shots=str(timeline),
+                                                        params=StereoParams(3.0, 0.5)))
+    assert max(d[:LENGTHS[0]]) < 1e-6 and min(d[LENGTHS[0]:]) > 1.0
+
+
+def test_shots_from_a_foreign_otio_take_the_request_grade(tmp_path, two_shot_clip):
+    timeline = tmp_path / "edit.otio"
+    project = graded(two_shot_clip, 0.0, 6.0)
+    ungraded = Project.single(project.media, project.fps, project.frame_count,
+                              tuple(Shot(s.start, s.end, Grade(), s.name) for s in project.shots))
+    write_otio(ungraded, timeline)
+    d = rendered_disparity(tmp_path, api.ConvertRequest(input=two_shot_clip, shots=str(timeline),
+                                                        params=StereoParams(0.0, 0.5)))
+    assert max(d) < 1e-6

@@ -1,0 +1,78 @@
+"""The headset test's client: runs studio.xr's XrPreview against the real runtime, inside the Monado chroot.
+
+It is driven line by line on stdin and reports JSON lines on stdout, so the host-side test can kill
+and restart the service while it runs and wait for conditions instead of sleeping:
+
+    show NAME      show the SBS image NAME from the content .npz (frame id = its index + 1)
+    capture        read back the next submitted swapchain image (saved as .npy in --out)
+    recentre       recentre the world screen
+    stop           stop the preview (exit the session, join the thread) and quit
+
+Reports: {"event": "status"|"frame"|"shown"|"captured"|"stopped", ...}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+
+import numpy as np
+
+from studio.xr.session import Content, XrPreview
+
+_out_lock = threading.Lock()
+
+
+def emit(**fields) -> None:
+    with _out_lock:
+        sys.stdout.write(json.dumps(fields) + "\n")
+        sys.stdout.flush()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--content", required=True, help=".npz of named (H, 2W, 3) uint8 SBS images")
+    parser.add_argument("--out", required=True, help="folder for captured swapchain images")
+    args = parser.parse_args()
+    images = dict(np.load(args.content))
+    names = sorted(images)
+
+    preview = XrPreview(
+        app_name="spatialdreamer-xr-test",
+        on_status=lambda r: emit(event="status", status=r.status.name,
+                                 state=r.state.name if r.state is not None else None, message=r.message),
+        on_frame=lambda f: emit(event="frame", i=f.index, id=f.content_id, t=f.render_start_ns, cpu_ms=f.cpu_ms,
+                                layers=[[la.eye, *la.rect] for la in f.layers]),
+        retry_s=0.25)
+    captures = [0]
+
+    def on_capture(rgba, layers, frame_id) -> None:
+        captures[0] += 1
+        path = os.path.join(args.out, f"capture_{captures[0]}.npy")
+        np.save(path, rgba)
+        emit(event="captured", path=path, id=frame_id, layers=[[la.eye, *la.rect] for la in layers])
+
+    preview.start()
+    for line in sys.stdin:
+        cmd, _, arg = line.strip().partition(" ")
+        if cmd == "show":
+            preview.show(Content(names.index(arg) + 1, images[arg]))
+            emit(event="shown", name=arg, id=names.index(arg) + 1, t=__import__("time").monotonic_ns())
+        elif cmd == "capture":
+            preview.capture_next(on_capture)
+        elif cmd == "recentre":
+            preview.recentre()
+        elif cmd == "stop":
+            break
+    joined = preview.stop()
+    emit(event="stopped", joined=joined, threads=[t.name for t in threading.enumerate()],
+         frames=preview.stats.frames_ended, reconnects=preview.stats.reconnects,
+         sessions=preview.stats.sessions_started)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -92,6 +92,6 @@ in_chroot() {
 case "${1:-}" in
   provision) provision ;;
   path) echo "$ROOT" ;;
-  exec) shift; [ $# -gt 0 ] || die "usage: $0 exec CMD..."; in_chroot "$(printf '%q ' "$@")" ;;
+  exec) shift; [ $# -gt 0 ] || die "usage: $0 exec CMD..."; in_chroot "exec $(printf '%q ' "$@")" ;;
   *) echo "usage: $0 provision | exec CMD... | path" >&2; exit 2 ;;
 esac

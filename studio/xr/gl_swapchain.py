@@ -37,7 +37,7 @@ class GlSwapchainGraphics:
     # -- session set-up ------------------------------------------------------------------------
     def check_requirements(self, instance, system) -> None:
         """The mandatory xrGetOpenGLGraphicsRequirementsKHR call, and a check of our context against it."""
-        xr, GL = self.xr, self.GL  # noqa: N806
+        xr, GL = self.xr, self.GL
         if hasattr(xr, "ext") and hasattr(xr.ext, "KHR") and hasattr(xr.ext.KHR, "opengl_enable"):
             req = xr.ext.KHR.opengl_enable.get_graphics_requirements(instance, system)
         else:
@@ -113,7 +113,7 @@ class GlSwapchainGraphics:
         self.image_size = (width, height)
 
     def _upload(self, sbs: np.ndarray) -> None:
-        GL = self.GL  # noqa: N806
+        GL = self.GL
         h, w = sbs.shape[:2]
         fmt = GL.GL_RGB if sbs.shape[2] == 3 else GL.GL_RGBA
         if not self._staging_tex:
@@ -127,7 +127,7 @@ class GlSwapchainGraphics:
         GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
 
     def _blit(self, target: int, src_size: tuple[int, int]) -> None:
-        GL = self.GL  # noqa: N806
+        GL = self.GL
         sw, sh = src_size
         dw, dh = self.image_size
         GL.glDisable(GL.GL_FRAMEBUFFER_SRGB)
@@ -144,7 +144,7 @@ class GlSwapchainGraphics:
         GL.glFlush()
 
     def _read(self, image: int) -> np.ndarray:
-        GL = self.GL  # noqa: N806
+        GL = self.GL
         w, h = self.image_size
         GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, self._fbos[1])
         GL.glFramebufferTexture2D(GL.GL_READ_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, image, 0)
@@ -168,7 +168,7 @@ class GlSwapchainGraphics:
         finally:
             try:
                 self.ensure_current()
-                GL = self.GL  # noqa: N806
+                GL = self.GL
                 GL.glDeleteFramebuffers(2, self._fbos)
                 if self._staging_tex:
                     GL.glDeleteTextures([self._staging_tex])

@@ -39,7 +39,7 @@ class GlxContext:
             self.display = None
             raise
 
-    def _create(self, GLX) -> None:  # noqa: N803 (the module)
+    def _create(self, GLX) -> None:
         screen = self._x11.XDefaultScreen(self.display)
         attribs = _int_list([GLX.GLX_X_RENDERABLE, 1,
                              GLX.GLX_DRAWABLE_TYPE, GLX.GLX_PBUFFER_BIT | GLX.GLX_WINDOW_BIT,
@@ -76,7 +76,7 @@ class GlxContext:
     def close(self) -> None:
         if self.display is None:
             return
-        GLX = self._glx  # noqa: N806
+        GLX = self._glx
         GLX.glXMakeContextCurrent(self.display, 0, 0, None)
         GLX.glXDestroyContext(self.display, self.context)
         GLX.glXDestroyPbuffer(self.display, self.drawable)

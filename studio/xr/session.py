@@ -14,6 +14,7 @@ a factory taking the xr module; the default is the GLX/OpenGL one in `gl_swapcha
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import threading
 import time
@@ -276,10 +277,8 @@ class _Connection:
     def close(self) -> None:
         """Destroy whatever exists; errors are ignored (the runtime may be gone)."""
         for step in (self._destroy_gfx, self._destroy_spaces, self._destroy_session, self._destroy_instance):
-            try:
+            with contextlib.suppress(Exception):
                 step()
-            except Exception:
-                pass
 
     def _destroy_gfx(self) -> None:
         gfx, self.gfx = self.gfx, None
@@ -314,9 +313,8 @@ class _Connection:
     # -- the loop -----------------------------------------------------------------------------
     def pump(self) -> str:
         while True:
-            if self.p._stop.is_set() and self.exit_deadline is None:
-                if not self._request_exit():
-                    return "done"
+            if self.p._stop.is_set() and self.exit_deadline is None and not self._request_exit():
+                return "done"
             if self.exit_deadline is not None and time.monotonic() > self.exit_deadline:
                 return "done"  # the runtime never took us to EXITING; tear down anyway
             action = self._guard(self._drain_events)
@@ -412,6 +410,7 @@ class _Connection:
 
     def _track_head(self, display_time: int, geometry: ScreenGeometry, recentre: bool) -> ScreenGeometry:
         loc = self.xr.locate_space(self.spaces["view"], self.spaces["local"], display_time)
+        self.gfx.ensure_current()
         p, q = loc.pose.position, loc.pose.orientation
         self.p.head = Pose((p.x, p.y, p.z), (q.x, q.y, q.z, q.w))
         if not recentre:

@@ -6,6 +6,7 @@ ended by `close()`. Waits are for conditions (a socket appearing, a JSON report 
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -61,10 +62,8 @@ class Proc:
         for line in self.popen.stdout:
             self.lines.append(line.rstrip("\n"))
             if line.startswith("{"):
-                try:
+                with contextlib.suppress(json.JSONDecodeError):
                     self.events.put(json.loads(line))
-                except json.JSONDecodeError:
-                    pass
 
     def send(self, command: str) -> None:
         self.popen.stdin.write(command + "\n")
@@ -96,18 +95,14 @@ class Proc:
 
     def kill(self, sig: int = signal.SIGKILL, timeout: float = 10.0) -> int | None:
         if self.popen.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.popen.pid, sig)
-            except ProcessLookupError:
-                pass
         try:
             return self.popen.wait(timeout)
         finally:
             if self.popen.stdin:
-                try:
+                with contextlib.suppress(OSError):
                     self.popen.stdin.close()
-                except OSError:
-                    pass
 
 
 class MonadoRuntime:

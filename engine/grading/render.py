@@ -11,21 +11,34 @@ import torch
 from torch import Tensor
 
 from engine.document import StereoParams
-from engine.ops import StereoViews, disparity_from_grade, render_views
+from engine.ops import StereoViews, apply_depth_curve, disparity_from_grade, render_views
+
+
+def curved_depth(delta: Tensor, params: StereoParams) -> Tensor:
+    """δ' = the frame's depth curve applied to δ (CONVENTIONS.md).
+
+    Args:
+        delta: (B, 1, H, W) normalised depth in [0, 1] (0 nearest), after depth edits; NaN = unknown.
+    Returns:
+        (B, 1, H, W) δ' (the input itself for the identity curve).
+    """
+    c = params.curve
+    return apply_depth_curve(delta, c.near, c.far, c.gamma)
 
 
 def graded_disparity(delta: Tensor, params: StereoParams) -> Tensor:
-    """Disparity in pixels of the eye width of `delta`.
+    """Disparity in pixels of the eye width of `delta`: the depth curve, then the grade.
 
     Args:
-        delta: (B, 1, H, W) normalised depth in [0, 1] (0 nearest); NaN = unknown.
-        params: divergence D (% of eye width) and convergence c.
+        delta: (B, 1, H, W) normalised depth in [0, 1] (0 nearest), after depth edits; NaN = unknown.
+        params: divergence D (% of eye width), convergence c and the depth curve.
     Returns:
-        (B, 1, H, W) float32 px, d > 0 in front of the screen plane; NaN stays NaN (does not splat).
+        (B, 1, H, W) float32 px, d = D/100 · W · (c − δ'), d > 0 in front of the screen plane; NaN stays NaN.
     """
     if delta.dim() != 4 or delta.shape[1] != 1:
         raise ValueError(f"delta must be (B, 1, H, W), got {tuple(delta.shape)}")
-    return disparity_from_grade(delta, params.divergence, params.convergence, delta.shape[-1])
+    return disparity_from_grade(curved_depth(delta, params), params.divergence, params.convergence,
+                                delta.shape[-1])
 
 
 def render_graded(image: Tensor, depth: Tensor, params: StereoParams | None, synthesize: str = "both") -> StereoViews:

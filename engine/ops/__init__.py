@@ -6,7 +6,7 @@ packing (SBS / TB / anaglyph / pair) and the composition the render uses.
 
 from engine.ops.colour import linear_to_srgb, luminance, srgb_to_linear
 from engine.ops.fill import fill_holes
-from engine.ops.grade import disparity_from_grade
+from engine.ops.grade import apply_depth_curve, disparity_from_grade
 from engine.ops.pack import LAYOUTS, area_resize, pack, packed_size, pad_to_even
 from engine.ops.splat import splat, splat_with_disparity
 from engine.ops.stereo import SYNTHESIZE_MODES, StereoViews, render_views
@@ -15,6 +15,7 @@ __all__ = [
     "LAYOUTS",
     "SYNTHESIZE_MODES",
     "StereoViews",
+    "apply_depth_curve",
     "area_resize",
     "disparity_from_grade",
     "fill_holes",

@@ -34,3 +34,45 @@ def test_unknown_depth_stays_unknown():
 def test_rejects_bad_shapes_and_width(shape, width):
     with pytest.raises(ValueError):
         disparity_from_grade(torch.zeros(shape), 3.0, 1 / 3, width)
+
+
+def test_depth_curve_formula():
+    from engine.ops import apply_depth_curve
+
+    delta = torch.tensor([0.0, 0.1, 0.3, 0.5, 0.9, 1.0, float("nan")]).view(1, 1, 1, 7)
+    out = apply_depth_curve(delta, near=0.1, far=0.9, gamma=0.5)
+    expected = [0.0, 0.0, 0.25 ** 0.5, 0.5 ** 0.5, 1.0, 1.0]
+    assert out[0, 0, 0, :6].tolist() == pytest.approx(expected, abs=1e-6)
+    assert torch.isnan(out[0, 0, 0, 6])
+    assert apply_depth_curve(delta) is delta  # the identity curve leaves every master unchanged
+    lin = apply_depth_curve(delta, 0.0, 0.5, 1.0)
+    assert lin[0, 0, 0, :6].tolist() == pytest.approx([0.0, 0.2, 0.6, 1.0, 1.0, 1.0], abs=1e-6)
+
+
+def test_gamma_gives_the_foreground_more_relief():
+    from engine.ops import apply_depth_curve
+
+    delta = torch.linspace(0, 1, 101).view(1, 1, 1, 101)
+    soft, hard = apply_depth_curve(delta, gamma=0.5), apply_depth_curve(delta, gamma=2.0)
+    assert (soft[..., 10] - soft[..., 0]) > (delta[..., 10] - delta[..., 0]) > (hard[..., 10] - hard[..., 0])
+    assert torch.all(soft[..., 1:] >= soft[..., :-1]) and torch.all(hard[..., 1:] >= hard[..., :-1])
+
+
+@pytest.mark.parametrize(("near", "far", "gamma"), [(0.5, 0.5, 1.0), (0.2, 0.1, 1.0), (0.0, 1.0, 5.0)])
+def test_depth_curve_rejects_bad_parameters(near, far, gamma):
+    from engine.ops import apply_depth_curve
+
+    with pytest.raises(ValueError):
+        apply_depth_curve(torch.zeros(1, 1, 2, 2), near, far, gamma)
+
+
+def test_graded_disparity_uses_the_curve():
+    from engine.document import DepthCurve, StereoParams
+    from engine.grading.render import graded_disparity
+
+    delta = torch.tensor([0.0, 0.25, 0.5, 1.0]).view(1, 1, 1, 4)
+    plain = graded_disparity(delta, StereoParams(3.0, 0.5))
+    assert plain.tolist() == disparity_from_grade(delta, 3.0, 0.5, 4).tolist()
+    curved = graded_disparity(delta, StereoParams(3.0, 0.5, DepthCurve(0.0, 0.5, 1.0)))
+    assert curved.tolist() == disparity_from_grade(torch.tensor([0.0, 0.5, 1.0, 1.0]).view(1, 1, 1, 4),
+                                                   3.0, 0.5, 4).tolist()

@@ -118,8 +118,20 @@ def render_frame(rgb: np.ndarray, depth: np.ndarray, params: StereoParams | None
     return _convert.to_image(views.left, bits), _convert.to_image(views.right, bits)
 
 
+def open_session(project_or_media: Project | str | Path, clip: str | None = None,
+                 request: ConvertRequest | None = None, **kwargs):
+    """An interactive :class:`engine.session.Session` on a project's clip or a media file: one reader,
+    one depth provider and the caches kept open; `frame(n)`, `depth(n)`, `shot_at(n)`, `params_at(n)`,
+    `render(n)`, `analyse(shot)`, `prefetch(n)`, `readout(n)`, `update(project)`, `close()`.
+    See engine/session/session.py for the threading contract."""
+    from engine.session import open_session as _open
+
+    return _open(project_or_media, clip, request, **kwargs)
+
+
 def preview_images(request: ConvertRequest, at: str) -> list[np.ndarray]:
-    """Frame `at` of `request.input`, graded and packed by `request.layout`, in memory (studio viewer).
+    """Frame `at` of `request.input`, graded and packed by `request.layout`, in memory: the master's
+    frame (through the session: δ over the whole shot, analysed into the depth cache on demand).
 
     Returns:
         list of (H, W, 3) uint8 (uint16 for high-bit-depth sources) images; two for `pair`.
@@ -150,6 +162,7 @@ __all__ = [
     "EvalReport",
     "EvalRequest",
     "evaluate",
+    "open_session",
     "DepthExportSpec",
     "SHOT_DETECTORS",
     "CancelToken",

@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -32,17 +31,26 @@ from engine.depth.registry import create_provider
 from engine.depth.stabilise import DepthStabiliser, estimate_stabilised
 from engine.device import resolve_device
 from engine.document import Clip, Grade, Shot, StereoParams
-from engine.dvg import TemporalStereo
 from engine.errors import InvalidProject, OutputError, UsageError
 from engine.fileio import temp_path_beside
-from engine.grading.render import graded_disparity, render_graded
 from engine.jobs.depth_spool import DepthSpool
 from engine.jobs.export_depth import DepthExporter, reimport_range
+from engine.jobs.frame import (
+    DepthEditor,
+    FrameAssembly,
+    PerFrameStereo,
+    PreparedFrame,
+    depth_to_tensor,
+    eye_image,
+    make_stereo_renderer,
+    to_image,
+    to_tensor,
+)
 from engine.jobs.plan import RenderPlan, hole_mask_paths, plan_convert
 from engine.jobs.request import ConvertRequest, with_project_media
 from engine.jobs.stream import Sink, prefetch
 from engine.media import EncodeSettings, MediaReader, VideoWriter, commit_together, open_media, write_still
-from engine.ops import StereoViews, pack
+from engine.ops import StereoViews
 from engine.progress import CancelToken, Progress
 from engine.shots import cuts_to_ranges, detect_cuts, edl_to_project, otio_to_project
 
@@ -121,35 +129,6 @@ def params_at(request: ConvertRequest, source_frame: int, clip: Clip | None = No
     if shot is not None and shot.grade.is_keyed:
         return shot.grade.at(source_frame)
     return request.params
-
-
-def eye_image(image: np.ndarray, eye_size: tuple[int, int]) -> np.ndarray:
-    """Resize a decoded (H, W, 3) frame to the eye size with an area filter (no-op at full size)."""
-    if (image.shape[1], image.shape[0]) == eye_size:
-        return image
-    return cv2.resize(image, eye_size, interpolation=cv2.INTER_AREA)
-
-
-def to_tensor(image: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(H, W, 3) uint8/uint16 -> (1, 3, H, W) float32 in [0, 1] on `device`."""
-    scale = 65535.0 if image.dtype == np.uint16 else 255.0
-    t = torch.from_numpy(np.ascontiguousarray(image)).to(device)
-    return t.permute(2, 0, 1).unsqueeze(0).to(torch.float32).div_(scale)
-
-
-def depth_to_tensor(values: np.ndarray, device: torch.device) -> torch.Tensor:
-    """(H, W) float -> (1, 1, H, W) float32 on `device`."""
-    return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32)).to(device)[None, None]
-
-
-def to_image(t: torch.Tensor, bit_depth: int, padding: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """(1, 3, H, W) float [0, 1] -> (H + pad_b, W + pad_r, 3) uint8 (bit_depth 8) or uint16, edge-padded."""
-    high = bit_depth > 8
-    hwc = t[0].permute(1, 2, 0).clamp(0.0, 1.0).mul(65535.0 if high else 255.0).round_()
-    out = hwc.to(torch.int32).cpu().numpy().astype(np.uint16) if high else hwc.to(torch.uint8).cpu().numpy()
-    if any(padding):
-        out = np.pad(out, ((0, padding[1]), (0, padding[0]), (0, 0)), mode="edge")
-    return np.ascontiguousarray(out)
 
 
 class DepthStage:
@@ -272,33 +251,6 @@ class DepthStage:
             self.spool.close()
 
 
-def render_frame_tensor(image: np.ndarray, depth: torch.Tensor, params: StereoParams | None,
-                        request: ConvertRequest, device: torch.device) -> torch.Tensor | tuple:
-    """One source frame (eye size) -> the packed output tensor(s) for `request.layout` (per-frame path)."""
-    views = render_graded(to_tensor(image, device), depth, params, request.synthesize)
-    return pack(views.left, views.right, request.layout, swap_eyes=request.swap_eyes)
-
-
-class PerFrameStereo:
-    """The per-frame path: each frame's eyes from its own splat and spatial fill (no temporal state).
-
-    Same interface as the temporal (DVG) renderer: `push` returns the frames that are complete.
-    """
-
-    def __init__(self, synthesize: str) -> None:
-        self.synthesize = synthesize
-        self.notes: list[str] = []
-
-    def push(self, index: int, image: torch.Tensor, disparity: torch.Tensor) -> list[tuple[int, StereoViews]]:
-        return [(index, render_graded(image, disparity, None, self.synthesize))]
-
-    def flush(self) -> list[tuple[int, StereoViews]]:
-        return []
-
-    def reset(self) -> None:
-        """Nothing carries over between frames."""
-
-
 @dataclass
 class _Pending:
     """What the encode thread needs of a frame once its views are ready."""
@@ -346,7 +298,7 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
     writers = _open_writers(request, plan, reader.info) + _open_hole_writers(request, plan, reader.info.video.fps)
     t0 = reader.frame(plan.start).time
     bit_depth = request.encode.bit_depth
-    stereo = make_stereo_renderer(request, device)
+    assembly = FrameAssembly(request, device, depth_editor(clip))
 
     def encode(item: tuple[list[np.ndarray], _Pending]) -> None:
         images, pending = item
@@ -362,9 +314,7 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
     def emit(ready: list[tuple[int, StereoViews]]) -> Iterator[Progress]:
         nonlocal done
         for index, views in ready:
-            packed = pack(views.left, views.right, request.layout, swap_eyes=request.swap_eyes)
-            outs = packed if isinstance(packed, tuple) else (packed,)
-            images = [to_image(o, bit_depth, plan.padding) for o in outs]
+            images = assembly.packed(views, bit_depth, plan.padding)
             if request.export_holes is not None:
                 images += [hole_image(views.left_holes), hole_image(views.right_holes)]
             sink.put((images, pending.pop(index)))
@@ -373,20 +323,16 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
 
     try:
         for segment in segments:
-            stereo.reset()
+            assembly.reset()
             for frame in prefetch(reader.frames(segment.start, segment.end), maxsize=4, name="decode-render"):
                 cancel.check()
                 params = None if depth.is_disparity else params_at(request, frame.index, clip)
-                depth_t = depth.depth_tensor(frame.index, segment, device)
-                disparity = depth_t if params is None else graded_disparity(depth_t, params)
-                export = None if exporter is None else (
-                    frame.index, None if params is None else depth_t[0, 0].cpu().numpy(),
-                    disparity[0, 0].cpu().numpy())
-                pending[frame.index] = _Pending(frame.time - t0, export)
-                image = to_tensor(eye_image(frame.image, plan.eye_size), device)
-                yield from emit(stereo.push(frame.index, image, disparity))
-            yield from emit(stereo.flush())
-        for note in summarise_notes(stereo.notes):
+                prepared = assembly.prepare(frame.index, eye_image(frame.image, plan.eye_size),
+                                            depth.depth_tensor(frame.index, segment, device), params)
+                pending[frame.index] = _Pending(frame.time - t0, export_item(prepared, exporter))
+                yield from emit(assembly.push(prepared))
+            yield from emit(assembly.flush())
+        for note in summarise_notes(assembly.notes):
             yield Progress("note", 0, 0, message=note)
         sink.close()
         commit_together(writers)
@@ -397,20 +343,35 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
         raise
 
 
+def export_item(prepared: PreparedFrame, exporter: DepthExporter | None) -> tuple | None:
+    """What `--export-depth` writes for a frame: (index, δ before the curve or None, disparity)."""
+    if exporter is None:
+        return None
+    delta = None if prepared.delta is None else prepared.delta[0, 0].cpu().numpy()
+    return prepared.index, delta, prepared.disparity[0, 0].cpu().numpy()
+
+
+def depth_editor(clip: Clip | None) -> DepthEditor | None:
+    """The depth-edit hook for a clip's strokes (CONVENTIONS.md "Depth edits"); None when it has none.
+
+    Stroke rasterisation and propagation are the painting issue's (#11); until it registers an
+    editor, strokes in a project are kept in the document but not applied (:func:`stroke_note`).
+    """
+    return None
+
+
+def stroke_note(clip: Clip | None) -> str | None:
+    """A note when the clip has depth-edit strokes this build does not apply."""
+    count = 0 if clip is None else sum(len(s.strokes) for s in clip.shots)
+    if count and depth_editor(clip) is None:
+        return f"{count} depth-edit stroke(s) in the project are not applied by this version"
+    return None
+
+
 def summarise_notes(notes: list[str], limit: int = 5) -> list[str]:
     """Unique notes in order, at most `limit` of them plus a count of the rest."""
     unique = list(dict.fromkeys(notes))
     return unique[:limit] + ([f"... and {len(unique) - limit} more"] if len(unique) > limit else [])
-
-
-def make_stereo_renderer(request: ConvertRequest, device: torch.device) -> PerFrameStereo | TemporalStereo:
-    """DVG (temporal mask propagation and inpainting, the default) or the per-frame path (`--temporal off`).
-
-    Both see the same depth, stabilisation and grade: only hole filling differs.
-    """
-    if request.temporal:
-        return TemporalStereo(request.dvg, request.synthesize, device)
-    return PerFrameStereo(request.synthesize)
 
 
 def _convert_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader, device: torch.device,
@@ -419,6 +380,8 @@ def _convert_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
     exporter = make_exporter(request, plan, reader, depth.kind)
     try:
         clip = yield from job_clip(request, reader, plan, cancel)
+        if (note := stroke_note(clip)) is not None:
+            yield Progress("note", 0, 0, message=note)
         segments = segments_for(plan, clip.cuts())
         if len(segments) > 1:
             yield Progress("note", 0, 0, message=f"{len(segments)} shots: depth is normalised per shot")
@@ -464,18 +427,16 @@ def _convert_still(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
         segment = Segment(0, 1)
         yield from depth.depth_pass(reader, segment, cancel, 0, 1)
         yield from depth.drain_notes()
+        clip = project_clip(request)
+        params = None if depth.is_disparity else params_at(request, 0, clip)
         image = eye_image(reader.frame(0).image, plan.eye_size)
-        params = None if depth.is_disparity else params_at(request, 0)
-        depth_t = depth.depth_tensor(0, segment, device)
-        disparity = depth_t if params is None else graded_disparity(depth_t, params)
-        views = render_graded(to_tensor(image, device), disparity, None, request.synthesize)
-        packed = pack(views.left, views.right, request.layout, swap_eyes=request.swap_eyes)
-        outs = packed if isinstance(packed, tuple) else (packed,)
-        bit_depth = 16 if image.dtype == np.uint16 else 8
+        assembly = FrameAssembly(request, device, depth_editor(clip))
+        prepared = assembly.prepare(0, image, depth.depth_tensor(0, segment, device), params)
+        views = assembly.render_one(prepared)
         cancel.check()
         if exporter is not None:
-            exporter.write(0, None if params is None else depth_t[0, 0].cpu().numpy(), disparity[0, 0].cpu().numpy())
-        write_stills_together(plan.outputs, [to_image(o, bit_depth) for o in outs])
+            exporter.write(*export_item(prepared, exporter))
+        write_stills_together(plan.outputs, assembly.packed(views, 16 if image.dtype == np.uint16 else 8))
         if exporter is not None:
             exporter.finish()
         yield Progress("render", 1, 1)
@@ -500,4 +461,5 @@ def convert(request: ConvertRequest, cancel: CancelToken | None = None) -> Itera
         yield from run(request, plan, reader, device, cancel)
 
 
-__all__ = ["ConvertRequest", "EncodeSettings", "Segment", "convert", "params_at", "segments_for"]
+__all__ = ["ConvertRequest", "EncodeSettings", "PerFrameStereo", "Segment", "convert", "depth_to_tensor",
+           "eye_image", "job_clip", "make_stereo_renderer", "params_at", "segments_for", "to_image", "to_tensor"]

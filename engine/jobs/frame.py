@@ -1,0 +1,188 @@
+"""The per-frame render assembly: ONE path that convert, `spatialdreamer frame`, the studio session
+and the farm all use, so a preview is the master's frame.
+
+    raw depth → stabilise → per-shot δ            (DepthStage: provider, cache, normalisers)
+            → depth edits (hook)                   (:class:`DepthEditor`; the painting issue fills it)
+            → depth curve → grade → disparity      (engine.grading.render.graded_disparity)
+            → splat + fill (per-frame) or DVG      (make_stereo_renderer)
+            → pack → image                         (pack, to_image)
+
+:class:`FrameAssembly` holds the stereo renderer (DVG keeps temporal state across the frames of a
+shot, so frames go in order and come out when complete) and the edit hook; the conversions between
+decoded arrays and tensors live here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import cv2
+import numpy as np
+import torch
+from torch import Tensor
+
+from engine.document import StereoParams
+from engine.dvg import TemporalStereo
+from engine.grading.render import graded_disparity, render_graded
+from engine.jobs.request import ConvertRequest
+from engine.ops import StereoViews, pack
+
+
+def eye_image(image: np.ndarray, eye_size: tuple[int, int]) -> np.ndarray:
+    """Resize a decoded (H, W, 3) frame to the eye size with an area filter (no-op at full size)."""
+    if (image.shape[1], image.shape[0]) == eye_size:
+        return image
+    return cv2.resize(image, eye_size, interpolation=cv2.INTER_AREA)
+
+
+def to_tensor(image: np.ndarray, device: torch.device) -> Tensor:
+    """(H, W, 3) uint8/uint16 -> (1, 3, H, W) float32 in [0, 1] on `device`."""
+    scale = 65535.0 if image.dtype == np.uint16 else 255.0
+    t = torch.from_numpy(np.ascontiguousarray(image)).to(device)
+    return t.permute(2, 0, 1).unsqueeze(0).to(torch.float32).div_(scale)
+
+
+def depth_to_tensor(values: np.ndarray, device: torch.device) -> Tensor:
+    """(H, W) float -> (1, 1, H, W) float32 on `device`."""
+    return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32)).to(device)[None, None]
+
+
+def to_image(t: Tensor, bit_depth: int, padding: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """(1, 3, H, W) float [0, 1] -> (H + pad_b, W + pad_r, 3) uint8 (bit_depth 8) or uint16, edge-padded."""
+    high = bit_depth > 8
+    hwc = t[0].permute(1, 2, 0).clamp(0.0, 1.0).mul(65535.0 if high else 255.0).round_()
+    out = hwc.to(torch.int32).cpu().numpy().astype(np.uint16) if high else hwc.to(torch.uint8).cpu().numpy()
+    if any(padding):
+        out = np.pad(out, ((0, padding[1]), (0, padding[0]), (0, 0)), mode="edge")
+    return np.ascontiguousarray(out)
+
+
+class DepthEditor(Protocol):
+    """The depth-edit hook (CONVENTIONS.md "Depth edits"): strokes applied to δ after per-shot
+    normalisation and before the depth curve. The painting issue provides the implementation."""
+
+    def apply(self, delta: Tensor, source_frame: int, image: Tensor) -> Tensor:
+        """(1, 1, H, W) δ of `source_frame` -> edited δ (same shape); `image` (1, 3, H, W) for edge-aware strokes."""
+        ...
+
+
+def edited_depth(delta: Tensor, source_frame: int, image: Tensor, editor: DepthEditor | None) -> Tensor:
+    """δ after the depth edits, clamped to [0, 1] (NaN stays unknown); `delta` itself without an editor.
+
+    Args:
+        delta: (1, 1, H, W) per-shot normalised depth.
+        image: (1, 3, H, W) the frame at eye size.
+    """
+    if editor is None:
+        return delta
+    out = editor.apply(delta, source_frame, image)
+    if out.shape != delta.shape:
+        raise ValueError(f"a depth editor must keep δ's shape {tuple(delta.shape)}, got {tuple(out.shape)}")
+    return out.clamp(0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class PreparedFrame:
+    """One frame ready for the stereo renderer.
+
+    Attributes:
+        index: source frame.
+        image: (1, 3, H, W) float [0, 1] at eye size.
+        delta: (1, 1, H, W) δ after edits and before the curve (what `--export-depth` and `Session.depth`
+            give); None for imported `disparity-px`.
+        disparity: (1, 1, H, W) pixel disparity the eyes are rendered with.
+    """
+
+    index: int
+    image: Tensor
+    delta: Tensor | None
+    disparity: Tensor
+
+
+class PerFrameStereo:
+    """The per-frame path: each frame's eyes from its own splat and spatial fill (no temporal state).
+
+    Same interface as the temporal (DVG) renderer: `push` returns the frames that are complete.
+    """
+
+    def __init__(self, synthesize: str) -> None:
+        self.synthesize = synthesize
+        self.notes: list[str] = []
+
+    def push(self, index: int, image: Tensor, disparity: Tensor) -> list[tuple[int, StereoViews]]:
+        return [(index, render_graded(image, disparity, None, self.synthesize))]
+
+    def flush(self) -> list[tuple[int, StereoViews]]:
+        return []
+
+    def reset(self) -> None:
+        """Nothing carries over between frames."""
+
+
+def make_stereo_renderer(request: ConvertRequest, device: torch.device) -> PerFrameStereo | TemporalStereo:
+    """DVG (temporal mask propagation and inpainting, the default) or the per-frame path (`--temporal off`).
+
+    Both see the same depth, stabilisation and grade: only hole filling differs.
+    """
+    if request.temporal:
+        return TemporalStereo(request.dvg, request.synthesize, device)
+    return PerFrameStereo(request.synthesize)
+
+
+class FrameAssembly:
+    """The master's per-frame path after depth: edits → curve → grade → eyes → pack.
+
+    Feed the frames of one shot in order with :meth:`push` (call :meth:`reset` at each cut and
+    :meth:`flush` at the end of a shot); each returns the frames whose eyes are complete.
+    """
+
+    def __init__(self, request: ConvertRequest, device: torch.device, editor: DepthEditor | None = None) -> None:
+        self.request = request
+        self.device = device
+        self.editor = editor
+        self.stereo = make_stereo_renderer(request, device)
+
+    @property
+    def notes(self) -> list[str]:
+        return self.stereo.notes
+
+    def prepare(self, index: int, image: np.ndarray, depth: Tensor, params: StereoParams | None) -> PreparedFrame:
+        """One decoded frame (eye size) and its depth -> the inputs of the stereo renderer.
+
+        Args:
+            image: (H, W, 3) uint8/uint16 at eye size.
+            depth: (1, 1, H, W) per-shot δ, or pixel disparity when `params` is None (`disparity-px`).
+            params: the frame's grade (D, c, curve); None = imported disparity used as-is.
+        """
+        image_t = to_tensor(image, self.device)
+        if params is None:
+            return PreparedFrame(index, image_t, None, depth)
+        return self.graded(index, image_t, edited_depth(depth, index, image_t, self.editor), params)
+
+    @staticmethod
+    def graded(index: int, image: Tensor, delta: Tensor, params: StereoParams) -> PreparedFrame:
+        """A frame whose δ is already edited: the depth curve and the grade give its disparity.
+
+        Args:
+            image: (1, 3, H, W) float; delta: (1, 1, H, W) δ after edits.
+        """
+        return PreparedFrame(index, image, delta, graded_disparity(delta, params))
+
+    def push(self, frame: PreparedFrame) -> list[tuple[int, StereoViews]]:
+        return self.stereo.push(frame.index, frame.image, frame.disparity)
+
+    def flush(self) -> list[tuple[int, StereoViews]]:
+        return self.stereo.flush()
+
+    def reset(self) -> None:
+        self.stereo.reset()
+
+    def packed(self, views: StereoViews, bit_depth: int, padding: tuple[int, int] = (0, 0)) -> list[np.ndarray]:
+        """The eyes packed by the request's layout as image(s): one, or two for `pair`."""
+        out = pack(views.left, views.right, self.request.layout, swap_eyes=self.request.swap_eyes)
+        return [to_image(o, bit_depth, padding) for o in (out if isinstance(out, tuple) else (out,))]
+
+    def render_one(self, frame: PreparedFrame) -> StereoViews:
+        """A lone frame through the per-frame path (a still, `--temporal off`): no temporal state."""
+        return render_graded(frame.image, frame.disparity, None, self.request.synthesize)

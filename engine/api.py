@@ -7,38 +7,19 @@
     for p in api.convert(api.ConvertRequest(...), cancel=token):
         ...
 
-Heavy optional imports (diffusers, transformers) stay inside the modules that need them.
+Lazy (PEP 562): importing this module costs almost nothing; each name imports its home module the
+first time it is used, so `spatialdreamer --help` never starts torch and `probe` only PyAV. Errors,
+Progress and CancelToken are imported eagerly (they are tiny and every front end needs them).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
-
-import numpy as np
+from typing import Any
 
 from engine import __version__
-from engine.depth.protocol import DEPTH_KINDS, MODEL_NAMES, DepthConfig
-from engine.depth.stabilise import StabiliseConfig
-from engine.device import resolve_device
-from engine.document import (
-    Clip,
-    DepthCurve,
-    Grade,
-    Keyframe,
-    Project,
-    RenderJob,
-    RenderSettings,
-    Shot,
-    StereoParams,
-    Stroke,
-    Track,
-    WindowTrack,
-    load_project,
-    parse_time,
-    save_project,
-)
-from engine.document.otio_io import read_edl, read_otio, write_otio
 from engine.errors import (
     Cancelled,
     DepthInputError,
@@ -50,66 +31,93 @@ from engine.errors import (
     SpatialDreamerError,
     UsageError,
 )
-from engine.grading.render import render_graded
-from engine.jobs import convert as _convert
-from engine.jobs import evaluate as _evaluate
-from engine.jobs import pairs as _pairs
-from engine.jobs import preview as _preview
-from engine.jobs.evaluate import EYES as EVAL_EYES
-from engine.jobs.evaluate import EvalReport, EvalRequest
-from engine.jobs.export_depth import DepthExportSpec
-from engine.jobs.pairs import PairReport, PairRequest, SkippedInput
-from engine.jobs.pairs import load_manifest as load_pair_manifest
-from engine.jobs.plan import check_outputs_writable
-from engine.jobs.request import SYNTHESIZE_MODES, ConvertRequest, ImportedDepthSpec
-from engine.media import EncodeSettings, MediaInfo, MediaReader, open_media, probe, write_still
-from engine.ops import LAYOUTS
 from engine.progress import CancelToken, Progress
-from engine.shots import DETECTORS as SHOT_DETECTORS
-from engine.shots import (
-    ShotDetectConfig,
-    cuts_to_ranges,
-    detect_cuts,
-    detect_shots,
-    edl_to_project,
-    otio_to_project,
-    shots_to_project,
-)
+
+_LAZY: dict[str, str] = {
+    # name -> "module" (attribute of the same name) or "module:attribute"
+    **dict.fromkeys(("LAYOUTS", "SYNTHESIZE_MODES", "DEPTH_KINDS", "MODEL_NAMES", "SHOT_DETECTORS", "CODECS",
+                     "EVAL_EYES", "STABILISE_MODES", "DEPTH_EXPORT_FORMATS", "DISPARITY_EXPORT_FORMATS",
+                     "PROGRESS_MODES"), "engine.vocabulary"),
+    **dict.fromkeys(("Clip", "DepthCurve", "Grade", "Keyframe", "Project", "RenderJob", "RenderSettings", "Shot",
+                     "StereoParams", "Stroke", "Track", "WindowTrack", "load_project", "save_project", "parse_time"),
+                    "engine.document"),
+    **dict.fromkeys(("read_edl", "read_otio", "write_otio"), "engine.document.otio_io"),
+    **dict.fromkeys(("frames_to_timecode", "offset_timecode"), "engine.document.timecode"),
+    "DepthConfig": "engine.depth.protocol",
+    "StabiliseConfig": "engine.depth.stabilise",
+    **dict.fromkeys(("EncodeSettings", "MediaInfo", "MediaReader", "open_media", "probe", "write_still"),
+                    "engine.media"),
+    **dict.fromkeys(("ShotDetectConfig", "cuts_to_ranges", "detect_cuts", "detect_shots", "edl_to_project",
+                     "otio_to_project", "shots_to_project"), "engine.shots"),
+    **dict.fromkeys(("ConvertRequest", "ImportedDepthSpec"), "engine.jobs.request"),
+    "DepthExportSpec": "engine.jobs.export_depth",
+    **dict.fromkeys(("EvalReport", "EvalRequest"), "engine.jobs.evaluate"),
+    **dict.fromkeys(("PairReport", "PairRequest", "SkippedInput"), "engine.jobs.pairs"),
+    "load_pair_manifest": "engine.jobs.pairs:load_manifest",
+    **dict.fromkeys(("resolve_models_dir", "scan_models", "format_models_table"), "engine.models"),
+    "doctor_checks": "engine.doctor:run_checks",
+}
 
 
-def convert(request: ConvertRequest, cancel: CancelToken | None = None) -> Iterator[Progress]:
+def __getattr__(name: str) -> Any:
+    """PEP 562: import a public name's home module on first use, then keep it in this module."""
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'engine.api' has no attribute {name!r}")
+    module, _, attribute = target.partition(":")
+    value = getattr(importlib.import_module(module), attribute or name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def convert(request, cancel: CancelToken | None = None) -> Iterator[Progress]:
     """Convert a source into a stereo master; a generator of Progress that honours `cancel`."""
+    from engine.jobs import convert as _convert
+
     return _convert.convert(request, cancel)
 
 
-def evaluate(request: EvalRequest, cancel: CancelToken | None = None):
+def evaluate(request, cancel: CancelToken | None = None):
     """Score a stereo master against its source (E_warp, PSNR/SSIM vs a real other view, x-t slice).
 
     A generator of Progress whose return value (StopIteration.value) is an EvalReport.
     """
+    from engine.jobs import evaluate as _evaluate
+
     return _evaluate.evaluate(request, cancel)
 
 
-def make_pairs(request: PairRequest, cancel: CancelToken | None = None):
+def make_pairs(request, cancel: CancelToken | None = None):
     """Build the self-supervised forward-backward pair dataset (PairDataset.1) from monocular clips.
 
     A generator of Progress whose return value is a PairReport; resumable.
     """
+    from engine.jobs import pairs as _pairs
+
     return _pairs.make_pairs(request, cancel)
 
 
-def render_frame(rgb: np.ndarray, depth: np.ndarray, params: StereoParams | None,
-                 synthesize: str = "both", device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+def render_frame(rgb, depth, params, synthesize: str = "both", device: str = "auto"):
     """Both eyes of one frame, by the exact per-frame path of the final render.
 
     Args:
         rgb: (H, W, 3) uint8 or uint16 RGB.
         depth: (H, W) normalised depth δ in [0, 1] (0 nearest), or pixel disparity when `params` is None.
-        params: the frame's stereo grade; None for imported `disparity-px` (used as-is).
+        params: the frame's stereo grade (StereoParams); None for imported `disparity-px` (used as-is).
         synthesize: 'both' | 'right' | 'left'.
     Returns:
         left, right: (H, W, 3) of the input dtype.
     """
+    import numpy as np
+
+    from engine.device import resolve_device
+    from engine.grading.render import render_graded
+    from engine.jobs import convert as _convert
+
     if rgb.ndim != 3 or rgb.shape[2] != 3 or depth.shape != rgb.shape[:2]:
         raise ValueError(f"rgb must be (H, W, 3) and depth (H, W); got {rgb.shape} and {depth.shape}")
     dev = resolve_device(device)
@@ -118,8 +126,7 @@ def render_frame(rgb: np.ndarray, depth: np.ndarray, params: StereoParams | None
     return _convert.to_image(views.left, bits), _convert.to_image(views.right, bits)
 
 
-def open_session(project_or_media: Project | str | Path, clip: str | None = None,
-                 request: ConvertRequest | None = None, **kwargs):
+def open_session(project_or_media, clip: str | None = None, request=None, **kwargs):
     """An interactive :class:`engine.session.Session` on a project's clip or a media file: one reader,
     one depth provider and the caches kept open; `frame(n)`, `depth(n)`, `shot_at(n)`, `params_at(n)`,
     `render(n)`, `analyse(shot)`, `prefetch(n)`, `readout(n)`, `update(project)`, `close()`.
@@ -129,21 +136,27 @@ def open_session(project_or_media: Project | str | Path, clip: str | None = None
     return _open(project_or_media, clip, request, **kwargs)
 
 
-def preview_images(request: ConvertRequest, at: str) -> list[np.ndarray]:
+def preview_images(request, at: str) -> list:
     """Frame `at` of `request.input`, graded and packed by `request.layout`, in memory: the master's
     frame (through the session: δ over the whole shot, analysed into the depth cache on demand).
 
     Returns:
         list of (H, W, 3) uint8 (uint16 for high-bit-depth sources) images; two for `pair`.
     """
+    from engine.jobs import preview as _preview
+
     return _preview.preview_frame(request, at)
 
 
-def render_preview(request: ConvertRequest, at: str) -> list[Path]:
+def render_preview(request, at: str) -> list[Path]:
     """`spatialdreamer frame`: write frame `at` of the source, graded and packed, to `request.output`.
 
     Returns the paths written (two for the `pair` layout; both land or neither does).
     """
+    from engine.jobs import convert as _convert
+    from engine.jobs import preview as _preview
+    from engine.jobs.plan import check_outputs_writable
+
     paths = _preview.preview_outputs(request)
     check_outputs_writable(paths, request.overwrite)
     images = _preview.preview_frame(request, at)
@@ -152,71 +165,8 @@ def render_preview(request: ConvertRequest, at: str) -> list[Path]:
 
 
 __all__ = [
-    "PairReport",
-    "PairRequest",
-    "SkippedInput",
-    "load_pair_manifest",
-    "make_pairs",
-    "StabiliseConfig",
-    "EVAL_EYES",
-    "EvalReport",
-    "EvalRequest",
-    "evaluate",
-    "open_session",
-    "DepthExportSpec",
-    "SHOT_DETECTORS",
-    "CancelToken",
-    "Cancelled",
-    "Clip",
-    "DepthCurve",
-    "RenderJob",
-    "RenderSettings",
-    "Stroke",
-    "Track",
-    "WindowTrack",
-    "ConvertRequest",
-    "DEPTH_KINDS",
-    "DepthConfig",
-    "DepthInputError",
-    "EncodeSettings",
-    "Grade",
-    "ImportedDepthSpec",
-    "InputError",
-    "InvalidProject",
-    "Keyframe",
-    "LAYOUTS",
-    "MODEL_NAMES",
-    "MediaError",
-    "MediaInfo",
-    "MediaReader",
-    "ModelNotFound",
-    "OutputError",
-    "Progress",
-    "Project",
-    "SYNTHESIZE_MODES",
-    "Shot",
-    "ShotDetectConfig",
-    "SpatialDreamerError",
-    "StereoParams",
-    "UsageError",
-    "__version__",
-    "convert",
-    "cuts_to_ranges",
-    "detect_cuts",
-    "detect_shots",
-    "edl_to_project",
-    "load_project",
-    "open_media",
-    "otio_to_project",
-    "parse_time",
-    "preview_images",
-    "probe",
-    "read_edl",
-    "read_otio",
-    "render_frame",
-    "render_preview",
-    "save_project",
-    "shots_to_project",
-    "write_otio",
-    "write_still",
+    "Cancelled", "DepthInputError", "InputError", "InvalidProject", "MediaError", "ModelNotFound", "OutputError",
+    "SpatialDreamerError", "UsageError", "CancelToken", "Progress", "__version__",
+    "convert", "evaluate", "make_pairs", "render_frame", "open_session", "preview_images", "render_preview",
 ]
+__all__ += sorted(_LAZY)

@@ -31,10 +31,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.depth.protocol import DEPTH_KINDS
 from engine.errors import DepthInputError, InputError, UsageError
 from engine.media.exr import depth_channel
 from engine.media.exr import read_exr as read_exr_channels
+from engine.vocabulary import DEPTH_KINDS
 
 IMAGE_EXTENSIONS = frozenset({".png", ".pgm", ".ppm", ".pnm", ".tif", ".tiff", ".pfm", ".exr",
                               ".jpg", ".jpeg", ".bmp", ".webp"})

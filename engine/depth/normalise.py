@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.depth.protocol import DEPTH_KINDS
+from engine.vocabulary import DEPTH_KINDS
 
 #: δ used when a shot's depth is flat (or has no valid value): the default
 #: convergence c = 1/3, so with the default grade everything sits on the screen plane.

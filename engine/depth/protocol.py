@@ -16,9 +16,6 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-DEPTH_KINDS = ("relative", "inverse", "metric", "disparity-px")
-MODEL_NAMES = ("auto", "weights-free", "da2-small", "da2-base", "da2-large", "marigold")
-
 
 @dataclass(frozen=True)
 class DepthConfig:

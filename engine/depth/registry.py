@@ -16,8 +16,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
-from engine.depth.protocol import MODEL_NAMES, DepthConfig, DepthProvider
+from engine.depth.protocol import DepthConfig, DepthProvider
 from engine.errors import ModelNotFound, UsageError
+from engine.vocabulary import MODEL_NAMES
 
 Factory = Callable[[DepthConfig], DepthProvider]
 

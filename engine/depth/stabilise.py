@@ -46,10 +46,10 @@ import cv2
 import numpy as np
 
 from engine.depth.normalise import to_inverse_like
-from engine.depth.protocol import DEPTH_KINDS, DepthProvider
+from engine.depth.protocol import DepthProvider
 from engine.flow import FlowConfig, FlowEstimator, fb_confidence, to_gray, warp_backward, working_size
-
-MODES = ("align", "ema", "off")
+from engine.vocabulary import DEPTH_KINDS
+from engine.vocabulary import STABILISE_MODES as MODES
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,9 @@ from engine.metrics.image import as_unit_float, psnr, ssim_map
 from engine.metrics.slices import XtSlice, side_by_side
 from engine.metrics.unpack import HALF_LAYOUTS, check_layout, crop_eye, infer_eye_size, resize_area, unpack
 from engine.progress import CancelToken, Progress
+from engine.vocabulary import EVAL_EYES as EYES
 
 EVAL_SCHEMA = "EvalReport.1"
-EYES = ("left", "right")
 SEQUENCES = ("source", "left", "right")
 IMAGE_ROWS = ("psnr", "ssim", "psnr_holes", "ssim_holes", "psnr_source", "ssim_source")
 

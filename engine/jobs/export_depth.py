@@ -41,16 +41,16 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from engine.depth.protocol import DEPTH_KINDS
 from engine.errors import InvalidProject, OutputError, UsageError
 from engine.fileio import atomic_write_json
 from engine.media.atomic import create_temp, os_output_error, remove_quietly, replace_into_place
 from engine.media.exr import encode_exr
+from engine.vocabulary import DEPTH_EXPORT_FORMATS as DEPTH_FORMATS
+from engine.vocabulary import DEPTH_KINDS
+from engine.vocabulary import DISPARITY_EXPORT_FORMATS as DISPARITY_FORMATS
 
 SCHEMA = "DepthExport.1"
 MANIFEST_NAME = "depth.json"
-DEPTH_FORMATS = ("png16", "exr", "npy")
-DISPARITY_FORMATS = ("exr", "npy")
 PNG16_SCALE = 65535
 DISPARITY_CHANNEL = "disparity"
 ZERO_DISPARITY = float(np.finfo(np.float32).tiny)

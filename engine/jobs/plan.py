@@ -14,9 +14,10 @@ from pathlib import Path
 
 from engine.document import parse_time
 from engine.errors import OutputError, UsageError
-from engine.jobs.request import SYNTHESIZE_MODES, ConvertRequest
+from engine.jobs.request import ConvertRequest
 from engine.media import STILL_EXTENSIONS, MediaInfo, MediaReader, drops_bit_depth
-from engine.ops import LAYOUTS, packed_size
+from engine.ops import packed_size
+from engine.vocabulary import LAYOUTS, SYNTHESIZE_MODES
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".m4v"})
 # H.264 level 5.2 (the highest level players and headsets decode in hardware): 36,864 macroblocks a frame.

@@ -14,8 +14,6 @@ from engine.jobs.export_depth import DepthExportSpec
 from engine.media import EncodeSettings
 from engine.shots import ShotDetectConfig
 
-SYNTHESIZE_MODES = ("both", "right", "left")
-
 
 @dataclass(frozen=True)
 class ImportedDepthSpec:

@@ -11,8 +11,8 @@ import av
 
 from engine.errors import OutputError, UsageError
 from engine.media.info import MediaInfo
+from engine.vocabulary import CODECS
 
-CODECS = ("h264", "hevc", "prores", "ffv1")
 X26X_PRESETS = (
     "ultrafast",
     "superfast",

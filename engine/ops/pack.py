@@ -14,8 +14,7 @@ from torch import Tensor
 
 from engine.errors import UsageError
 from engine.ops.colour import linear_to_srgb, luminance, srgb_to_linear
-
-LAYOUTS = ("sbs-full", "sbs-half", "tb-full", "tb-half", "anaglyph", "anaglyph-half-colour", "pair")
+from engine.vocabulary import LAYOUTS
 
 # Dubois red-cyan least-squares projection matrices (E. Dubois, "Conversion of a stereo pair
 # to anaglyph with the least-squares projection method", 2009), applied to linear RGB:

@@ -10,8 +10,7 @@ from torch import Tensor
 from engine.errors import UsageError
 from engine.ops.fill import fill_holes
 from engine.ops.splat import splat_with_disparity
-
-SYNTHESIZE_MODES = ("both", "right", "left")
+from engine.vocabulary import SYNTHESIZE_MODES
 
 
 @dataclass(frozen=True)

@@ -34,11 +34,11 @@ import numpy as np
 from engine.errors import SpatialDreamerError, UsageError
 from engine.progress import CancelToken, Progress
 from engine.shots.ranges import cuts_to_ranges, enforce_min_length
+from engine.vocabulary import SHOT_DETECTORS as DETECTORS
 
 if TYPE_CHECKING:
     from engine.media import MediaReader
 
-DETECTORS = ("content", "adaptive")
 STAGE = "shots"
 
 

@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
-import os
-import signal
 import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -17,7 +13,6 @@ import numpy as np
 import pytest
 
 from tests.support.clips import write_clip
-from tests.support.data import ROOT
 
 
 def digest(path: Path) -> str:
@@ -157,26 +152,6 @@ def test_odd_size_is_padded_and_said(cli, tmp_path):
     from engine.media import probe
 
     assert (probe(out).video.width, probe(out).video.height) == (126, 46)
-
-
-def test_ctrl_c_cancels_cleanly(tmp_path):
-    clip = write_clip(tmp_path / "long.mp4", frames=240,
-                      image_fn=lambda i: np.random.default_rng(i).integers(0, 255, (120, 160, 3), dtype=np.uint8))
-    out = tmp_path / "master.mp4"
-    out.write_bytes(b"keep me")
-    proc = subprocess.Popen([sys.executable, "-m", "engine", "convert", str(clip), "-o", str(out), "--overwrite",
-                             "--progress", "json"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
-    for line in proc.stdout:
-        if json.loads(line)["stage"] == "render":
-            proc.send_signal(signal.SIGINT)
-            break
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert "cancelled" in err
-    assert out.read_bytes() == b"keep me"
-    assert leftovers(tmp_path) == []
-    assert os.path.exists(clip)
 
 
 def test_rotated_phone_video_comes_out_upright(cli, tmp_path):

@@ -190,7 +190,7 @@ def test_unknown_model_name_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_specs_cover_every_learned_flag_value() -> None:
-    from engine.depth.protocol import MODEL_NAMES
+    from engine.vocabulary import MODEL_NAMES
 
     assert set(MODEL_SPECS) == set(MODEL_NAMES) - {"auto", "weights-free"}
     assert set(PREFERENCE) == set(MODEL_SPECS)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.cli_eval import add_eval_parser, cmd_eval
+from engine.cli import evaluate as cli_eval
 from engine.errors import Cancelled, InputError, OutputError, UsageError
 from engine.flow import FlowConfig
 from engine.jobs.evaluate import EVAL_SCHEMA, EvalRequest, evaluate
@@ -262,13 +262,13 @@ def test_cancel_stops_between_frames(scene):
 
 def parse(*argv: object) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="spatialdreamer")
-    add_eval_parser(parser.add_subparsers(dest="command", required=True))
+    cli_eval.add_parser(parser.add_subparsers(dest="command", required=True))
     return parser.parse_args(["eval", *map(str, argv)])
 
 
 def test_cmd_eval_prints_a_table_and_writes_the_slice(scene, tmp_path, capsys):
     out = tmp_path / "slice.png"
-    code = cmd_eval(parse(scene["tb-half"], "--source", scene["source"], "--layout", "tb-half",
+    code = cli_eval.run(parse(scene["tb-half"], "--source", scene["source"], "--layout", "tb-half",
                           "--ground-truth", scene["truth"], "--slice-row", 10, "--slice-out", out,
                           "--progress", "none"))
     captured = capsys.readouterr()
@@ -280,21 +280,21 @@ def test_cmd_eval_prints_a_table_and_writes_the_slice(scene, tmp_path, capsys):
 
 
 def test_cmd_eval_json_and_usage_errors(scene, capsys):
-    assert cmd_eval(parse(scene["pair"], "--source", scene["source"], "--layout", "pair", "--json",
+    assert cli_eval.run(parse(scene["pair"], "--source", scene["source"], "--layout", "pair", "--json",
                           "--max-frames", 2, "--progress", "none")) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["schema"] == "EvalReport.1" and data["frames"] == 2 and data["layout"] == "pair"
     with pytest.raises(UsageError, match="stdout"):
-        cmd_eval(parse(scene["pair"], "--source", scene["source"], "--json", "--progress", "json"))
+        cli_eval.run(parse(scene["pair"], "--source", scene["source"], "--json", "--progress", "json"))
     with pytest.raises(UsageError, match="anaglyph"):
-        cmd_eval(parse(scene["pair"], "--source", scene["source"], "--layout", "anaglyph",
+        cli_eval.run(parse(scene["pair"], "--source", scene["source"], "--layout", "anaglyph",
                        "--progress", "none"))
     with pytest.raises(SystemExit):
         parse(scene["pair"])  # --source is required
 
 
 def test_cmd_eval_flow_reference_reaches_the_report(scene, capsys):
-    assert cmd_eval(parse(scene["pair"], "--source", scene["source"], "--layout", "pair", "--json",
+    assert cli_eval.run(parse(scene["pair"], "--source", scene["source"], "--layout", "pair", "--json",
                           "--holes", scene["holes"], "--flow-reference", scene["truth"], "--max-frames", 3,
                           "--progress", "none")) == 0
     data = json.loads(capsys.readouterr().out)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from engine.cache import media_fingerprint
-from engine.cli_pairs import add_pairs_parser, cmd_make_pairs
+from engine.cli import pairs as cli_pairs
 from engine.dvg import DvgConfig, forward_backward
 from engine.errors import Cancelled, InputError, InvalidProject, OutputError, UsageError
 from engine.jobs.convert import to_image, to_tensor
@@ -346,7 +346,7 @@ def test_flow_confidence_is_high_for_a_pan_and_zero_across_a_cut():
 
 def parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="spatialdreamer")
-    add_pairs_parser(parser.add_subparsers(dest="command"))
+    cli_pairs.add_parser(parser.add_subparsers(dest="command"))
     return parser.parse_args(["make-pairs", *argv])
 
 
@@ -375,7 +375,7 @@ def test_cli_builds_and_lists_skipped_inputs(inputs, tmp_path, capsys):
         "none",
     )
     assert args.divergence_range == [2.0, 4.0] and args.max_width == 32
-    assert cmd_make_pairs(args) == 0
+    assert cli_pairs.run(args) == 0
     err = capsys.readouterr().err
     assert "2 clip(s) built (4 frames)" in err
     assert "skipped 3 input(s)" in err and "notes.txt" in err and "broken.mp4" in err
@@ -388,7 +388,7 @@ def test_cli_builds_and_lists_skipped_inputs(inputs, tmp_path, capsys):
     assert expand_inputs((inputs / "b.mp4", inputs, out), out)[:3] == [inputs / "b.mp4", inputs / "a.mp4",
                                                                       inputs / "broken.mp4"]
     with pytest.raises(UsageError, match="other settings"):  # exit 2 from the CLI's error mapping
-        cmd_make_pairs(
+        cli_pairs.run(
             parse(
                 str(inputs),
                 "-o",
@@ -423,7 +423,7 @@ def test_cli_json_progress_ends_with_the_report(inputs, tmp_path, capsys):
         "--progress",
         "json",
     )
-    assert cmd_make_pairs(args) == 0
+    assert cli_pairs.run(args) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert json.loads(lines[-1])["report"]["built"] == ["0000_b"]
     assert any(json.loads(line).get("stage") == "pairs" for line in lines[:-1])

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import pytest
 
-from engine.cli_shots import add_shots_parser, cmd_shots, min_shot_frames, source_timecode
+from engine.cli import shots as cli_shots
 from engine.document.otio_io import read_otio
 from engine.errors import MediaError, UsageError
 
@@ -16,13 +16,13 @@ from engine.errors import MediaError, UsageError
 def parse(*argv: object) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="spatialdreamer")
     sub = parser.add_subparsers(dest="command", required=True)
-    add_shots_parser(sub)
+    cli_shots.add_parser(sub)
     return parser.parse_args(["shots", *map(str, argv)])
 
 
 def test_table_lists_every_shot_with_frames_and_timecodes(four_shot_clip, capsys):
     path, _ = four_shot_clip
-    assert cmd_shots(parse(path, "--progress", "none")) == 0
+    assert cli_shots.run(parse(path, "--progress", "none")) == 0
     out = capsys.readouterr().out.splitlines()
     assert "4 shots, 80 frames at 24.000 fps" in out[0]
     rows = [line.split() for line in out[2:]]
@@ -34,7 +34,7 @@ def test_table_lists_every_shot_with_frames_and_timecodes(four_shot_clip, capsys
 def test_json_and_otio_output(four_shot_clip, tmp_path, capsys):
     path, _ = four_shot_clip
     otio_path = tmp_path / "cut.otio"
-    code = cmd_shots(parse(path, "--json", "--otio", otio_path, "--detector", "content",
+    code = cli_shots.run(parse(path, "--json", "--otio", otio_path, "--detector", "content",
                            "--min-shot-length", "0.5", "--progress", "none"))
     captured = capsys.readouterr()
     assert code == 0 and f"wrote {otio_path}" in captured.err
@@ -50,36 +50,36 @@ def test_json_and_otio_output(four_shot_clip, tmp_path, capsys):
 
 def test_progress_goes_to_stderr_and_the_table_to_stdout(four_shot_clip, capsys):
     path, _ = four_shot_clip
-    assert cmd_shots(parse(path, "--progress", "bar")) == 0
+    assert cli_shots.run(parse(path, "--progress", "bar")) == 0
     captured = capsys.readouterr()
     assert "shots" in captured.err and "80/80" in captured.err
     assert "80/80" not in captured.out
 
 
 def test_min_shot_length_forms():
-    assert min_shot_frames("12f", Fraction(24)) == 12
-    assert min_shot_frames("0.5", Fraction(24)) == 12
-    assert min_shot_frames("0.5", Fraction(30000, 1001)) == 15  # 14.985 rounds up
-    assert min_shot_frames("00:00:01.000", Fraction(25)) == 25
+    assert cli_shots.min_shot_frames("12f", Fraction(24)) == 12
+    assert cli_shots.min_shot_frames("0.5", Fraction(24)) == 12
+    assert cli_shots.min_shot_frames("0.5", Fraction(30000, 1001)) == 15  # 14.985 rounds up
+    assert cli_shots.min_shot_frames("00:00:01.000", Fraction(25)) == 25
     for bad in ("01:00:00:00", "0f", "soon"):
         with pytest.raises(UsageError):
-            min_shot_frames(bad, Fraction(24))
+            cli_shots.min_shot_frames(bad, Fraction(24))
 
 
 def test_source_timecode_keeps_the_sources_drop_frame_style():
-    assert source_timecode(41, Fraction(24), None) == "00:00:01:17"
-    assert source_timecode(41, Fraction(24), "01:00:00:00") == "01:00:01:17"
-    assert source_timecode(2, Fraction(30000, 1001), "00:00:59;28") == "00:01:00;02"
+    assert cli_shots.source_timecode(41, Fraction(24), None) == "00:00:01:17"
+    assert cli_shots.source_timecode(41, Fraction(24), "01:00:00:00") == "01:00:01:17"
+    assert cli_shots.source_timecode(2, Fraction(30000, 1001), "00:00:59;28") == "00:01:00;02"
 
 
 def test_usage_and_media_errors(four_shot_clip, tmp_path):
     path, _ = four_shot_clip
     with pytest.raises(UsageError, match="stdout"):
-        cmd_shots(parse(path, "--json", "--progress", "json"))
+        cli_shots.run(parse(path, "--json", "--progress", "json"))
     with pytest.raises(UsageError, match="threshold"):
-        cmd_shots(parse(path, "--threshold", "-1", "--progress", "none"))
+        cli_shots.run(parse(path, "--threshold", "-1", "--progress", "none"))
     with pytest.raises(MediaError) as info:
-        cmd_shots(parse(tmp_path / "absent.mp4", "--progress", "none"))
+        cli_shots.run(parse(tmp_path / "absent.mp4", "--progress", "none"))
     assert info.value.exit_code == 3
     with pytest.raises(SystemExit):
         parse(path, "--detector", "histogram")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 import time
 from collections.abc import Callable, Generator
 from typing import TextIO, TypeVar
 
-from engine.progress import CancelToken, Progress
+from engine.api import CancelToken, Progress
+from engine.cli.signals import GUARD
 
 T = TypeVar("T")
 
@@ -87,31 +87,25 @@ class ProgressPrinter:
 
 def run_job(start: Callable[[CancelToken], Generator[Progress, None, T]], mode: str = "bar",
             quiet: bool = False) -> T:
-    """Drive a long engine job from the CLI: progress output, Ctrl-C handling, its return value.
+    """Drive a long engine job from the CLI: progress output, Ctrl-C/SIGTERM/SIGHUP, its return value.
 
-    The first Ctrl-C asks the job to stop between frames (it raises Cancelled, exit 130, after
-    removing partial output); a second one aborts at once. The previous SIGINT handler is restored.
+    The first signal asks the job to stop between frames (it raises Cancelled after removing partial
+    output; the CLI exits 130, 143 or 129 by the signal); a second one aborts at once
+    (:class:`engine.cli.signals.Interrupted`).
 
     Args:
         start: called with the CancelToken, returns the job's Progress generator.
     Returns:
         the generator's return value (StopIteration.value).
     """
-    token = CancelToken()
-
-    def handler(signum, frame):
-        if token.cancelled:
-            raise KeyboardInterrupt
-        token.cancel()
-
-    previous = signal.signal(signal.SIGINT, handler)
     printer = ProgressPrinter(mode, quiet=quiet)
-    job = start(token)
-    try:
-        while True:
-            printer(next(job))
-    except StopIteration as stop:
-        return stop.value
-    finally:
-        printer.close()
-        signal.signal(signal.SIGINT, previous)
+    with GUARD.watching(CancelToken()) as token:
+        job = start(token)
+        try:
+            while True:
+                printer(next(job))
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            job.close()  # a job left at a yield (a signal in the printer) cleans up now, not at GC
+            printer.close()

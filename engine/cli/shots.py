@@ -1,7 +1,5 @@
 """`spatialdreamer shots INPUT`: find the cuts, print a shot table (or JSON), optionally write an .otio.
 
-Registered by engine/cli.py:
-    from engine.cli_shots import add_shots_parser, cmd_shots
 """
 
 from __future__ import annotations
@@ -14,9 +12,10 @@ from fractions import Fraction
 from pathlib import Path
 
 from engine import api
-from engine.cli_progress import run_job
-from engine.document.timecode import frames_to_timecode, offset_timecode, parse_time
+from engine.cli.options import common_options
+from engine.cli.progress import run_job
 
+NAME = "shots"
 SHOT_LIST_SCHEMA = "ShotList.1"
 
 EXAMPLES_SHOTS = """examples:
@@ -29,29 +28,27 @@ as EDL out-points are; timecodes count from the source's own start timecode.
 """
 
 
-def add_shots_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the `shots` sub-command (with the common flags) to `subparsers`."""
-    from engine.cli import _add_common  # here, not at import: engine.cli imports this module
-
-    p = subparsers.add_parser("shots", help="find shot cuts; print them or write an OTIO timeline",
-                              epilog=EXAMPLES_SHOTS, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(NAME, help="find shot cuts; print them or write an OTIO timeline",
+                              epilog=EXAMPLES_SHOTS, formatter_class=argparse.RawDescriptionHelpFormatter,
+                              parents=[common_options()])
     p.add_argument("input", type=Path)
     p.add_argument("--otio", type=Path, metavar="OUT.otio", help="also write the shots as an OTIO timeline")
-    p.add_argument("--detector", choices=api.SHOT_DETECTORS, default=api.ShotDetectConfig().detector,
+    p.add_argument("--detector", choices=api.SHOT_DETECTORS,
                    help="adaptive: robust to fast camera moves (default); content: fixed threshold")
     p.add_argument("--threshold", type=float, metavar="X",
                    help="content: frame-difference score (default 27); adaptive: ratio to nearby frames "
                         "(default 3)")
-    p.add_argument("--min-shot-length", metavar="T", default=f"{api.ShotDetectConfig().min_shot_frames}f",
-                   help="shortest shot: frames (12f) or seconds (0.5) (default %(default)s)")
+    p.add_argument("--min-shot-length", metavar="T",
+                   help="shortest shot: frames (12f) or seconds (0.5) (default 8f)")
     p.add_argument("--json", action="store_true", help="machine-readable output on stdout")
-    _add_common(p)
     return p
 
 
 def min_shot_frames(text: str, fps: Fraction) -> int:
     """'12f' -> 12; seconds ('0.5', '00:00:01.000') -> frames at `fps`, rounded up; at least 1."""
-    spec = parse_time(text)
+    spec = api.parse_time(text)
     if spec.kind == "frame":
         frames = int(spec.value)
     elif spec.kind == "seconds":
@@ -65,7 +62,7 @@ def min_shot_frames(text: str, fps: Fraction) -> int:
 
 def source_timecode(frame: int, fps: Fraction, start_timecode: str | None) -> str:
     """Timecode of source frame `frame`, counted from the source's start timecode (drop-frame kept)."""
-    return offset_timecode(start_timecode, frame, fps) if start_timecode else frames_to_timecode(frame, fps)
+    return api.offset_timecode(start_timecode, frame, fps) if start_timecode else api.frames_to_timecode(frame, fps)
 
 
 def shot_rows(ranges: list[tuple[int, int]], fps: Fraction, start_timecode: str | None) -> list[dict]:
@@ -87,9 +84,11 @@ def format_shot_table(rows: list[dict]) -> str:
 
 
 def _config(args: argparse.Namespace, fps: Fraction) -> api.ShotDetectConfig:
+    """The flags given, over ShotDetectConfig's own defaults."""
+    given = {"detector": args.detector, "threshold": args.threshold,
+             "min_shot_frames": None if args.min_shot_length is None else min_shot_frames(args.min_shot_length, fps)}
     try:
-        return api.ShotDetectConfig(detector=args.detector, threshold=args.threshold,
-                                min_shot_frames=min_shot_frames(args.min_shot_length, fps))
+        return api.ShotDetectConfig(**{k: v for k, v in given.items() if v is not None})
     except ValueError as exc:
         raise api.UsageError(str(exc)) from exc
 
@@ -98,7 +97,7 @@ def _detect(args: argparse.Namespace, reader: api.MediaReader, config: api.ShotD
     return run_job(lambda token: api.detect_cuts(reader, config, cancel=token), args.progress, args.quiet)
 
 
-def cmd_shots(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Detect shots in args.input; print a table or JSON; write args.otio atomically if given."""
     if args.json and args.progress == "json":
         raise api.UsageError("--json and --progress json both write to stdout; drop one of them")

@@ -1,7 +1,4 @@
 """`spatialdreamer eval OUTPUT --source SRC`: temporal stability and ground-truth scores of a stereo master.
-
-Registered by engine/cli.py:
-    from engine.cli_eval import add_eval_parser, cmd_eval
 """
 
 from __future__ import annotations
@@ -11,7 +8,10 @@ import sys
 from pathlib import Path
 
 from engine import api
-from engine.cli_progress import run_job
+from engine.cli.options import common_options, positive_int
+from engine.cli.progress import run_job
+
+NAME = "eval"
 
 EXAMPLES_EVAL = """examples:
   spatialdreamer eval shot_sbs.mp4 --source shot.mp4
@@ -29,12 +29,11 @@ masters, score both with --flow-reference set to one view (ideally the real view
 """
 
 
-def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the `eval` sub-command (with the common flags) to `subparsers`."""
-    from engine.cli import _add_common, _positive_int  # here, not at import: engine.cli imports this module
-
-    p = subparsers.add_parser("eval", help="score a stereo master: E_warp, fill flicker, PSNR/SSIM",
-                              epilog=EXAMPLES_EVAL, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(NAME, help="score a stereo master: E_warp, fill flicker, PSNR/SSIM",
+                              epilog=EXAMPLES_EVAL, formatter_class=argparse.RawDescriptionHelpFormatter,
+                              parents=[common_options()])
     p.add_argument("output", type=Path, help="the master (for --layout pair the name given to convert)")
     p.add_argument("--source", type=Path, required=True, help="the clip the master was rendered from")
     p.add_argument("--layout", choices=api.LAYOUTS, default="sbs-full", help="how the master is packed")
@@ -50,12 +49,11 @@ def add_eval_parser(subparsers: argparse._SubParsersAction) -> argparse.Argument
     p.add_argument("--slice-row", type=int, metavar="N",
                    help="write the x-t slice of eye row N (needs --slice-out)")
     p.add_argument("--slice-out", type=Path, metavar="PATH.png", help="where the slice image goes")
-    p.add_argument("--max-frames", type=_positive_int, metavar="N", help="score at most N frames")
+    p.add_argument("--max-frames", type=positive_int, metavar="N", help="score at most N frames")
     p.add_argument("--start", metavar="T", help="the --start the master was rendered with")
     p.add_argument("--end", metavar="T", help="the --end the master was rendered with")
     p.add_argument("--overwrite", action="store_true", help="replace an existing slice image")
     p.add_argument("--json", action="store_true", help="machine-readable report on stdout")
-    _add_common(p)
     return p
 
 
@@ -72,7 +70,7 @@ def _run(args: argparse.Namespace, request: api.EvalRequest) -> api.EvalReport:
     return run_job(lambda token: api.evaluate(request, cancel=token), args.progress, args.quiet)
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Score args.output against args.source; print a table or JSON; write the slice if asked."""
     if args.json and args.progress == "json":
         raise api.UsageError("--json and --progress json both write to stdout; drop one of them")

@@ -1,7 +1,4 @@
 """`spatialdreamer make-pairs INPUT… -o DIR`: build (or resume) the forward-backward pair dataset.
-
-Registered by engine/cli.py:
-    from engine.cli_pairs import add_pairs_parser, cmd_make_pairs
 """
 
 from __future__ import annotations
@@ -12,7 +9,10 @@ import sys
 from pathlib import Path
 
 from engine import api
-from engine.cli_progress import run_job
+from engine.cli.options import common_options, positive_int
+from engine.cli.progress import run_job
+
+NAME = "make-pairs"
 
 EXAMPLES_PAIRS = """examples:
   spatialdreamer make-pairs footage/ -o pairs/
@@ -23,6 +23,10 @@ The source is the LEFT (reference) view; the RIGHT view is rendered, inpainted, 
 Rerunning with the same -o resumes: complete clips are kept, the rest is built. Folders are read
 non-recursively; files that are not videos are skipped and listed at the end. Format: docs/pair_dataset.md.
 """
+
+
+_UNSET = object()
+"""--max-width not given (None means 'full': the source width)."""
 
 
 def _max_width(text: str) -> int | None:
@@ -38,16 +42,17 @@ def _max_width(text: str) -> int | None:
     return value
 
 
-def add_pairs_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the `make-pairs` sub-command (with the common flags) to `subparsers`."""
-    from engine.cli import _add_common, _positive_int  # here, not at import: engine.cli imports this module
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `make-pairs` sub-command (with the common flags) to `subparsers`.
 
-    defaults = api.PairRequest(inputs=(Path("."),), output=Path("."))
+    Options left unset keep PairRequest's own defaults (named in the help).
+    """
     p = subparsers.add_parser(
-        "make-pairs",
+        NAME,
         help="build the forward-backward stereo pair dataset (refiner training)",
         epilog=EXAMPLES_PAIRS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[common_options()],
     )
     p.add_argument(
         "inputs", nargs="+", type=Path, metavar="INPUT", help="video files and/or folders of videos"
@@ -59,26 +64,24 @@ def add_pairs_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         nargs=2,
         type=float,
         metavar=("A", "B"),
-        default=defaults.divergence_range,
         help="each clip's divergence is drawn uniformly from [A, B] %% of eye width (default 1.5 5)",
     )
     g.add_argument(
         "--convergence",
         type=float,
-        default=defaults.convergence,
         metavar="0..1",
         help="normalised depth of the screen plane (default 0.333)",
     )
-    g.add_argument("--seed", type=int, default=defaults.seed, help="dataset seed (default 0)")
+    g.add_argument("--seed", type=int, help="dataset seed (default 0)")
     g.add_argument(
         "--max-width",
         type=_max_width,
-        default=defaults.max_width,
+        default=_UNSET,
         metavar="PX|full",
         help="cap one eye's width (default 960; 'full' keeps the source width)",
     )
     g.add_argument(
-        "--max-frames", type=_positive_int, metavar="N", help="at most N frames per clip (from its start)"
+        "--max-frames", type=positive_int, metavar="N", help="at most N frames per clip (from its start)"
     )
     g.add_argument(
         "--temporal",
@@ -101,7 +104,7 @@ def add_pairs_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     )
     d.add_argument(
         "--stabilise",
-        choices=("align", "ema", "off"),
+        choices=api.STABILISE_MODES,
         default="align",
         help="temporal depth stabilisation within a shot (default align)",
     )
@@ -111,19 +114,19 @@ def add_pairs_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         default="auto",
         help="auto: detect cuts (depth and DVG restart at each); off: one shot per clip",
     )
-    _add_common(p)
     return p
 
 
 def pair_request_from_args(args: argparse.Namespace) -> api.PairRequest:
-    """The one place the make-pairs Namespace becomes a api.PairRequest."""
+    """The one place the make-pairs Namespace becomes an api.PairRequest (unset flags: its defaults)."""
+    given = {"divergence_range": None if args.divergence_range is None else tuple(args.divergence_range),
+             "convergence": args.convergence, "seed": args.seed}
+    if args.max_width is not _UNSET:
+        given["max_width"] = args.max_width
     return api.PairRequest(
         inputs=tuple(args.inputs),
         output=args.output,
-        divergence_range=tuple(args.divergence_range),
-        convergence=args.convergence,
-        seed=args.seed,
-        max_width=args.max_width,
+        **{k: v for k, v in given.items() if v is not None},
         max_frames=args.max_frames,
         temporal=args.temporal == "on",
         write_disparity=args.disparity,
@@ -162,7 +165,7 @@ def report_json(report: api.PairReport) -> dict:
     }
 
 
-def cmd_make_pairs(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run make_pairs with a progress bar; Ctrl-C cancels cleanly (the clip in progress is redone later)."""
     request = pair_request_from_args(args)
     report: api.PairReport = run_job(lambda token: api.make_pairs(request, cancel=token), args.progress,

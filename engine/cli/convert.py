@@ -1,0 +1,40 @@
+"""`spatialdreamer convert INPUT -o OUTPUT`: a video or still into a stereo master."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine import api
+from engine.cli.options import common_options, convert_request, encode_options, render_options
+from engine.cli.progress import run_job
+
+NAME = "convert"
+EXAMPLES = """examples:
+  spatialdreamer convert shot.mp4 -o shot_sbs.mp4
+  spatialdreamer convert shot.mov -o master.mov --layout tb-full --codec prores --bit-depth 10
+  spatialdreamer convert shot.mp4 -o headset.mp4 --layout sbs-half --divergence 2.5 --convergence 0.4
+  spatialdreamer convert shot.mp4 -o eyes.mp4 --layout pair --start 00:00:10.000 --end 20
+  spatialdreamer convert plate.exr.mp4 -o out.mp4 --depth disp/ --depth-kind disparity-px
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add `convert` (render, encode and common options) to `subparsers`."""
+    p = subparsers.add_parser(NAME, help="convert a video or still into a stereo master", epilog=EXAMPLES,
+                              formatter_class=argparse.RawDescriptionHelpFormatter,
+                              parents=[render_options(), encode_options(), common_options()])
+    p.add_argument("input", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Convert with a progress bar; say what was written."""
+    request = convert_request(args)
+    run_job(lambda token: api.convert(request, cancel=token), args.progress, args.quiet)
+    if not args.quiet and args.progress != "json":
+        print(f"wrote {request.output}" if request.layout != "pair" else
+              f"wrote {request.output.stem}_L / _R{request.output.suffix}", file=sys.stderr)
+    return 0

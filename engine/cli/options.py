@@ -1,0 +1,170 @@
+"""Options shared by several commands, as argparse parent parsers, and the value types they use.
+
+    sub.add_parser("convert", parents=[render_options(), encode_options(), common_options()])
+
+Each function returns a fresh parent (``add_help=False``) whose groups show in the command's
+``--help``. :func:`convert_request` is the one place such a Namespace becomes an
+``api.ConvertRequest``. Building these touches only light names of ``engine.api`` (no torch).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine import api
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0."""
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def bitrate(text: str) -> int:
+    """argparse type: '40M', '8000k', '2.5m' or plain bits per second -> int."""
+    units = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
+    t = text.strip().lower()
+    try:
+        return int(float(t[:-1]) * units[t[-1]]) if t and t[-1] in units else int(t)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"cannot read bitrate {text!r} (e.g. 20M, 8000k)") from exc
+
+
+def _parent() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(add_help=False)
+
+
+def common_options() -> argparse.ArgumentParser:
+    """--device, --models-dir, --cache-dir, --no-cache, --progress, -q, -v, --debug."""
+    p = _parent()
+    g = p.add_argument_group("common")
+    g.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: auto)")
+    g.add_argument("--models-dir", type=Path, help="folder with one sub-folder per depth model")
+    g.add_argument("--cache-dir", type=Path, help="depth/flow cache folder")
+    g.add_argument("--no-cache", action="store_true", help="do not read or write the depth cache")
+    g.add_argument("--progress", choices=api.PROGRESS_MODES, default="bar")
+    g.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    g.add_argument("-v", "--verbose", action="store_true", help="more detail on errors and notes")
+    g.add_argument("--debug", action="store_true", help="show tracebacks")
+    return p
+
+
+def _stereo_group(p: argparse.ArgumentParser) -> None:
+    defaults = api.StereoParams()
+    g = p.add_argument_group("stereo")
+    g.add_argument("--layout", choices=api.LAYOUTS, default="sbs-full", help="frame packing (default sbs-full)")
+    g.add_argument("--divergence", type=float, default=defaults.divergence, metavar="PCT",
+                   help="near-to-far parallax range, %% of eye width (default 3.0)")
+    g.add_argument("--convergence", type=float, default=defaults.convergence, metavar="0..1",
+                   help="normalised depth of the screen plane (default 0.333)")
+    g.add_argument("--synthesize", choices=api.SYNTHESIZE_MODES, default="both",
+                   help="both: each eye half the shift (default); right/left: keep the source as one eye")
+    g.add_argument("--temporal", choices=("on", "off"), default="on",
+                   help="on: DVG temporal hole filling (default); off: per-frame filling (same depth and grade)")
+    g.add_argument("--swap-eyes", action="store_true", help="put the right eye left / on top")
+    g.add_argument("--max-width", type=positive_int, metavar="PX", help="cap one eye's width (aspect kept)")
+
+
+def _depth_group(p: argparse.ArgumentParser) -> None:
+    d = p.add_argument_group("depth")
+    d.add_argument("--depth-model", choices=api.MODEL_NAMES, default="auto",
+                   help="auto: the best model in the models folder, else weights-free")
+    d.add_argument("--stabilise", choices=api.STABILISE_MODES, default="align",
+                   help="temporal depth stabilisation within a shot (default align: robust scale/shift "
+                        "fit to flow-matched key frames)")
+    d.add_argument("--depth", type=Path, metavar="PATH",
+                   help="import depth: image, image sequence (folder or pattern), video, .npy/.npz")
+    d.add_argument("--depth-kind", choices=api.DEPTH_KINDS, default="inverse",
+                   help="meaning of imported values (default inverse: larger is nearer)")
+    d.add_argument("--depth-scale", type=float, default=1.0, metavar="S",
+                   help="divide integer depth images by S (Middlebury stores d×4/×8/×16)")
+
+
+def _export_group(p: argparse.ArgumentParser) -> None:
+    x = p.add_argument_group("depth export (VFX round-trips)")
+    x.add_argument("--export-depth", type=Path, metavar="DIR",
+                   help="write the exact depth the grade used, as nearness (1 - δ), one file per frame")
+    x.add_argument("--export-depth-format", choices=api.DEPTH_EXPORT_FORMATS, default="png16")
+    x.add_argument("--export-disparity", type=Path, metavar="DIR",
+                   help="write the pixel disparity each frame was rendered with")
+    x.add_argument("--export-disparity-format", choices=api.DISPARITY_EXPORT_FORMATS, default="exr")
+    x.add_argument("--export-holes", type=Path, metavar="DIR",
+                   help="write each eye's disocclusion masks as lossless videos (for `eval --holes`)")
+
+
+def _shots_group(p: argparse.ArgumentParser) -> None:
+    s = p.add_argument_group("shots")
+    s.add_argument("--shots", default="auto", metavar="auto|off|FILE",
+                   help="auto: detect cuts (default); off: one shot; FILE: cuts from an .otio or .edl")
+    s.add_argument("--project", type=Path, metavar="FILE",
+                   help="a project file with per-shot keyframed grades (overrides --shots and the grade flags)")
+
+
+def render_options() -> argparse.ArgumentParser:
+    """Everything that decides the picture: stereo, depth, depth export, shots, --overwrite."""
+    p = _parent()
+    _stereo_group(p)
+    _depth_group(p)
+    _export_group(p)
+    _shots_group(p)
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    return p
+
+
+def encode_options() -> argparse.ArgumentParser:
+    """Codec, quality and the --start/--end range of a video master."""
+    p = _parent()
+    g = p.add_argument_group("encoding")
+    g.add_argument("--codec", choices=api.CODECS, default="h264")
+    g.add_argument("--bit-depth", type=int, choices=(8, 10), default=8)
+    rate = g.add_mutually_exclusive_group()
+    rate.add_argument("--crf", type=int, metavar="N", help="constant quality (h264 default 18, hevc 20)")
+    rate.add_argument("--bitrate", type=bitrate, metavar="B", help="target bitrate, e.g. 40M")
+    g.add_argument("--preset", help="x264/x265 preset (default medium)")
+    g.add_argument("--prores-profile", choices=("hq", "4444"), default="hq")
+    t = p.add_argument_group("range")
+    t.add_argument("--start", metavar="T", help="seconds, HH:MM:SS.mmm, timecode HH:MM:SS:FF or 123f")
+    t.add_argument("--end", metavar="T", help="end of the range (exclusive), same forms")
+    return p
+
+
+def _encode_settings(args: argparse.Namespace):
+    if not hasattr(args, "codec"):
+        return api.EncodeSettings()
+    return api.EncodeSettings(codec=args.codec, bit_depth=args.bit_depth, crf=args.crf, bitrate=args.bitrate,
+                              preset=args.preset, prores_profile=args.prores_profile)
+
+
+def _export_spec(args: argparse.Namespace):
+    if getattr(args, "export_depth", None) is None and getattr(args, "export_disparity", None) is None:
+        return None
+    if args.export_depth is None:
+        raise api.UsageError("--export-disparity needs --export-depth DIR too (depth.json lives there)")
+    return api.DepthExportSpec(args.export_depth, args.export_depth_format, args.export_disparity,
+                               args.export_disparity_format)
+
+
+def convert_request(args: argparse.Namespace):
+    """The one place a render/encode Namespace becomes an ``api.ConvertRequest``."""
+    try:
+        params = api.StereoParams(args.divergence, args.convergence)
+    except ValueError as exc:
+        raise api.UsageError(str(exc)) from exc
+    depth = (api.ImportedDepthSpec(args.depth, args.depth_kind, args.depth_scale)
+             if args.depth is not None else None)
+    return api.ConvertRequest(
+        input=args.input, output=args.output, layout=args.layout, params=params, synthesize=args.synthesize,
+        temporal=args.temporal == "on", swap_eyes=args.swap_eyes, depth=depth,
+        depth_config=api.DepthConfig(model=args.depth_model, models_dir=args.models_dir, device=args.device),
+        stabilise=api.StabiliseConfig(mode=args.stabilise),
+        encode=_encode_settings(args), max_width=args.max_width, start=getattr(args, "start", None),
+        end=getattr(args, "end", None), device=args.device, overwrite=args.overwrite, shots=args.shots,
+        project=api.load_project(args.project) if args.project else None,
+        export_depth=_export_spec(args), export_holes=getattr(args, "export_holes", None),
+        cache_dir=args.cache_dir, use_cache=not args.no_cache)

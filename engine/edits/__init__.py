@@ -1,0 +1,12 @@
+"""engine.edits: depth painting — strokes rasterised to weight maps, snapped to image edges, carried
+across a shot by optical flow, and applied to normalised depth δ (CONVENTIONS.md "Depth edits").
+
+Pure computation on arrays (the per-shot orchestration reads frames and the cache through what it is
+handed); no media I/O.
+"""
+
+from engine.edits.apply import STROKE_KINDS, Edit, apply_edits, edge_aware_blur
+from engine.edits.edge import snap_to_edges
+from engine.edits.raster import Weight, stroke_weight
+
+__all__ = ["STROKE_KINDS", "Edit", "Weight", "apply_edits", "edge_aware_blur", "snap_to_edges", "stroke_weight"]

@@ -34,9 +34,9 @@ from engine.document import Clip, Grade, Shot, StereoParams
 from engine.errors import InvalidProject, OutputError, UsageError
 from engine.fileio import temp_path_beside
 from engine.jobs.depth_spool import DepthSpool
+from engine.jobs.edits import ClipEditor
 from engine.jobs.export_depth import DepthExporter, reimport_range
 from engine.jobs.frame import (
-    DepthEditor,
     FrameAssembly,
     PerFrameStereo,
     PreparedFrame,
@@ -298,7 +298,8 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
     writers = _open_writers(request, plan, reader.info) + _open_hole_writers(request, plan, reader.info.video.fps)
     t0 = reader.frame(plan.start).time
     bit_depth = request.encode.bit_depth
-    assembly = FrameAssembly(request, device, depth_editor(clip))
+    editor = None if depth.is_disparity else depth_editor(clip, reader, depth)
+    assembly = FrameAssembly(request, device, editor)
 
     def encode(item: tuple[list[np.ndarray], _Pending]) -> None:
         images, pending = item
@@ -324,6 +325,7 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
     try:
         for segment in segments:
             assembly.reset()
+            yield from prepare_edits(editor, clip, segment, cancel)
             for frame in prefetch(reader.frames(segment.start, segment.end), maxsize=4, name="decode-render"):
                 cancel.check()
                 params = None if depth.is_disparity else params_at(request, frame.index, clip)
@@ -351,21 +353,23 @@ def export_item(prepared: PreparedFrame, exporter: DepthExporter | None) -> tupl
     return prepared.index, delta, prepared.disparity[0, 0].cpu().numpy()
 
 
-def depth_editor(clip: Clip | None) -> DepthEditor | None:
+def depth_editor(clip: Clip | None, reader: MediaReader, depth: DepthStage) -> ClipEditor | None:
     """The depth-edit hook for a clip's strokes (CONVENTIONS.md "Depth edits"); None when it has none.
 
-    Stroke rasterisation and propagation are the painting issue's (#11); until it registers an
-    editor, strokes in a project are kept in the document but not applied (:func:`stroke_note`).
+    Flows for carrying strokes go to the depth stage's cache (in memory when it is off).
     """
-    return None
+    if clip is None or not any(s.strokes for s in clip.shots):
+        return None
+    cache = getattr(depth, "cache", None)
+    return ClipEditor(clip, reader, depth.eye_size, cache, getattr(depth, "media_hash", None))
 
 
-def stroke_note(clip: Clip | None) -> str | None:
-    """A note when the clip has depth-edit strokes this build does not apply."""
-    count = 0 if clip is None else sum(len(s.strokes) for s in clip.shots)
-    if count and depth_editor(clip) is None:
-        return f"{count} depth-edit stroke(s) in the project are not applied by this version"
-    return None
+def prepare_edits(editor: ClipEditor | None, clip: Clip, segment: Segment,
+                  cancel: CancelToken) -> Iterator[Progress]:
+    """Before a segment renders: its shot's flows and carried strokes (nothing without strokes)."""
+    shot = clip.shot_at(segment.start)
+    if editor is not None and shot is not None:
+        yield from editor.prepare(shot, cancel)
 
 
 def summarise_notes(notes: list[str], limit: int = 5) -> list[str]:
@@ -380,8 +384,6 @@ def _convert_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
     exporter = make_exporter(request, plan, reader, depth.kind)
     try:
         clip = yield from job_clip(request, reader, plan, cancel)
-        if (note := stroke_note(clip)) is not None:
-            yield Progress("note", 0, 0, message=note)
         segments = segments_for(plan, clip.cuts())
         if len(segments) > 1:
             yield Progress("note", 0, 0, message=f"{len(segments)} shots: depth is normalised per shot")
@@ -430,7 +432,10 @@ def _convert_still(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
         clip = project_clip(request)
         params = None if depth.is_disparity else params_at(request, 0, clip)
         image = eye_image(reader.frame(0).image, plan.eye_size)
-        assembly = FrameAssembly(request, device, depth_editor(clip))
+        editor = None if depth.is_disparity or clip is None else depth_editor(clip, reader, depth)
+        if editor is not None:
+            yield from prepare_edits(editor, clip, segment, cancel)
+        assembly = FrameAssembly(request, device, editor)
         prepared = assembly.prepare(0, image, depth.depth_tensor(0, segment, device), params)
         views = assembly.render_one(prepared)
         cancel.check()

@@ -38,6 +38,7 @@ from engine.grading.qc import parallax_stats
 from engine.grading.qc_screens import budget_for
 from engine.grading.render import graded_disparity
 from engine.jobs.convert import DepthStage, Segment, depth_editor, job_clip, params_at, project_clip
+from engine.jobs.edits import ClipEditor
 from engine.jobs.frame import FrameAssembly, PreparedFrame, depth_to_tensor, eye_image, to_image, to_tensor
 from engine.jobs.plan import RenderPlan, eye_size_for
 from engine.jobs.request import ConvertRequest, with_project_media
@@ -125,6 +126,8 @@ class Session:
         self._deltas: OrderedDict[tuple, DepthFrame] = OrderedDict()
         self._depth_cache = depth_cache
         self._clip = project_clip(self._request)
+        self._editor: ClipEditor | None = None  # depth edits: flows and carried strokes kept for the session
+        self._edits_reader: MediaReader | None = None
 
     # ---------------------------------------------------------------- document
 
@@ -228,6 +231,7 @@ class Session:
         total = segment.end - segment.start
         if self._depth.is_disparity or self._known_range(segment) is not None:
             yield Progress("analyse", total, total)
+            yield from self._prepare_edits(shot, cancel)
             return
         with self._provider_lock:
             reader = self._reader_for_analysis()
@@ -241,6 +245,37 @@ class Session:
             self._depth._segment_store(segment).put_meta(self._range_key(segment), {"lo": lo, "hi": hi})
         with self._lock:
             self._ranges[(segment.start, segment.end)] = norm
+        yield from self._prepare_edits(shot, cancel)
+
+    def _prepare_edits(self, shot: Shot | Segment, cancel: CancelToken) -> Iterator[Progress]:
+        """The shot's depth-edit flows and carried strokes (Progress ``edit-flow`` / ``edit-carry``)."""
+        editor = self._depth_editor()
+        if editor is not None and isinstance(shot, Shot):
+            yield from editor.prepare(shot, cancel)
+
+    def _depth_editor(self) -> ClipEditor | None:
+        """The clip's depth-edit hook, one for the session's life: an edit re-carries only new strokes."""
+        with self._lock:
+            clip = self._clip
+            if self._depth.is_disparity or not any(s.strokes for s in clip.shots):
+                return None
+            if self._editor is None:
+                if self._edits_reader is None:
+                    self._edits_reader = open_media(self._request.input, cache_size=4)
+                self._editor = depth_editor(clip, self._edits_reader, self._depth)
+            elif self._editor.clip is not clip:
+                self._editor = self._editor.with_clip(clip)
+            return self._editor
+
+    def edit_overlay(self, n: int) -> tuple[np.ndarray | None, tuple[str, ...]]:
+        """The depth edits' weight on frame `n` at eye size ((H, W) float32 in [0, 1], the largest stroke
+        weight per pixel; None when the shot has no strokes) and the shot's stroke notes (strokes ignored,
+        or applied only on part of the shot and why)."""
+        editor, shot = self._depth_editor(), self.shot_at(n)
+        if editor is None or shot is None or not shot.strokes:
+            return None, ()
+        edits = editor.shot_edits(shot)
+        return edits.overlay(n), tuple(edits.notes())
 
     def _reader_for_analysis(self) -> MediaReader:
         """A second decoder for analysis, so a shot's sequential read never fights the scrub's seeks."""
@@ -337,7 +372,7 @@ class Session:
     # ---------------------------------------------------------------- render
 
     def _assembly(self) -> FrameAssembly:
-        return FrameAssembly(self._request, self.device, depth_editor(self._clip))
+        return FrameAssembly(self._request, self.device, self._depth_editor())
 
     def _prepared(self, assembly: FrameAssembly, i: int, depth: DepthFrame) -> PreparedFrame:
         """Frame `i` ready for the stereo renderer from its (already edited) δ: curve, grade, disparity."""
@@ -406,8 +441,9 @@ class Session:
     def close(self) -> None:
         """Release the readers, the spool and the memory caches (idempotent)."""
         self.reader.close()
-        if self._analysis_reader is not None:
-            self._analysis_reader.close()
+        for reader in (self._analysis_reader, self._edits_reader):
+            if reader is not None:
+                reader.close()
         self._depth.close()
         with self._lock:
             self._deltas.clear()

@@ -6,6 +6,7 @@ per-frame path, rendered in the background worker.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from engine import api
 from studio.workers import Worker
+from studio.xr.controller import HeadsetPreview
 
 PREVIEW_LAYOUTS = ("anaglyph", "sbs-half", "sbs-full", "tb-half", "anaglyph-half-colour")
 
@@ -58,6 +60,10 @@ class MainWindow(QMainWindow):
     def _build_ui(self) -> None:
         open_action = QAction("&Open…", self, shortcut="Ctrl+O", triggered=self._choose_file)
         self.menuBar().addMenu("&File").addAction(open_action)
+        self.headset = HeadsetPreview(self)  # "Preview in headset": fed from every preview result below
+        self.menuBar().addMenu("&View").addActions([self.headset.action, self.headset.recentre_action,
+                                                     self.headset.head_locked_action])
+        self.headset.action.toggled.connect(self.request_preview)
         self.viewer = QLabel("Open a clip (File ▸ Open)", alignment=Qt.AlignmentFlag.AlignCenter)
         self.viewer.setMinimumSize(480, 270)
         self.slider = QSlider(Qt.Orientation.Horizontal, enabled=False)
@@ -87,6 +93,7 @@ class MainWindow(QMainWindow):
         central.setLayout(root)
         self.setCentralWidget(central)
         self.statusBar().showMessage("ready")
+        self.statusBar().addPermanentWidget(self.headset.indicator)
 
     def _choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open media")
@@ -118,9 +125,14 @@ class MainWindow(QMainWindow):
         if self.media_path is None:
             return
         request, at = self.current_request(), f"{self.slider.value()}f"
-        self.worker.submit(lambda: api.preview_images(request, at)[0])
+        stereo = replace(request, layout="sbs-full") if self.headset.active else None
+        self.worker.submit(lambda: (api.preview_images(request, at)[0],
+                                    api.preview_images(stereo, at)[0] if stereo else None))
 
-    def _show_preview(self, image: np.ndarray) -> None:
+    def _show_preview(self, result: tuple[np.ndarray, np.ndarray | None]) -> None:
+        image, sbs = result
+        if sbs is not None:
+            self.headset.show_sbs(sbs)  # the headset's next frame carries what the viewer shows now
         pixmap = QPixmap.fromImage(to_qimage(image))
         self.viewer.setPixmap(pixmap.scaled(self.viewer.size(), Qt.AspectRatioMode.KeepAspectRatio,
                                             Qt.TransformationMode.SmoothTransformation))
@@ -132,5 +144,6 @@ class MainWindow(QMainWindow):
             QMessageBox.warning(self, "SpatialDreamer Studio", message)
 
     def closeEvent(self, event) -> None:
+        self.headset.shutdown()
         self.worker.wait()
         super().closeEvent(event)

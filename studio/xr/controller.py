@@ -1,0 +1,130 @@
+"""The studio's side of the headset preview: a "Preview in headset" action, a status indicator, frames in.
+
+`HeadsetPreview` owns an `XrPreview` (its own thread) while the action is checked. The studio hands it
+each stereo frame the viewer shows — `show_stereo(left, right)` from the same result that updates the
+viewer — so the headset follows the playhead, playback and grading in step with the viewer. Status
+reports cross from the XR thread by a queued signal; `shutdown()` (called when the window closes)
+stops the session and joins the thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, Qt, Signal, Slot
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QLabel
+
+from studio.xr.geometry import Placement, ScreenGeometry
+from studio.xr.session import Content, Status, StatusReport, XrPreview
+
+_COLOURS = {Status.RUNNING: "#5fbf6f", Status.WAITING: "#d9b84a", Status.CONNECTING: "#d9b84a",
+            Status.NO_RUNTIME: "#e06c5f", Status.NO_HEADSET: "#e06c5f", Status.LOST: "#e06c5f",
+            Status.FAILED: "#e06c5f", Status.STOPPED: "#8a8a8a"}
+
+
+class HeadsetPreview(QObject):
+    """Signals: status_changed(StatusReport) on the GUI thread."""
+
+    status_changed = Signal(object)
+    _from_xr = Signal(object)
+
+    def __init__(self, parent: QObject | None = None,
+                 preview_factory: Callable[..., XrPreview] = XrPreview) -> None:
+        super().__init__(parent)
+        self._factory = preview_factory
+        self._preview: XrPreview | None = None
+        self._ids = itertools.count(1)
+        self._last: Content | None = None
+        self.geometry = ScreenGeometry()
+        self.report = StatusReport(Status.STOPPED, "headset preview is off")
+        self.action = QAction("Preview in &headset", self, checkable=True, shortcut="Ctrl+Shift+H")
+        self.action.setStatusTip("Show the graded stereo frame in an OpenXR headset")
+        self.action.toggled.connect(self.set_enabled)
+        self.recentre_action = QAction("&Recentre headset screen", self, enabled=False)
+        self.recentre_action.triggered.connect(self.recentre)
+        self.head_locked_action = QAction("Head-locked &comfort view", self, checkable=True)
+        self.head_locked_action.toggled.connect(self._set_head_locked)
+        self.indicator = QLabel()
+        self._from_xr.connect(self._on_report, Qt.ConnectionType.QueuedConnection)
+        self._on_report(self.report)
+
+    @property
+    def active(self) -> bool:
+        return self._preview is not None
+
+    @Slot(bool)
+    def set_enabled(self, on: bool) -> None:
+        if on and self._preview is None:
+            self._preview = self._factory(geometry=self.geometry, on_status=self._from_xr.emit)
+            if self._last is not None:
+                self._preview.show(self._last)
+            self._preview.start()
+        elif not on:
+            self.shutdown()
+        self.recentre_action.setEnabled(self.active)
+        if self.action.isChecked() != on:
+            self.action.setChecked(on)
+
+    def show_stereo(self, left: np.ndarray, right: np.ndarray) -> int:
+        """Queue a stereo frame (two (H, W, 3) images) for the next headset frame; returns its frame id."""
+        if left.shape != right.shape:
+            raise ValueError(f"left {left.shape} and right {right.shape} eyes differ in size")
+        sbs = np.concatenate([_to_uint8(left), _to_uint8(right)], axis=1)
+        return self.show_sbs(sbs)
+
+    def show_sbs(self, sbs: np.ndarray) -> int:
+        """Queue a full side-by-side image (left eye on the left); returns its frame id."""
+        content = Content(next(self._ids), _to_uint8(sbs))
+        self._last = content
+        if self._preview is not None:
+            self._preview.show(content)
+        return content.frame_id
+
+    def set_geometry(self, geometry: ScreenGeometry) -> None:
+        self.geometry = geometry
+        if self._preview is not None:
+            self._preview.set_geometry(geometry)
+
+    @Slot()
+    def recentre(self) -> None:
+        if self._preview is not None:
+            self._preview.recentre()
+
+    @Slot(bool)
+    def _set_head_locked(self, on: bool) -> None:
+        from dataclasses import replace
+
+        self.set_geometry(replace(self.geometry, placement=Placement.HEAD_LOCKED if on else Placement.WORLD))
+
+    def shutdown(self) -> bool:
+        """Stop the session and join the XR thread (the studio calls this when it closes)."""
+        preview, self._preview = self._preview, None
+        stopped = preview.stop() if preview is not None else True
+        self.recentre_action.setEnabled(False)
+        if self.action.isChecked():
+            self.action.blockSignals(True)
+            self.action.setChecked(False)
+            self.action.blockSignals(False)
+        self._on_report(StatusReport(Status.STOPPED, "headset preview is off"))
+        return stopped
+
+    @Slot(object)
+    def _on_report(self, report: StatusReport) -> None:
+        if self._preview is None and report.status is not Status.STOPPED:
+            return  # a late report from a session already shut down
+        self.report = report
+        colour = _COLOURS.get(report.status, "#8a8a8a")
+        self.indicator.setText(f'<span style="color:{colour}">●</span> Headset: {report.status.value}')
+        self.indicator.setToolTip(report.message)
+        self.status_changed.emit(report)
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    if image.dtype == np.uint16:
+        return (image >> 8).astype(np.uint8)
+    if image.dtype != np.uint8:
+        raise ValueError(f"stereo frames must be uint8 or uint16, got {image.dtype}")
+    return np.ascontiguousarray(image)

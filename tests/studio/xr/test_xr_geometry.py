@@ -57,3 +57,14 @@ def test_xr_geometry_head_locked_ignores_the_anchor():
     g = ScreenGeometry(placement=Placement.HEAD_LOCKED, distance_m=1.2,
                        anchor=Pose((5.0, 5.0, 5.0), yaw_quaternion(1.0)))
     assert screen_pose(g) == Pose((0.0, 0.0, -1.2))
+
+
+def test_xr_geometry_matches_the_engines_headset_preset():
+    # the studio's parallax readout (engine screen preset) and the headset's virtual screen agree
+    from engine.grading.qc_screens import IPD_M, SCREENS
+
+    preset, g = SCREENS["headset"], ScreenGeometry()
+    assert (g.width_m, g.distance_m) == (preset.width_m, preset.distance_m)
+    assert IPD_M == pytest.approx(0.065)
+    for p_pct in (-1.455, -0.5, 0.0, 0.7, 1.455):
+        assert vergence_change_deg(p_pct / 100.0, g) == pytest.approx(preset.vergence_deg(p_pct), abs=1e-9)

@@ -4,6 +4,7 @@ It is driven line by line on stdin and reports JSON lines on stdout, so the host
 and restart the service while it runs and wait for conditions instead of sleeping:
 
     show NAME      show the SBS image NAME from the content .npz (frame id = its index + 1)
+    play A B       playback: a new frame every headset frame, alternating images A and B (stop with `show`)
     capture        read back the next submitted swapchain image (saved as .npy in --out)
     recentre       recentre the world screen
     stop           stop the preview (exit the session, join the thread) and quit
@@ -40,12 +41,22 @@ def main() -> int:
     images = dict(np.load(args.content))
     names = sorted(images)
 
+    playing: list = []  # images cycled one per headset frame while non-empty
+    next_id = [len(names) + 1]
+
+    def on_frame(f) -> None:
+        emit(event="frame", i=f.index, id=f.content_id, t=f.render_start_ns, cpu_ms=f.cpu_ms,
+             layers=[[la.eye, *la.rect] for la in f.layers])
+        if playing:
+            image = playing[next_id[0] % len(playing)]
+            preview.show(Content(next_id[0], image))
+            next_id[0] += 1
+
     preview = XrPreview(
         app_name="spatialdreamer-xr-test",
         on_status=lambda r: emit(event="status", status=r.status.name,
                                  state=r.state.name if r.state is not None else None, message=r.message),
-        on_frame=lambda f: emit(event="frame", i=f.index, id=f.content_id, t=f.render_start_ns, cpu_ms=f.cpu_ms,
-                                layers=[[la.eye, *la.rect] for la in f.layers]),
+        on_frame=on_frame,
         retry_s=0.25)
     captures = [0]
 
@@ -58,7 +69,11 @@ def main() -> int:
     preview.start()
     for line in sys.stdin:
         cmd, _, arg = line.strip().partition(" ")
-        if cmd == "show":
+        if cmd == "play":
+            playing[:] = [images[n] for n in arg.split()]
+            emit(event="playing", names=arg.split(), first_id=next_id[0])
+        elif cmd == "show":
+            playing.clear()
             preview.show(Content(names.index(arg) + 1, images[arg]))
             emit(event="shown", name=arg, id=names.index(arg) + 1, t=__import__("time").monotonic_ns())
         elif cmd == "capture":

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from studio.xr.geometry import (
+    HEADSET_IPD_M,
     Placement,
     Pose,
     ScreenGeometry,
@@ -65,6 +66,6 @@ def test_xr_geometry_matches_the_engines_headset_preset():
 
     preset, g = SCREENS["headset"], ScreenGeometry()
     assert (g.width_m, g.distance_m) == (preset.width_m, preset.distance_m)
-    assert IPD_M == pytest.approx(0.065)
+    assert HEADSET_IPD_M == IPD_M
     for p_pct in (-1.455, -0.5, 0.0, 0.7, 1.455):
         assert vergence_change_deg(p_pct / 100.0, g) == pytest.approx(preset.vergence_deg(p_pct), abs=1e-9)

@@ -131,6 +131,11 @@ def params_at(request: ConvertRequest, source_frame: int, clip: Clip | None = No
     return request.params
 
 
+def range_key(segment: Segment) -> str:
+    """The cache meta key of a segment's δ range, in the namespace of the segment's start."""
+    return f"range-{segment.end}"
+
+
 class DepthStage:
     """Raw depth for the render pass and the per-segment normalisers.
 
@@ -231,6 +236,9 @@ class DepthStage:
             norm.update(raw)
             yield Progress("depth", done + k + 1, total)
         norm.finalize()
+        if self.spool is None and self.imported is None:  # the studio session reads the shot range here
+            lo, hi = norm.range
+            self._segment_store(segment).put_meta(range_key(segment), {"lo": lo, "hi": hi})
         if norm.note:
             self.notes.append(f"frames {segment.start}-{segment.end - 1}: {norm.note}")
 

@@ -37,7 +37,7 @@ from engine.errors import OutputError, UsageError
 from engine.grading.qc import parallax_stats
 from engine.grading.qc_screens import budget_for
 from engine.grading.render import graded_disparity
-from engine.jobs.convert import DepthStage, Segment, depth_editor, job_clip, params_at, project_clip
+from engine.jobs.convert import DepthStage, Segment, depth_editor, job_clip, params_at, project_clip, range_key
 from engine.jobs.edits import ClipEditor
 from engine.jobs.frame import FrameAssembly, PreparedFrame, depth_to_tensor, eye_image, to_image, to_tensor
 from engine.jobs.plan import RenderPlan, eye_size_for
@@ -193,9 +193,6 @@ class Session:
         before = max(c for c in cuts if c <= n)
         return Segment(before, min(c for c in cuts if c > n))
 
-    def _range_key(self, segment: Segment) -> str:
-        return f"range-{segment.end}"
-
     def _known_range(self, segment: Segment) -> ShotNormaliser | None:
         """The segment's δ normaliser: from memory, the cache's meta entry, or None (not analysed)."""
         key = (segment.start, segment.end)
@@ -206,7 +203,7 @@ class Session:
         if self._depth.fixed_range is not None:
             norm = ShotNormaliser.from_range(self._depth.kind, *self._depth.fixed_range)
         elif self._depth.spool is None and self._depth.imported is None:
-            meta = self._depth._segment_store(segment).get_meta(self._range_key(segment))
+            meta = self._depth._segment_store(segment).get_meta(range_key(segment))
             if meta is None or not self._depth._segment_store(segment).has_all(range(segment.start, segment.end)):
                 return None
             norm = ShotNormaliser.from_range(self._depth.kind, meta["lo"], meta["hi"])
@@ -240,9 +237,6 @@ class Session:
                     yield Progress("analyse", p.done, total)
             norm = self._depth.normalisers.pop(segment.start)
             yield from self._depth.drain_notes()
-        if self._depth.spool is None and self._depth.imported is None and self._depth.fixed_range is None:
-            lo, hi = norm.range
-            self._depth._segment_store(segment).put_meta(self._range_key(segment), {"lo": lo, "hi": hi})
         with self._lock:
             self._ranges[(segment.start, segment.end)] = norm
         yield from self._prepare_edits(shot, cancel)
@@ -312,7 +306,8 @@ class Session:
 
     def _edited(self, n: int, values: torch.Tensor) -> torch.Tensor:
         """δ after the clip's depth edits (the FrameAssembly hook); disparity-px passes through."""
-        if self._depth.is_disparity:
+        editor = self._depth_editor()
+        if self._depth.is_disparity or editor is None:
             return values
         image = eye_image(self.frame(n), self.eye_size)
         return self._assembly().prepare(n, image, values, self.params_at(n)).delta
@@ -397,10 +392,10 @@ class Session:
             result = views if index == n else result
         return result
 
-    def _bits(self, n: int) -> int:
+    def _bits(self) -> int:
         """Output bit depth as the master's: the encoder's for video, 16 for a 16-bit still."""
         if self.reader.info.is_still:
-            return 16 if self.frame(n).dtype == np.uint16 else 8
+            return 16 if self.reader.info.video.bit_depth > 8 else 8
         return self._request.encode.bit_depth
 
     def render(self, n: int, exact: bool = True, cancel: CancelToken | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -415,11 +410,11 @@ class Session:
             exact: analyse the shot first if needed (else a provisional δ is used).
         """
         views = self.views(n, exact, cancel)
-        return to_image(views.left, self._bits(n)), to_image(views.right, self._bits(n))
+        return to_image(views.left, self._bits()), to_image(views.right, self._bits())
 
     def packed(self, n: int, exact: bool = True, cancel: CancelToken | None = None) -> list[np.ndarray]:
         """Frame `n` packed by the session's layout (one image, two for `pair`): `spatialdreamer frame`."""
-        return self._assembly().packed(self.views(n, exact, cancel), self._bits(n))
+        return self._assembly().packed(self.views(n, exact, cancel), self._bits())
 
     def readout(self, n: int, params: StereoParams | None = None, screen: str = "tv65",
                 budget: tuple[float, float] | None = None) -> Readout:

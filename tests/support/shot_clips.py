@@ -86,3 +86,11 @@ def pan_inside_a_shot(seed: int, tint: tuple[float, float, float], hold: int, mo
         return canvas[:, x: x + WIDTH]
 
     return frame
+
+
+def two_shots(path: Path, lengths: tuple[int, int]) -> Path:
+    """A drift shot then a fast pan shot, cut at lengths[0] (for session and project tests)."""
+    written, cuts = clip_from_shots(path, [(lengths[0], drift(3, WARM, lengths[0])),
+                                           (lengths[1], pan(4, (0.4, 0.9, 0.6), lengths[1], 3, 12))])
+    assert cuts == [lengths[0]]
+    return written

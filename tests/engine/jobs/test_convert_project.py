@@ -12,18 +12,14 @@ import pytest
 from engine import api
 from engine.document import Clip, Grade, Project, Shot, StereoParams
 from engine.document.otio_io import write_otio
-from tests.support.shot_clips import WARM, clip_from_shots, drift, pan
+from tests.support.shot_clips import two_shots
 
 LENGTHS = (6, 6)
 
 
 @pytest.fixture(scope="module")
 def two_shot_clip(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("clip")
-    path, cuts = clip_from_shots(folder / "two.mp4", [(LENGTHS[0], drift(1, WARM, LENGTHS[0])),
-                                                      (LENGTHS[1], pan(2, (0.4, 0.9, 0.6), LENGTHS[1], 3, 12))])
-    assert cuts == [LENGTHS[0]]
-    return path
+    return two_shots(tmp_path_factory.mktemp("clip") / "two.mp4", LENGTHS)
 
 
 def graded(media: Path, first: float, second: float) -> Project:

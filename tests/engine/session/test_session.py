@@ -14,7 +14,7 @@ import pytest
 from engine import api
 from engine.document import edits
 from engine.errors import Cancelled
-from tests.support.shot_clips import WARM, clip_from_shots, drift, pan
+from tests.support.shot_clips import two_shots
 
 LENGTHS = (8, 10)
 N = sum(LENGTHS)
@@ -22,11 +22,7 @@ N = sum(LENGTHS)
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("clip")
-    path, cuts = clip_from_shots(folder / "two.mp4", [(LENGTHS[0], drift(3, WARM, LENGTHS[0])),
-                                                      (LENGTHS[1], pan(4, (0.4, 0.9, 0.6), LENGTHS[1], 3, 12))])
-    assert cuts == [LENGTHS[0]]
-    return path
+    return two_shots(tmp_path_factory.mktemp("clip") / "two.mp4", LENGTHS)
 
 
 @pytest.fixture
@@ -164,3 +160,11 @@ def test_media_path_session_and_bad_clip(clip, settings):
         assert [(x.start, x.end) for x in s.clip.shots] == [(0, LENGTHS[0]), (LENGTHS[0], N)]  # detected cuts
     with pytest.raises(api.UsageError, match="no clip 'c9'"):
         api.open_session(project_of(clip), clip="c9", request=settings)
+
+
+def test_a_converted_clip_opens_analysed(tmp_path, clip, settings):
+    project = project_of(clip)
+    frames, export = master(tmp_path, settings, project)
+    with api.open_session(project, request=settings) as s:  # convert filled the cache and the shots' ranges
+        assert all(s.analysed(shot) for shot in s.clip.shots)
+        np.testing.assert_allclose(1.0 - s.depth(4).delta, np.load(export / "two.depth.000004.npy"), atol=1e-6)

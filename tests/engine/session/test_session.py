@@ -168,3 +168,15 @@ def test_a_converted_clip_opens_analysed(tmp_path, clip, settings):
     with api.open_session(project, request=settings) as s:  # convert filled the cache and the shots' ranges
         assert all(s.analysed(shot) for shot in s.clip.shots)
         np.testing.assert_allclose(1.0 - s.depth(4).delta, np.load(export / "two.depth.000004.npy"), atol=1e-6)
+
+
+def test_still_session_renders_like_convert(tmp_path, settings):
+    rng = np.random.default_rng(7)
+    still = tmp_path / "still.png"
+    api.write_still(still, (rng.random((40, 64, 3)) * 255).astype(np.uint8))
+    out = tmp_path / "out.png"
+    for _ in api.convert(replace(settings, input=still, output=out, shots="auto")):
+        pass
+    with api.open_session(still, request=settings) as s, api.open_media(out) as written:
+        assert len(s) == 1 and not s.depth(0, exact=True).provisional
+        assert np.array_equal(s.packed(0)[0], written.frame(0).image)

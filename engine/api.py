@@ -157,6 +157,9 @@ def render_preview(request, at: str) -> list[Path]:
     from engine.jobs import preview as _preview
     from engine.jobs.plan import check_outputs_writable
 
+    from engine.jobs.request import with_project_media
+
+    request = with_project_media(request)
     paths = _preview.preview_outputs(request)
     check_outputs_writable(paths, request.overwrite)
     images = _preview.preview_frame(request, at)

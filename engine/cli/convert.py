@@ -17,6 +17,7 @@ EXAMPLES = """examples:
   spatialdreamer convert shot.mp4 -o headset.mp4 --layout sbs-half --divergence 2.5 --convergence 0.4
   spatialdreamer convert shot.mp4 -o eyes.mp4 --layout pair --start 00:00:10.000 --end 20
   spatialdreamer convert plate.exr.mp4 -o out.mp4 --depth disp/ --depth-kind disparity-px
+  spatialdreamer convert --project reel.sdproj --clip 2 -o reel_clip2.mp4
 """
 
 
@@ -25,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = subparsers.add_parser(NAME, help="convert a video or still into a stereo master", epilog=EXAMPLES,
                               formatter_class=argparse.RawDescriptionHelpFormatter,
                               parents=[render_options(), encode_options(), common_options()])
-    p.add_argument("input", type=Path)
+    p.add_argument("input", type=Path, nargs="?", help="source video or still (default: the --project clip's media)")
     p.add_argument("-o", "--output", type=Path, required=True)
     return p
 

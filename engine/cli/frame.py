@@ -20,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = subparsers.add_parser(NAME, help="render one graded frame to a still (fast preview)", epilog=EXAMPLES,
                               formatter_class=argparse.RawDescriptionHelpFormatter,
                               parents=[render_options(), common_options()])
-    p.add_argument("input", type=Path)
+    p.add_argument("input", type=Path, nargs="?", help="source video or still (default: the --project clip's media)")
     p.add_argument("--at", required=True, metavar="T", help="which frame (seconds, clock, timecode, 123f)")
     p.add_argument("-o", "--output", type=Path, required=True)
     return p

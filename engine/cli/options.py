@@ -103,7 +103,10 @@ def _shots_group(p: argparse.ArgumentParser) -> None:
     s.add_argument("--shots", default="auto", metavar="auto|off|FILE",
                    help="auto: detect cuts (default); off: one shot; FILE: cuts from an .otio or .edl")
     s.add_argument("--project", type=Path, metavar="FILE",
-                   help="a project file with per-shot keyframed grades (overrides --shots and the grade flags)")
+                   help="a project (.sdproj, or our .otio) with per-shot keyframed grades (overrides --shots and "
+                        "the grade flags of graded shots); INPUT may then be left out: the clip's media is used")
+    s.add_argument("--clip", metavar="ID|NUMBER|NAME",
+                   help="which clip of a --project with several (its id c2, its number 2 or its name)")
 
 
 def render_options() -> argparse.ArgumentParser:
@@ -165,6 +168,6 @@ def convert_request(args: argparse.Namespace):
         stabilise=api.StabiliseConfig(mode=args.stabilise),
         encode=_encode_settings(args), max_width=args.max_width, start=getattr(args, "start", None),
         end=getattr(args, "end", None), device=args.device, overwrite=args.overwrite, shots=args.shots,
-        project=api.load_project(args.project) if args.project else None,
+        project=api.load_project(args.project) if args.project else None, clip=args.clip,
         export_depth=_export_spec(args), export_holes=getattr(args, "export_holes", None),
         cache_dir=args.cache_dir, use_cache=not args.no_cache)

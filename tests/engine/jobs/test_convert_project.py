@@ -80,3 +80,25 @@ def test_shots_from_a_foreign_otio_take_the_request_grade(tmp_path, two_shot_cli
     d = rendered_disparity(tmp_path, api.ConvertRequest(input=two_shot_clip, shots=str(timeline),
                                                         params=StereoParams(0.0, 0.5)))
     assert max(d) < 1e-6
+
+
+def test_cli_convert_and_frame_take_a_project_and_a_clip(tmp_path, two_shot_clip, cli):
+    chosen = graded(two_shot_clip, 0.0, 6.0).clips[0]
+    other = Clip("c1", str(tmp_path / "missing.mov"), Fraction(24), 12, (Shot(0, 12),))
+    path = tmp_path / "reel.sdproj"
+    api.save_project(Project((other, Clip("c2", chosen.media, chosen.fps, chosen.frame_count, chosen.shots,
+                                          "main"))), path)
+    fast = ("--codec", "ffv1", "--temporal", "off", "--no-cache", "-q")
+    result = cli("convert", "--project", path, "--clip", "main", "-o", tmp_path / "out.mkv", *fast)
+    assert result.code == 0, result.err
+    with api.open_media(tmp_path / "out.mkv") as reader:
+        assert len(reader) == sum(LENGTHS)
+    result = cli("convert", "--project", path, "-o", tmp_path / "again.mkv", *fast)
+    assert result.code == 2 and "2 clips" in result.err and "c2 'main' (two.mp4)" in result.err
+    assert "--clip" in result.err and not (tmp_path / "again.mkv").exists()
+    result = cli("frame", "--project", path, "--clip", "2", "--at", "3f", "-o", tmp_path / "look.png",
+                 "--temporal", "off", "--no-cache", "-q")
+    assert result.code == 0, result.err
+    assert (tmp_path / "look.png").exists()
+    result = cli("convert", "-o", tmp_path / "none.mkv", *fast)
+    assert result.code == 2 and "no input given" in result.err

@@ -156,7 +156,6 @@ def render_preview(request, at: str) -> list[Path]:
     from engine.jobs import convert as _convert
     from engine.jobs import preview as _preview
     from engine.jobs.plan import check_outputs_writable
-
     from engine.jobs.request import with_project_media
 
     request = with_project_media(request)

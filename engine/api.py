@@ -56,6 +56,11 @@ _LAZY: dict[str, str] = {
     "load_pair_manifest": "engine.jobs.pairs:load_manifest",
     **dict.fromkeys(("resolve_models_dir", "scan_models", "format_models_table"), "engine.models"),
     "doctor_checks": "engine.doctor:run_checks",
+    **dict.fromkeys(("QcReport",), "engine.jobs.qc_report"),
+    "QcRequest": "engine.jobs.qc",
+    "QC_MASTER_LAYOUTS": "engine.jobs.qc:MASTER_LAYOUTS",
+    "SCREEN_NAMES": "engine.grading.qc_screens:SCREEN_NAMES",
+    "budget_for": "engine.grading.qc_screens",
 }
 
 
@@ -99,6 +104,17 @@ def make_pairs(request, cancel: CancelToken | None = None):
     from engine.jobs import pairs as _pairs
 
     return _pairs.make_pairs(request, cancel)
+
+
+def qc(request, cancel: CancelToken | None = None):
+    """Stereo QC of a source, a project or an existing master against a screen's comfort budget.
+
+    A generator of Progress whose return value is a QcReport (`report.exit_code` is 6 when a
+    limit is broken; `report.suggested_project()` holds the per-shot grade suggestions).
+    """
+    from engine.jobs import qc as _qc
+
+    return _qc.qc(request, cancel)
 
 
 def render_frame(rgb, depth, params, synthesize: str = "both", device: str = "auto"):
@@ -169,6 +185,6 @@ def render_preview(request, at: str) -> list[Path]:
 __all__ = [
     "Cancelled", "DepthInputError", "InputError", "InvalidProject", "MediaError", "ModelNotFound", "OutputError",
     "SpatialDreamerError", "UsageError", "CancelToken", "Progress", "__version__",
-    "convert", "evaluate", "make_pairs", "render_frame", "open_session", "preview_images", "render_preview",
+    "convert", "evaluate", "make_pairs", "qc", "render_frame", "open_session", "preview_images", "render_preview",
 ]
 __all__ += sorted(_LAZY)

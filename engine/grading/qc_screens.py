@@ -126,6 +126,7 @@ SCREENS: dict[str, Screen] = {
     "headset": _headset(),
 }
 HEADSET_VERGENCE_DEG = 1.0
+SCREEN_NAMES = tuple(SCREENS)
 
 
 def screen_names() -> tuple[str, ...]:
@@ -167,5 +168,5 @@ def budget_for(screen_name: str, limits: tuple[float, float] | None = None) -> B
     return Budget(float(limits[0]), float(limits[1]), screen)
 
 
-__all__ = ["EXCURSION_SECONDS", "IPD_M", "SCREENS", "Budget", "Screen", "budget_for", "preset_budget",
+__all__ = ["EXCURSION_SECONDS", "IPD_M", "SCREENS", "SCREEN_NAMES", "Budget", "Screen", "budget_for", "preset_budget",
            "screen_names", "screen_preset"]

@@ -58,7 +58,8 @@ class DeltaStats:
         q01, q99, q_min, q_max: 1st / 99th percentiles and extremes of δ.
         salient: median δ of the salient region.
         strip_left, strip_right: 1st percentile of δ (the nearest) in the left / right 1 % strip.
-        valid: fraction of pixels with finite δ.
+        valid: fraction of pixels with finite δ (outside the floating-window masks).
+        windows: (left, right) floating-window widths (% of width) already applied to the frame.
     """
 
     q01: float
@@ -69,14 +70,19 @@ class DeltaStats:
     strip_left: float
     strip_right: float
     valid: float
+    windows: tuple[float, float] = (0.0, 0.0)
 
     def parallax(self, divergence: float, convergence: float) -> ParallaxStats:
-        """The frame's parallax statistics under the grade p = D · (δ − c) (D ≥ 0, % of width)."""
+        """The frame's parallax statistics under the grade p = D · (δ − c) (D ≥ 0, % of width).
+
+        The window fields are what each edge still needs beyond the window already applied.
+        """
         def p(q: float) -> float:
             return divergence * (q - convergence)
 
         return ParallaxStats(p(self.q01), p(self.q99), p(self.q_min), p(self.q_max), p(self.salient),
-                             -p(self.strip_left), -p(self.strip_right), self.valid)
+                             -p(self.strip_left) - self.windows[0], -p(self.strip_right) - self.windows[1],
+                             self.valid)
 
 
 def _check_map(values: np.ndarray, name: str) -> None:
@@ -117,24 +123,34 @@ def _strips(values: np.ndarray, finite: np.ndarray) -> tuple[np.ndarray, np.ndar
     return left[finite[:, :s]], right[finite[:, -s:]]
 
 
-def delta_stats(delta: np.ndarray) -> DeltaStats:
+def window_columns(width: int, windows: tuple[float, float]) -> np.ndarray:
+    """(W,) bool: columns outside the floating-window masks (left, right) given in % of the width."""
+    cols = np.arange(width) + 0.5
+    return (cols >= windows[0] / 100.0 * width) & (cols <= width - windows[1] / 100.0 * width)
+
+
+def delta_stats(delta: np.ndarray, windows: tuple[float, float] = (0.0, 0.0)) -> DeltaStats:
     """Summarise one frame's normalised depth.
 
     Args:
         delta: (H, W) float δ in [0, 1] (0 nearest); non-finite = unknown, left out.
+        windows: floating-window widths (left, right), % of W: masked columns are left out of the
+            statistics; the border strips are still measured (what the window covers).
     Returns:
         DeltaStats (NaN fields when no pixel is valid).
     """
     _check_map(delta, "delta")
     finite = np.isfinite(delta)
-    vals = delta[finite]
     left, right = _strips(delta, finite)
+    if any(windows):
+        finite = finite & window_columns(delta.shape[1], windows)[None, :]
+    vals = delta[finite]
     q01, q99 = (_percentile(vals, q) for q in PERCENTILES)
     return DeltaStats(q01, q99, float(vals.min()) if vals.size else float("nan"),
                       float(vals.max()) if vals.size else float("nan"),
                       _salient_median(delta, finite),
                       _percentile(left, PERCENTILES[0]), _percentile(right, PERCENTILES[0]),
-                      float(finite.mean()))
+                      float(finite.mean()), (float(windows[0]), float(windows[1])))
 
 
 def parallax_stats(disparity: np.ndarray, width: int | None = None) -> ParallaxStats:
@@ -177,4 +193,4 @@ def parallax_histogram(parallax_pct: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["HIST_EDGES", "PERCENTILES", "STRIP_FRACTION", "DeltaStats", "ParallaxStats", "delta_stats",
-           "parallax_histogram", "parallax_stats", "salient_mask", "strip_width"]
+           "parallax_histogram", "parallax_stats", "salient_mask", "strip_width", "window_columns"]

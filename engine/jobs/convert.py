@@ -323,7 +323,7 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
     def emit(ready: list[tuple[int, StereoViews]]) -> Iterator[Progress]:
         nonlocal done
         for index, views in ready:
-            images = assembly.packed(views, bit_depth, plan.padding)
+            images = assembly.packed(views, bit_depth, plan.padding, windows_at(clip, index))
             if request.export_holes is not None:
                 images += [hole_image(views.left_holes), hole_image(views.right_holes)]
             sink.put((images, pending.pop(index)))
@@ -351,6 +351,12 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
         for writer in writers:
             writer.abort()
         raise
+
+
+def windows_at(clip: Clip | None, source_frame: int) -> tuple[float, float]:
+    """(left, right) floating-window widths (% of eye width) of the frame's shot; (0, 0) outside shots."""
+    shot = clip.shot_at(source_frame) if clip is not None else None
+    return shot.window_at(source_frame) if shot is not None else (0.0, 0.0)
 
 
 def export_item(prepared: PreparedFrame, exporter: DepthExporter | None) -> tuple | None:
@@ -449,7 +455,8 @@ def _convert_still(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
         cancel.check()
         if exporter is not None:
             exporter.write(*export_item(prepared, exporter))
-        write_stills_together(plan.outputs, assembly.packed(views, 16 if image.dtype == np.uint16 else 8))
+        write_stills_together(plan.outputs, assembly.packed(views, 16 if image.dtype == np.uint16 else 8,
+                                                            windows=windows_at(clip, 0)))
         if exporter is not None:
             exporter.finish()
         yield Progress("render", 1, 1)

@@ -24,6 +24,7 @@ from torch import Tensor
 
 from engine.document import StereoParams
 from engine.dvg import TemporalStereo
+from engine.grading.floating_window import apply_floating_windows
 from engine.grading.render import graded_disparity, render_graded
 from engine.jobs.request import ConvertRequest
 from engine.ops import StereoViews, pack
@@ -131,7 +132,7 @@ def make_stereo_renderer(request: ConvertRequest, device: torch.device) -> PerFr
 
 
 class FrameAssembly:
-    """The master's per-frame path after depth: edits → curve → grade → eyes → pack.
+    """The master's per-frame path after depth: edits → curve → grade → eyes → floating windows → pack.
 
     Feed the frames of one shot in order with :meth:`push` (call :meth:`reset` at each cut and
     :meth:`flush` at the end of a shot); each returns the frames whose eyes are complete.
@@ -178,9 +179,16 @@ class FrameAssembly:
     def reset(self) -> None:
         self.stereo.reset()
 
-    def packed(self, views: StereoViews, bit_depth: int, padding: tuple[int, int] = (0, 0)) -> list[np.ndarray]:
-        """The eyes packed by the request's layout as image(s): one, or two for `pair`."""
-        out = pack(views.left, views.right, self.request.layout, swap_eyes=self.request.swap_eyes)
+    def packed(self, views: StereoViews, bit_depth: int, padding: tuple[int, int] = (0, 0),
+               windows: tuple[float, float] = (0.0, 0.0)) -> list[np.ndarray]:
+        """The eyes packed by the request's layout as image(s): one, or two for `pair`.
+
+        Args:
+            windows: floating-window widths (left, right) in % of the eye width, applied to each eye
+                before packing (CONVENTIONS.md; they travel with their eye through `swap_eyes`).
+        """
+        left, right = apply_floating_windows(views.left, views.right, *windows)
+        out = pack(left, right, self.request.layout, swap_eyes=self.request.swap_eyes)
         return [to_image(o, bit_depth, padding) for o in (out if isinstance(out, tuple) else (out,))]
 
     def render_one(self, frame: PreparedFrame) -> StereoViews:

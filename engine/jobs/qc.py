@@ -31,7 +31,17 @@ from engine.errors import InputError, UsageError
 from engine.grading.qc import DeltaStats, ParallaxStats, delta_stats, parallax_histogram, parallax_stats
 from engine.grading.qc_match import EyeOrderVotes, colour_difference, eye_order_votes, match_pair, vertical_disparity
 from engine.grading.qc_screens import Budget, budget_for
-from engine.jobs.convert import DepthStage, params_at, segments_for, shot_cuts
+from engine.grading.render import curved_depth
+from engine.jobs.convert import (
+    DepthStage,
+    depth_editor,
+    job_clip,
+    params_at,
+    prepare_edits,
+    segments_for,
+    windows_at,
+)
+from engine.jobs.frame import edited_depth, eye_image, to_tensor
 from engine.jobs.plan import RenderPlan, check_outputs_writable, eye_size_for
 from engine.jobs.qc_report import MasterChecks, Measured, QcReport, ShotFrames, Thumbnail, build_report
 from engine.jobs.request import ConvertRequest
@@ -241,44 +251,58 @@ def _measure_source(request: QcRequest, reader: MediaReader, budget: Budget,
     plan = RenderPlan(0, n, eye, eye, (0, 0), (), None, None, False, ())
     depth = DepthStage(conv, eye, reader)
     try:
-        cuts = yield from shot_cuts(conv, reader, plan, cancel)
-        segments = segments_for(plan, cuts)
+        clip = yield from job_clip(conv, reader, plan, cancel)
+        segments = segments_for(plan, clip.cuts())
         done = 0
         for segment in segments:
             yield from depth.depth_pass(reader, segment, cancel, done, n)
             done += segment.end - segment.start
         notes = [p.message for p in depth.drain_notes()]
-        return (yield from _measure_segments(conv, reader, depth, segments, budget, request, notes, cancel))
+        frame = _FrameMeasure(conv, clip, depth, reader)
+        return (yield from _measure_segments(frame, segments, budget, request, notes, cancel))
     finally:
         depth.close()
 
 
-def _frame_parallax(depth: DepthStage, conv: ConvertRequest, index: int, segment,
-                    values: np.ndarray) -> tuple[ParallaxStats, DeltaStats | None, np.ndarray]:
-    """(stats, δ stats or None for pixel disparity, parallax map in % of width) of one frame."""
-    width = values.shape[1]
-    if depth.is_disparity:
-        return parallax_stats(values), None, -values * (100.0 / width)
-    params = params_at(conv, index)
-    ds = delta_stats(values)
-    return (ds.parallax(params.divergence, params.convergence), ds,
-            params.divergence * (values - params.convergence))
+class _FrameMeasure:
+    """One frame of a source as the master will render it: δ after edits and curve, its grade, its windows."""
+
+    def __init__(self, conv: ConvertRequest, clip, depth: DepthStage, reader: MediaReader) -> None:
+        self.conv, self.clip, self.depth, self.reader = conv, clip, depth, reader
+        self.editor = None if depth.is_disparity else depth_editor(clip, reader, depth)
+
+    def __call__(self, index: int, segment) -> tuple[ParallaxStats, DeltaStats | None, np.ndarray]:
+        """(stats, δ' stats or None for pixel disparity, parallax map in % of width) of frame `index`."""
+        depth = self.depth
+        values = depth.depth_tensor(index, segment, _CPU)
+        width = values.shape[-1]
+        if depth.is_disparity:
+            d = values[0, 0].numpy()
+            return parallax_stats(d), None, -d * (100.0 / width)
+        params = params_at(self.conv, index, self.clip)
+        if self.editor is not None:
+            image = to_tensor(eye_image(self.reader.frame(index).image, depth.eye_size), _CPU)
+            values = edited_depth(values, index, image, self.editor)
+        curved = curved_depth(values, params)[0, 0].numpy()
+        ds = delta_stats(curved, windows_at(self.clip, index))
+        return (ds.parallax(params.divergence, params.convergence), ds,
+                params.divergence * (curved - params.convergence))
 
 
-def _measure_segments(conv: ConvertRequest, reader: MediaReader, depth: DepthStage, segments: list,
-                      budget: Budget, request: QcRequest, notes: list[str],
+def _measure_segments(frame: _FrameMeasure, segments: list, budget: Budget, request: QcRequest, notes: list[str],
                       cancel: CancelToken) -> Generator[Progress, None, Measured]:
+    reader = frame.reader
     n = reader.info.video.frame_count
     stats: list[ParallaxStats] = []
     shots: list[ShotFrames] = []
     worst = _Worst(budget, request.thumbnails)
     for segment in segments:
+        yield from prepare_edits(frame.editor, frame.clip, segment, cancel)
         deltas: list[DeltaStats] = []
         hist = np.zeros(0)
         for index in range(segment.start, segment.end):
             cancel.check()
-            values = depth.depth_tensor(index, segment, _CPU)[0, 0].numpy()
-            s, ds, p = _frame_parallax(depth, conv, index, segment, values)
+            s, ds, p = frame(index, segment)
             stats.append(s)
             if ds is not None:
                 deltas.append(ds)
@@ -286,8 +310,8 @@ def _measure_segments(conv: ConvertRequest, reader: MediaReader, depth: DepthSta
             worst.offer(index, s, lambda index=index: _to_8bit(reader.frame(index).image), lambda p=p: p)
             yield Progress("qc", index + 1, n)
         shots.append(ShotFrames(segment.start, segment.end, deltas or None, hist))
-    return Measured("project" if conv.project is not None else "source", reader.info.video.fps,
-                    depth.eye_size, stats, shots, worst.items, notes=notes)
+    return Measured("project" if frame.conv.project is not None else "source", reader.info.video.fps,
+                    frame.depth.eye_size, stats, shots, worst.items, notes=notes)
 
 
 def qc(request: QcRequest, cancel: CancelToken | None = None) -> Generator[Progress, None, QcReport]:

@@ -10,14 +10,15 @@ with exit code 6 when a limit is broken (CONVENTIONS.md). Window violations fail
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from engine.document import Grade, Keyframe, Project, Shot, StereoParams
+from engine.document import Grade, Keyframe, Project, Shot, Track, WindowTrack
+from engine.document.project import WINDOW_MAX_PCT
 from engine.fileio import atomic_write_json
 from engine.grading.qc import DeltaStats, ParallaxStats
 from engine.grading.qc_check import ShotCheck, check_shot, depth_jumps, frame_states
@@ -133,19 +134,42 @@ class QcReport:
     def exit_code(self) -> int:
         return 0 if self.passed else EXIT_LIMITS_BROKEN
 
-    def suggested_project(self, project: Project | None = None, media: str | None = None) -> Project:
-        """A project whose shots carry the suggested grades (the given project's shots keep their names)."""
+    def suggested_project(self, project: Project | None = None, media: str | None = None,
+                          windows: bool = True) -> Project:
+        """A one-clip project whose shots carry the suggested D and c (and floating windows).
+
+        Args:
+            project: the checked project: its shots keep their names, depth curves, strokes and
+                other tracks; only divergence, convergence (and, with `windows`, the window
+                tracks) are replaced. None = new shots from the checked source's shot ranges.
+            media: the clip's media path (default: the project's, else the checked input).
+            windows: also set the suggested floating windows (0 = no track on that edge).
+        """
         if any(row.suggestion is None for row in self.shots):
             raise ValueError("suggestions exist only for a source or a project, not for a master")
-        shots = []
-        for i, row in enumerate(self.shots):
-            s = row.suggestion
-            name = project.shots[i].name if project is not None and i < len(project.shots) else ""
-            grade = Grade((Keyframe(row.check.start, StereoParams(s.divergence, s.convergence)),))
-            shots.append(Shot(row.check.start, row.check.end, grade, name))
-        frame_count = project.frame_count if project is not None else len(self.frames)
-        return Project(media or (project.media if project else self.input), Fraction(self.fps), frame_count,
-                       tuple(shots), project.name if project else "")
+        clip = project.clip() if project is not None else None
+        shots = tuple(self._suggested_shot(row, clip, windows) for row in self.shots)
+        shots = tuple(s for s in shots if s is not None)
+        media = media or (clip.media if clip is not None else self.input)
+        frame_count = clip.frame_count if clip is not None else len(self.frames)
+        return Project.single(media, Fraction(self.fps), frame_count, shots,
+                              name=project.name if project is not None else "",
+                              clip_name=clip.name if clip is not None else "")
+
+    @staticmethod
+    def _suggested_shot(row: ShotRow, clip, windows: bool) -> Shot | None:
+        c, s = row.check, row.suggestion
+        base = clip.shot_at(c.start) if clip is not None else None
+        if clip is not None and base is None:
+            return None  # a gap between the project's shots stays ungraded
+        base = base or Shot(c.start, c.end, Grade())
+        grade = (base.grade.with_track("divergence", Track((Keyframe(c.start, s.divergence),)))
+                 .with_track("convergence", Track((Keyframe(c.start, s.convergence),))))
+        tracks = base.windows
+        if windows:
+            tracks = tuple(WindowTrack(edge, Track((Keyframe(c.start, min(w, WINDOW_MAX_PCT)),)))
+                           for edge, w in (("left", s.window_left), ("right", s.window_right)) if w > 0)
+        return replace(base, grade=grade, windows=tracks)
 
     def to_dict(self) -> dict[str, Any]:
         width = self.eye_size[0] if self.eye_size else 0

@@ -37,7 +37,16 @@ from engine.errors import OutputError, UsageError
 from engine.grading.qc import parallax_stats
 from engine.grading.qc_screens import budget_for
 from engine.grading.render import graded_disparity
-from engine.jobs.convert import DepthStage, Segment, depth_editor, job_clip, params_at, project_clip, range_key
+from engine.jobs.convert import (
+    DepthStage,
+    Segment,
+    depth_editor,
+    job_clip,
+    params_at,
+    project_clip,
+    range_key,
+    windows_at,
+)
 from engine.jobs.edits import ClipEditor
 from engine.jobs.frame import FrameAssembly, PreparedFrame, depth_to_tensor, eye_image, to_image, to_tensor
 from engine.jobs.plan import RenderPlan, eye_size_for
@@ -414,7 +423,7 @@ class Session:
 
     def packed(self, n: int, exact: bool = True, cancel: CancelToken | None = None) -> list[np.ndarray]:
         """Frame `n` packed by the session's layout (one image, two for `pair`): `spatialdreamer frame`."""
-        return self._assembly().packed(self.views(n, exact, cancel), self._bits())
+        return self._assembly().packed(self.views(n, exact, cancel), self._bits(), windows=windows_at(self._clip, n))
 
     def readout(self, n: int, params: StereoParams | None = None, screen: str = "tv65",
                 budget: tuple[float, float] | None = None) -> Readout:

@@ -97,3 +97,16 @@ def test_histogram_counts_and_clips():
     counts = parallax_histogram(np.array([0.01, 0.02, -20.0, 30.0, np.nan]))
     assert counts.sum() == 4
     assert counts[0] == 1 and counts[-1] == 1 and counts[200] == 2
+
+
+def test_window_masked_columns_are_left_out_and_the_need_is_what_remains():
+    w = 400
+    delta = np.full((20, w), 0.8)
+    delta[:, :12] = 0.0  # the nearest thing touches the left border, 12 px (3 %) wide; the strip is 4 px
+    bare = delta_stats(delta).parallax(3.0, 0.5)
+    assert bare.window_left == pytest.approx(1.5) and bare.p01 == pytest.approx(-1.5)
+    narrow = delta_stats(delta, windows=(1.0, 0.0)).parallax(3.0, 0.5)  # a 1 % window: 1.5 − 1 % still needed
+    assert narrow.window_left == pytest.approx(0.5) and narrow.p01 == pytest.approx(-1.5)
+    wide = delta_stats(delta, windows=(3.0, 0.0)).parallax(3.0, 0.5)  # 3 %: the near columns are masked ...
+    assert wide.p01 == pytest.approx(0.9) and wide.valid == pytest.approx(0.97)  # ... and out of the statistics
+    assert wide.window_left < 0

@@ -37,7 +37,7 @@ _LAZY: dict[str, str] = {
     # name -> "module" (attribute of the same name) or "module:attribute"
     **dict.fromkeys(("LAYOUTS", "SYNTHESIZE_MODES", "DEPTH_KINDS", "MODEL_NAMES", "SHOT_DETECTORS", "CODECS",
                      "EVAL_EYES", "STABILISE_MODES", "DEPTH_EXPORT_FORMATS", "DISPARITY_EXPORT_FORMATS",
-                     "PROGRESS_MODES"), "engine.vocabulary"),
+                     "PROGRESS_MODES", "SCREEN_NAMES", "QC_MASTER_LAYOUTS"), "engine.vocabulary"),
     **dict.fromkeys(("Clip", "DepthCurve", "Grade", "Keyframe", "Project", "RenderJob", "RenderSettings", "Shot",
                      "StereoParams", "Stroke", "Track", "WindowTrack", "load_project", "save_project", "parse_time"),
                     "engine.document"),
@@ -58,8 +58,6 @@ _LAZY: dict[str, str] = {
     "doctor_checks": "engine.doctor:run_checks",
     **dict.fromkeys(("QcReport",), "engine.jobs.qc_report"),
     "QcRequest": "engine.jobs.qc",
-    "QC_MASTER_LAYOUTS": "engine.jobs.qc:MASTER_LAYOUTS",
-    "SCREEN_NAMES": "engine.grading.qc_screens:SCREEN_NAMES",
     "budget_for": "engine.grading.qc_screens",
 }
 
@@ -115,6 +113,17 @@ def qc(request, cancel: CancelToken | None = None):
     from engine.jobs import qc as _qc
 
     return _qc.qc(request, cancel)
+
+
+def auto_grade(request, screen: str, budget: tuple[float, float] | None = None, smooth: bool = False,
+               cancel: CancelToken | None = None):
+    """The project `convert --auto-grade SCREEN` renders: per-shot suggested D, c and floating windows.
+
+    A generator of Progress whose return value is the suggested Project (one clip).
+    """
+    from engine.jobs import qc as _qc
+
+    return _qc.auto_grade(request, screen, budget, smooth, cancel)
 
 
 def render_frame(rgb, depth, params, synthesize: str = "both", device: str = "auto"):
@@ -185,6 +194,7 @@ def render_preview(request, at: str) -> list[Path]:
 __all__ = [
     "Cancelled", "DepthInputError", "InputError", "InvalidProject", "MediaError", "ModelNotFound", "OutputError",
     "SpatialDreamerError", "UsageError", "CancelToken", "Progress", "__version__",
-    "convert", "evaluate", "make_pairs", "qc", "render_frame", "open_session", "preview_images", "render_preview",
+    "auto_grade", "convert", "evaluate", "make_pairs", "qc", "render_frame", "open_session", "preview_images",
+    "render_preview",
 ]
 __all__ += sorted(_LAZY)

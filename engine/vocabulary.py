@@ -37,3 +37,9 @@ EVAL_EYES = ("left", "right")
 
 PROGRESS_MODES = ("bar", "json", "none")
 """How a front end reports progress on a terminal."""
+
+SCREEN_NAMES = ("tv65", "cinema", "desktop", "headset")
+"""Screen presets of QC (CONVENTIONS.md "Screens and comfort budgets"); engine.grading.qc_screens defines them."""
+
+QC_MASTER_LAYOUTS = ("sbs-full", "sbs-half", "tb-full", "tb-half")
+"""Packings `qc --layout` can measure from a master's pixels."""

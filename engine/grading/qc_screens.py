@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 from engine.errors import UsageError
+from engine.vocabulary import SCREEN_NAMES  # the names; this module defines the screens
 
 IPD_M = 0.065  # interocular distance (m): the divergence limit and the vergence geometry
 EXCURSION_SECONDS = 1.0  # a "brief excursion" lasts at most this long
@@ -126,7 +127,6 @@ SCREENS: dict[str, Screen] = {
     "headset": _headset(),
 }
 HEADSET_VERGENCE_DEG = 1.0
-SCREEN_NAMES = tuple(SCREENS)
 
 
 def screen_names() -> tuple[str, ...]:

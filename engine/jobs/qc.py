@@ -48,8 +48,9 @@ from engine.jobs.request import ConvertRequest
 from engine.media import MediaReader, open_media
 from engine.progress import CancelToken, Progress
 from engine.shots import ShotDetectConfig, detect_cuts
+from engine.vocabulary import QC_MASTER_LAYOUTS
 
-MASTER_LAYOUTS = ("sbs-full", "sbs-half", "tb-full", "tb-half")
+MASTER_LAYOUTS = QC_MASTER_LAYOUTS
 DECLARED = {"left_right": ("sbs", False), "right_left": ("sbs", True), "top_bottom": ("tb", False),
             "bottom_top": ("tb", True)}
 THUMB_WIDTH = 320
@@ -339,3 +340,16 @@ def qc(request: QcRequest, cancel: CancelToken | None = None) -> Generator[Progr
         write_html(report, request.report)
     return report
 
+
+
+def auto_grade(request: ConvertRequest, screen: str, budget: tuple[float, float] | None = None,
+               smooth: bool = False, cancel: CancelToken | None = None) -> Generator[Progress, None, Project]:
+    """`convert --auto-grade SCREEN`: the project whose per-shot grades and floating windows fit `screen`.
+
+    Checks `request`'s source (its project, when it has one) exactly as `qc` would and returns the
+    suggested project (:meth:`QcReport.suggested_project`, windows included); convert then renders it.
+    """
+    check = QcRequest(request.input, screen=screen, budget=budget, project=request.project, convert=request,
+                      smooth_convergence=smooth, thumbnails=0)
+    report = yield from qc(check, cancel)
+    return report.suggested_project(request.project, media=str(request.input), clip=request.clip)

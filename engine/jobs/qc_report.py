@@ -135,7 +135,7 @@ class QcReport:
         return 0 if self.passed else EXIT_LIMITS_BROKEN
 
     def suggested_project(self, project: Project | None = None, media: str | None = None,
-                          windows: bool = True) -> Project:
+                          windows: bool = True, clip: str | None = None) -> Project:
         """A one-clip project whose shots carry the suggested D and c (and floating windows).
 
         Args:
@@ -144,10 +144,11 @@ class QcReport:
                 tracks) are replaced. None = new shots from the checked source's shot ranges.
             media: the clip's media path (default: the project's, else the checked input).
             windows: also set the suggested floating windows (0 = no track on that edge).
+            clip: which clip of `project` was checked (None = its only clip).
         """
         if any(row.suggestion is None for row in self.shots):
             raise ValueError("suggestions exist only for a source or a project, not for a master")
-        clip = project.clip() if project is not None else None
+        clip = project.clip(clip) if project is not None else None
         shots = tuple(self._suggested_shot(row, clip, windows) for row in self.shots)
         shots = tuple(s for s in shots if s is not None)
         media = media or (clip.media if clip is not None else self.input)

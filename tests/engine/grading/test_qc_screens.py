@@ -60,3 +60,9 @@ def test_custom_budget_keeps_the_screen_geometry_and_aim():
     assert b.aim(0.9) == pytest.approx((-0.45, 1.35))
     behind = Budget(0.5, 1.5, b.screen)  # screen plane outside the band: shrink about its centre
     assert behind.aim(0.9) == pytest.approx((0.55, 1.45))
+
+
+def test_the_light_vocabulary_lists_every_preset():
+    from engine.vocabulary import SCREEN_NAMES
+
+    assert tuple(SCREENS) == SCREEN_NAMES

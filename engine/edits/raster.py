@@ -106,23 +106,30 @@ def footprint_box(points: np.ndarray, reach: float, source_size: tuple[int, int]
     return y0, y1, x0, x1
 
 
-def polyline_distance(xs: np.ndarray, ys: np.ndarray, points: np.ndarray) -> np.ndarray:
+def polyline_distance(xs: np.ndarray, ys: np.ndarray, points: np.ndarray, reach: float = np.inf) -> np.ndarray:
     """Euclidean distance from each (x, y) of a grid to a polyline (all in source pixels).
 
     Args:
-        xs: (w,) float64 x of the grid's columns. ys: (h,) float64 y of its rows.
+        xs: (w,) float64 x of the grid's columns, increasing. ys: (h,) float64 y of its rows, increasing.
         points: (N, 2) float64 polyline vertices (N = 1: a dab).
+        reach: distances beyond this may be left at inf (each segment is measured only within its own
+            box grown by `reach`, which keeps long strokes fast).
     Returns:
-        (h, w) float64 distances.
+        (h, w) float64 distances (exact up to `reach`).
     """
-    gx, gy = xs[None, :], ys[:, None]
     best = np.full((ys.size, xs.size), np.inf)
     starts, ends = points[:-1] if len(points) > 1 else points, points[1:] if len(points) > 1 else points
     for (ax, ay), (bx, by) in zip(starts, ends, strict=True):
+        c0, c1 = np.searchsorted(xs, min(ax, bx) - reach), np.searchsorted(xs, max(ax, bx) + reach, "right")
+        r0, r1 = np.searchsorted(ys, min(ay, by) - reach), np.searchsorted(ys, max(ay, by) + reach, "right")
+        if c0 >= c1 or r0 >= r1:
+            continue
+        gx, gy = xs[None, c0:c1], ys[r0:r1, None]
         dx, dy = bx - ax, by - ay
         length2 = dx * dx + dy * dy
         t = np.clip(((gx - ax) * dx + (gy - ay) * dy) / length2, 0.0, 1.0) if length2 > 0 else 0.0
-        np.minimum(best, np.hypot(gx - (ax + t * dx), gy - (ay + t * dy)), out=best)
+        view = best[r0:r1, c0:c1]
+        np.minimum(view, np.hypot(gx - (ax + t * dx), gy - (ay + t * dy)), out=view)
     return best
 
 
@@ -168,6 +175,6 @@ def stroke_weight(points: Sequence[tuple[float, float]], radius: float, softness
     (ws, hs), (h, w) = source_size, shape
     xs = (np.arange(x0, x1) + 0.5) * (ws / w) - 0.5
     ys = (np.arange(y0, y1) + 0.5) * (hs / h) - 0.5
-    crop = falloff(polyline_distance(xs, ys, pts), radius, softness)
+    crop = falloff(polyline_distance(xs, ys, pts, radius + softness), radius, softness)
     weight = Weight(shape, y0, x0, crop)
     return weight if not weight.is_empty else Weight.empty(shape)

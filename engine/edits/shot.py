@@ -82,16 +82,24 @@ class ShotEdits:
         self.memo: MutableMapping = {} if memo is None else memo
         self.problems: dict[str, str] = {}
 
+    def painted(self, stroke: Stroke) -> tuple[Weight, str | None]:
+        """The stroke's weight on its painted frame and why it is ignored (None when it applies); memoised."""
+        key = ("painted", self.start, self.end, self.shape, stroke)
+        hit = self.memo.get(key)
+        if hit is None:
+            image = self.image_at(stroke.frame) if stroke.edge_aware and self.image_at is not None \
+                and self.start <= stroke.frame < self.end else None
+            weight = painted_weight(stroke, self.source_size, self.shape, image)
+            hit = self.memo[key] = (weight, stroke_problem(stroke, self.start, self.end, weight))
+        return hit
+
     def carried(self, stroke: Stroke, cancel: Callable[[], None] | None = None) -> Carried:
         """The stroke's weight on every frame of the shot it reaches (memoised)."""
         key = (self.start, self.end, self.shape, stroke)
         hit = self.memo.get(key)
         if hit is not None:
             return hit
-        image = self.image_at(stroke.frame) if stroke.edge_aware and self.image_at is not None \
-            and self.start <= stroke.frame < self.end else None
-        weight = painted_weight(stroke, self.source_size, self.shape, image)
-        problem = stroke_problem(stroke, self.start, self.end, weight)
+        weight, problem = self.painted(stroke)
         if problem is not None:
             result = Carried(stroke.frame, {}, stroke.frame, stroke.frame - 1, (problem,))
         elif self.pairs is None or self.end - self.start < 2:
@@ -103,13 +111,25 @@ class ShotEdits:
         self.memo[key] = result
         return result
 
+    def is_carried(self, stroke: Stroke) -> bool:
+        """Whether the stroke has been carried across the shot already (else only its painted frame is known)."""
+        return (self.start, self.end, self.shape, stroke) in self.memo
+
+    def weight_on(self, stroke: Stroke, t: int) -> Weight:
+        """The stroke's (unblended) weight on frame t. On its painted frame this never waits for the carry,
+        so a new stroke shows at once where it was painted while a worker carries it (:meth:`carried`)."""
+        if t == stroke.frame and not self.is_carried(stroke):
+            weight, problem = self.painted(stroke)
+            return weight if problem is None else Weight.empty(self.shape)
+        return self.carried(stroke).at(t, self.shape)
+
     def notes(self) -> list[str]:
         """One line per stroke that is ignored or does not reach the whole shot."""
         return [note for stroke in self.strokes for note in self.carried(stroke).notes]
 
     def weights_at(self, t: int) -> list[Weight]:
         """Each stroke's weight on frame t, in creation order, blended by kind across painted frames."""
-        raw = [self.carried(s).at(t, self.shape) for s in self.strokes]
+        raw = [self.weight_on(s, t) for s in self.strokes]
         out = list(raw)
         for kind in {s.kind for s in self.strokes}:
             idx = [i for i, s in enumerate(self.strokes) if s.kind == kind]

@@ -78,6 +78,8 @@ class ShotFlows:
             self.store = cache.namespace(FLOW_KIND, media_hash, key)
         self._memory: dict[int, tuple[np.ndarray, float]] = {}
         self._matched: dict[int, float] = {}
+        self._complete = False
+        self._lock = threading.Lock()
         self.computed = 0
 
     def _meta_key(self) -> str:
@@ -107,6 +109,7 @@ class ShotFlows:
     def compute(self, cancel: CancelToken | None = None) -> Iterator[Progress]:
         """Decode the shot once and compute every pair flow (a generator of Progress, cancellable)."""
         if self.ready():
+            self._complete = True
             return
         estimator = FlowEstimator(self.config.flow)
         total, prev = self.end - self.start - 1, None
@@ -123,6 +126,7 @@ class ShotFlows:
         if self.store is not None:
             matched = [self._matched[j] for j in range(self.start, self.end - 1)]
             self.store.put_meta(self._meta_key(), {"matched": matched})
+        self._complete = True
 
     def _keep(self, j: int, pair: PairFlow) -> None:
         self.computed += 1
@@ -138,6 +142,11 @@ class ShotFlows:
         hit = self._memory.get(j)
         if hit is not None:
             return _unpack(hit[0], hit[1])
+        if not self._complete:  # first use: the whole shot in one sequential decode (a worker's prepare
+            with self._lock:  # normally did this already)
+                for _ in self.compute():
+                    pass
+            return self(j)
         values = None if self.store is None else self.store.get(j)
         if values is None:  # evicted meanwhile (or never computed): compute it from the two frames
             a, b = self._gray(self.reader.frame(j).image), self._gray(self.reader.frame(j + 1).image)
@@ -191,14 +200,12 @@ class ClipEditor:
             image = cv2.resize(image, self.eye_size, interpolation=cv2.INTER_AREA)
         return image
 
-    def shot_edits(self, shot: Shot, cancel: CancelToken | None = None) -> ShotEdits:
-        """The shot's :class:`ShotEdits` (its pair flows computed first when they are not cached)."""
+    def shot_edits(self, shot: Shot) -> ShotEdits:
+        """The shot's :class:`ShotEdits` (pair flows are computed when a stroke is first carried)."""
         key = (shot.start, shot.end, shot.strokes)
         with self._lock:
-            if key not in self._shots:
+            if key not in self._shots:  # flows are computed when a stroke is first carried (or by prepare)
                 flows = self.flows(shot)
-                for _ in flows.compute(cancel):
-                    pass
                 self._shots[key] = ShotEdits(shot.start, shot.end, shot.strokes, self.source_size,
                                              (self.eye_size[1], self.eye_size[0]), flows, self._image, self.memo)
             return self._shots[key]
@@ -210,7 +217,7 @@ class ClipEditor:
             return
         with self._lock:
             yield from self.flows(shot).compute(cancel)
-        edits = self.shot_edits(shot, cancel)
+        edits = self.shot_edits(shot)
         check = None if cancel is None else cancel.check
         for n, stroke in enumerate(shot.strokes):
             edits.carried(stroke, check)

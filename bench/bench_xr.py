@@ -43,6 +43,8 @@ def _summary(frames: list[dict]) -> dict[str, float]:
     period = [(b["t"] - a["t"]) / 1e6 for a, b in zip(frames, frames[1:], strict=False)]
     return {"frames": len(frames), "cpu_ms_median": round(statistics.median(cpu), 3),
             "cpu_ms_p95": round(sorted(cpu)[int(0.95 * (len(cpu) - 1))], 3),
+            "wall_ms_median": round(statistics.median(f["wall_ms"] for f in frames), 3),
+            "wait_frame_ms_median": round(statistics.median(f["wait_ms"] for f in frames), 2),
             "frame_period_ms_median": round(statistics.median(period), 2),
             "runtime_hz": round(1000.0 / statistics.median(period), 1)}
 
@@ -96,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
                            "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
     write_json_atomic(args.json, payload)
     for case, r in results.items():
-        print(f"{case:28s} CPU {r['cpu_ms_median']:.2f} ms/frame (p95 {r['cpu_ms_p95']:.2f}) "
-              f"at {r['runtime_hz']} Hz")
+        print(f"{case:28s} CPU {r['cpu_ms_median']:.2f} ms/frame (p95 {r['cpu_ms_p95']:.2f}), wall "
+              f"{r['wall_ms_median']:.2f} ms, waiting {r['wait_frame_ms_median']:.1f} ms, {r['runtime_hz']} Hz")
     print(f"load {load:.2f} → {payload['machine']['loadavg_1min_at_end']}")
     return 0
 

@@ -30,6 +30,7 @@ class GlSwapchainGraphics:
         self._image_content: list[object] = []
         self._staged = None
         self._staging_tex = 0
+        self._staging_size = (0, 0)
         self._fbos = GL.glGenFramebuffers(2)
         self._max_eye = (4096, 4096)
         self._format = GL_RGBA8
@@ -120,10 +121,14 @@ class GlSwapchainGraphics:
             self._staging_tex = int(GL.glGenTextures(1))
         GL.glBindTexture(GL.GL_TEXTURE_2D, self._staging_tex)
         GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
-        GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGBA8, w, h, 0, fmt, GL.GL_UNSIGNED_BYTE,
-                        np.ascontiguousarray(sbs))
-        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR)
-        GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR)
+        pixels = np.ascontiguousarray(sbs)
+        if self._staging_size == (w, h):  # same size: update in place, no reallocation
+            GL.glTexSubImage2D(GL.GL_TEXTURE_2D, 0, 0, 0, w, h, fmt, GL.GL_UNSIGNED_BYTE, pixels)
+        else:
+            GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGBA8, w, h, 0, fmt, GL.GL_UNSIGNED_BYTE, pixels)
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, GL.GL_LINEAR)
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR)
+            self._staging_size = (w, h)
         GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
 
     def _blit(self, target: int, src_size: tuple[int, int]) -> None:

@@ -82,8 +82,10 @@ class SubmittedFrame:
     content_id: int | None  # None: ended without layers (not visible, or nothing to show yet)
     display_time: int
     render_start_ns: int  # time.monotonic_ns() when this frame picked its content
-    cpu_ms: float  # CPU time of wait→end minus the blocking xrWaitFrame
+    cpu_ms: float  # CPU time of this thread from after xrWaitFrame to after xrEndFrame
     layers: tuple[LayerInfo, ...] = ()
+    wall_ms: float = 0.0  # wall time of the same span (includes GL work the driver runs elsewhere)
+    wait_ms: float = 0.0  # time blocked in xrWaitFrame (the runtime's pacing)
 
 
 @dataclass
@@ -374,6 +376,7 @@ class _Connection:
 
     def _frame(self) -> None:
         xr = self.xr
+        wait_start = time.monotonic_ns()
         frame_state = xr.wait_frame(self.session, xr.FrameWaitInfo())
         self.gfx.ensure_current()
         t0 = time.thread_time_ns()
@@ -402,7 +405,8 @@ class _Connection:
         self.gfx.ensure_current()
         stats = self.p.stats
         done = SubmittedFrame(stats.frames_ended, content.frame_id if layers else None, display_time,
-                              start_ns, (time.thread_time_ns() - t0) / 1e6, layers)
+                              start_ns, (time.thread_time_ns() - t0) / 1e6, layers,
+                              wall_ms=(time.monotonic_ns() - start_ns) / 1e6, wait_ms=(start_ns - wait_start) / 1e6)
         stats.frames_ended += 1
         stats.recent.append(done)
         if self.p._on_frame is not None:

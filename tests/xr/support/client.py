@@ -45,8 +45,8 @@ def main() -> int:
     next_id = [len(names) + 1]
 
     def on_frame(f) -> None:
-        emit(event="frame", i=f.index, id=f.content_id, t=f.render_start_ns, cpu_ms=f.cpu_ms,
-             layers=[[la.eye, *la.rect] for la in f.layers])
+        emit(event="frame", i=f.index, id=f.content_id, t=f.render_start_ns, cpu_ms=f.cpu_ms, wall_ms=f.wall_ms,
+             wait_ms=f.wait_ms, layers=[[la.eye, *la.rect] for la in f.layers])
         if playing:
             image = playing[next_id[0] % len(playing)]
             preview.show(Content(next_id[0], image))

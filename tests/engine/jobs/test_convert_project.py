@@ -102,3 +102,16 @@ def test_cli_convert_and_frame_take_a_project_and_a_clip(tmp_path, two_shot_clip
     assert (tmp_path / "look.png").exists()
     result = cli("convert", "-o", tmp_path / "none.mkv", *fast)
     assert result.code == 2 and "no input given" in result.err
+
+
+def test_the_otio_that_shots_writes_is_a_project(tmp_path, two_shot_clip, cli):
+    timeline = tmp_path / "cut.otio"
+    assert cli("shots", two_shot_clip, "--otio", timeline, "-q").code == 0
+    project = api.load_project(timeline)
+    assert project.shots[0].start == 0 and project.shots[-1].end == sum(LENGTHS)  # (shots this short merge)
+    result = cli("convert", two_shot_clip, "--project", timeline, "-o", tmp_path / "out.mkv", "--codec", "ffv1",
+                 "--temporal", "off", "--no-cache", "-q")
+    assert result.code == 0, result.err
+    result = cli("convert", "--project", timeline, "-o", tmp_path / "out2.mkv", "--codec", "ffv1",
+                 "--temporal", "off", "--no-cache", "-q")  # the media named in the timeline
+    assert result.code == 0, result.err

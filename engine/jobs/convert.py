@@ -230,6 +230,13 @@ class DepthStage:
             self.normalisers[segment.start] = ShotNormaliser.from_range(self.kind, *self.fixed_range)
             yield Progress("depth", done + segment.end - segment.start, total)
             return
+        cached = self.cached_range(segment)
+        if cached is not None:  # analysed before (a render, the studio): the maps and the shot's range are cached
+            self.normalisers[segment.start] = cached
+            if cached.note:
+                self.notes.append(f"frames {segment.start}-{segment.end - 1}: {cached.note}")
+            yield Progress("depth", done + segment.end - segment.start, total)
+            return
         norm = self.normalisers[segment.start] = ShotNormaliser(self.kind)
         for k, raw in enumerate(self._maps(reader, segment)):
             cancel.check()
@@ -241,6 +248,19 @@ class DepthStage:
             self._segment_store(segment).put_meta(range_key(segment), {"lo": lo, "hi": hi})
         if norm.note:
             self.notes.append(f"frames {segment.start}-{segment.end - 1}: {norm.note}")
+
+    def cached_range(self, segment: Segment) -> ShotNormaliser | None:
+        """The segment's δ normaliser from the cache, when its range and every map are there (else None)."""
+        if self.spool is not None or self.imported is not None or self.provider is None:
+            return None
+        store = self._segment_store(segment)
+        meta = store.get_meta(range_key(segment))
+        if meta is None or not store.has_all(range(segment.start, segment.end)):
+            return None
+        try:
+            return ShotNormaliser.from_range(self.kind, float(meta["lo"]), float(meta["hi"]))
+        except (KeyError, TypeError, ValueError):
+            return None
 
     def depth_tensor(self, index: int, segment: Segment, device: torch.device) -> torch.Tensor:
         """(1, 1, H, W) δ (or pixel disparity) for frame `index`."""

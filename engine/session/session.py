@@ -44,7 +44,6 @@ from engine.jobs.convert import (
     job_clip,
     params_at,
     project_clip,
-    range_key,
     windows_at,
 )
 from engine.jobs.edits import ClipEditor
@@ -211,13 +210,10 @@ class Session:
             return norm
         if self._depth.fixed_range is not None:
             norm = ShotNormaliser.from_range(self._depth.kind, *self._depth.fixed_range)
-        elif self._depth.spool is None and self._depth.imported is None:
-            meta = self._depth._segment_store(segment).get_meta(range_key(segment))
-            if meta is None or not self._depth._segment_store(segment).has_all(range(segment.start, segment.end)):
-                return None
-            norm = ShotNormaliser.from_range(self._depth.kind, meta["lo"], meta["hi"])
         else:
-            return None
+            norm = self._depth.cached_range(segment)
+            if norm is None:
+                return None
         with self._lock:
             self._ranges[key] = norm
         return norm

@@ -3,6 +3,7 @@ taking the grades stored in the OTIO's metadata (issue #14)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -115,3 +116,16 @@ def test_the_otio_that_shots_writes_is_a_project(tmp_path, two_shot_clip, cli):
     result = cli("convert", "--project", timeline, "-o", tmp_path / "out2.mkv", "--codec", "ffv1",
                  "--temporal", "off", "--no-cache", "-q")  # the media named in the timeline
     assert result.code == 0, result.err
+
+
+def test_a_second_render_reads_the_cached_shot_range_and_is_identical(tmp_path, two_shot_clip):
+    request = api.ConvertRequest(input=two_shot_clip, shots="off", temporal=False, cache_dir=tmp_path / "cache",
+                                 encode=api.EncodeSettings(codec="ffv1"), overwrite=True)
+    runs = []
+    for name in ("cold.mkv", "warm.mkv"):
+        depth_steps = [p for p in api.convert(replace(request, output=tmp_path / name)) if p.stage == "depth"]
+        with api.open_media(tmp_path / name) as reader:
+            runs.append((len(depth_steps), [f.image for f in reader.frames()]))
+    (cold_steps, cold), (warm_steps, warm) = runs
+    assert cold_steps == sum(LENGTHS) and warm_steps == 1  # the warm depth pass is one cached-range step
+    assert all(np.array_equal(a, b) for a, b in zip(cold, warm, strict=True))

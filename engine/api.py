@@ -180,12 +180,16 @@ def render_preview(request, at: str) -> list[Path]:
     """
     from engine.jobs import convert as _convert
     from engine.jobs import preview as _preview
-    from engine.jobs.plan import check_outputs_writable
+    from engine.jobs.plan import check_outputs_writable, job_inputs
     from engine.jobs.request import with_project_media
 
     request = with_project_media(request)
+    if request.export_depth is not None or request.export_holes is not None:
+        raise UsageError("`frame` writes one still; --export-depth, --export-disparity and --export-holes "
+                         "are not done for a single frame", hint="Use `spatialdreamer convert` with --start T "
+                         "--end T+1f (e.g. --start 96f --end 97f) to export one frame's depth and masks")
     paths = _preview.preview_outputs(request)
-    check_outputs_writable(paths, request.overwrite)
+    check_outputs_writable(paths, request.overwrite, job_inputs(request))
     images = _preview.preview_frame(request, at)
     _convert.write_stills_together(paths, images)
     return list(paths)

@@ -1,28 +1,108 @@
-"""Atomic file writes: a temporary file beside the target, fsync, then rename.
+"""Files we write, safely: temp files beside the target, atomic replace, and never over an input.
 
-A reader (or a crash) never sees a half-written file, and an existing good
-file is replaced only by a complete new one.
+- :func:`temp_path_beside` names every partial file ``.<stem>.partial-<host>-<pid>-<random><suffix>``,
+  so a later run can tell its own dead runs' leftovers (same host, process gone) from anyone else's
+  and remove them (:func:`remove_stale_partials`, done once per folder per process).
+- :func:`atomic_write_bytes` / :func:`atomic_write_json`: temp file, fsync, ``os.replace``. A reader (or a
+  crash) never sees a half-written file; an existing file is replaced only by a complete new one. The
+  new file gets the mode any new file would (0o666 minus the umask), or the replaced file's mode.
+- :func:`refuse_inputs_as_outputs`: an output may never be, or resolve to, a file the job reads (the same
+  path, ``./x`` vs ``x``, a symlink, a hard link: one device and inode), whatever the flags.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
+import shutil
+import socket
+import stat
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+from engine.errors import OutputError, UsageError
+
+_PARTIAL = re.compile(r"^\..*\.partial-(?P<host>[A-Za-z0-9_]+)-(?P<pid>\d+)-[0-9a-f]{8}")
+_swept: set[str] = set()
+
+
+def host_tag() -> str:
+    """This machine's name as it appears in partial-file names (letters, digits and '_' only)."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
+
+
+def partial_name(name: str, suffix: str) -> str:
+    """'.<name>.partial-<host>-<pid>-<8 hex><suffix>': hidden, ours, traceable to this process."""
+    return f".{name}.partial-{host_tag()}-{os.getpid()}-{secrets.token_hex(4)}{suffix}"
+
+
+def pid_alive(pid: int) -> bool:
+    """True when process `pid` exists on this host (or we may not signal it: then assume alive)."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def is_stale_partial(name: str) -> bool:
+    """A partial file or folder an earlier run of ours on this host left: our naming, its process dead."""
+    match = _PARTIAL.match(name)
+    return bool(match) and match["host"] == host_tag() and int(match["pid"]) != os.getpid() \
+        and not pid_alive(int(match["pid"]))
+
+
+def remove_stale_partials(folder: Path) -> list[Path]:
+    """Delete the stale partials (files or folders, :func:`is_stale_partial`) in `folder`; never raises.
+
+    Returns:
+        the paths removed.
+    """
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not is_stale_partial(entry.name):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+            removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
+
+
+def sweep_once(folder: Path) -> None:
+    """:func:`remove_stale_partials` the first time this process writes into `folder`."""
+    key = os.path.abspath(folder)
+    if key not in _swept:
+        _swept.add(key)
+        remove_stale_partials(Path(key))
 
 
 def temp_path_beside(target: Path, suffix: str | None = None) -> Path:
     """Create an empty, hidden, uniquely named file in `target`'s folder and return its path.
 
-    Same filesystem as the target, so the final rename is atomic; created with
-    mode 0o666 minus the umask, so the finished file gets the permissions any
-    new file would (mkstemp's 0o600 would hide a master from its team).
+    Same filesystem as the target, so the final rename is atomic; created with mode 0o666 minus the
+    umask, so the finished file gets the permissions any new file would (mkstemp's 0o600 would hide a
+    master from its team). The first call for a folder removes stale partials of our dead runs there.
     """
     target = Path(target)
+    sweep_once(target.parent if str(target.parent) else Path("."))
     for _ in range(16):
-        temp = target.with_name(f".{target.stem}.partial-{secrets.token_hex(4)}{suffix or target.suffix}")
+        temp = target.with_name(partial_name(target.stem, suffix if suffix is not None else target.suffix))
         try:
             os.close(os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
         except FileExistsError:
@@ -31,22 +111,157 @@ def temp_path_beside(target: Path, suffix: str | None = None) -> Path:
     raise FileExistsError(f"no free temporary name beside {target}")
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write `data` to `path` atomically (temp file + fsync + os.replace)."""
-    path = Path(path)
-    tmp = temp_path_beside(path)
+def write_temp_beside(target: Path, data: bytes) -> Path:
+    """Write `data` to a new temp file beside `target` (fsync'd); return its path (removed on failure)."""
+    tmp = temp_path_beside(target)
     try:
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp
+
+
+def keep_mode(tmp: Path, target: Path) -> None:
+    """Give `tmp` the permission bits of the file it will replace (nothing when `target` is new)."""
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except OSError:
+        return
+    os.chmod(tmp, mode)
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (temp file + fsync + os.replace), keeping a replaced file's mode."""
+    path = Path(path)
+    tmp = write_temp_beside(path, data)
+    try:
+        keep_mode(tmp, path)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
 
 
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write `text` as UTF-8 to `path` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
 def atomic_write_json(path: str | Path, payload: Any) -> None:
     """Write `payload` as pretty, UTF-8 JSON to `path` atomically."""
-    text = json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_text(path, json.dumps(payload, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+# ------------------------------------------------------------------------------- never over an input
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(st_dev, st_ino) of the file `path` names, following symlinks; None when it does not exist."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """True when `a` and `b` are one file: the same real path (symlinks, '.', '..' resolved) or the same
+    device and inode (a hard link, another mount of it, a case-insensitive name)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    ia = file_identity(a)
+    return ia is not None and ia == file_identity(b)
+
+
+def is_read_only(path: Path) -> bool:
+    """True for an existing file with no write permission bit at all (chmod a-w): protected on purpose.
+
+    By mode bits, not access(2): root may write anything, and a rename replaces even a read-only file.
+    """
+    try:
+        return not stat.S_IMODE(os.stat(path).st_mode) & 0o222
+    except OSError:
+        return False
+
+
+def refuse_read_only(path: Path) -> None:
+    """OutputError (exit 4) when `path` exists and is read-only (whatever --overwrite says)."""
+    if is_read_only(path):
+        raise OutputError("exists and is read-only; SpatialDreamer does not replace a protected file",
+                          path=path, hint="Make it writable (chmod u+w) or choose another output name")
+
+
+def is_inside(path: Path, folder: Path) -> bool:
+    """True when `path` (resolved) lies inside `folder` (resolved) or is it."""
+    real, base = os.path.realpath(path), os.path.realpath(folder)
+    return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+
+
+def refuse_inputs_as_outputs(outputs: Iterable[Path], inputs: Iterable[Path],
+                             replaced_folders: Iterable[Path] = ()) -> None:
+    """Refuse a job whose output would be, or would replace, one of its inputs.
+
+    Args:
+        outputs: every file the job will write (masters, masks, exports, manifests).
+        inputs: every file the job reads (source, imported depth files, project media, batch inputs).
+        replaced_folders: folders the job replaces as a whole (an earlier export): no input may lie inside.
+    Raises:
+        UsageError (exit 2), naming the output and the input, whatever --overwrite says.
+    """
+    inputs = [Path(p) for p in inputs]
+    for out in outputs:
+        for inp in inputs:
+            if same_file(Path(out), inp):
+                how = "" if os.path.abspath(out) == os.path.abspath(inp) else f" ({_how_same(Path(out), inp)})"
+                raise UsageError(f"this output is the input {inp}{how}; SpatialDreamer never writes over "
+                                 "a file the job reads", path=out, hint="Choose another output name")
+    for folder in replaced_folders:
+        for inp in inputs:
+            if is_inside(inp, Path(folder)):
+                raise UsageError(f"replacing this folder would delete the input {inp}", path=folder,
+                                 hint="Choose another output folder")
+
+
+def _how_same(a: Path, b: Path) -> str:
+    if os.path.realpath(a) == os.path.realpath(b):
+        return "the same file through a symlink or a relative path"
+    return "a hard link to it"
+
+
+# ------------------------------------------------------------------------------- whole folders
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically with Linux renameat2(RENAME_EXCHANGE); False where it is unavailable."""
+    import ctypes
+
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def replace_folder(new: Path, target: Path) -> None:
+    """Put the complete folder `new` at `target` (an existing folder), then delete the old one.
+
+    One atomic exchange where the OS offers it (Linux renameat2), else two renames with the old
+    folder restored if the second fails. Both must be on one filesystem (make `new` beside `target`).
+    """
+    new, target = Path(new), Path(target)
+    if _exchange(new, target):
+        shutil.rmtree(new, ignore_errors=True)
+        return
+    old = target.with_name(partial_name(target.name, ""))
+    os.rename(target, old)
+    try:
+        os.rename(new, target)
+    except BaseException:
+        os.rename(old, target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

@@ -218,6 +218,19 @@ class _Video:
         self.reader.close()
 
 
+def depth_source_files(path: str | Path) -> list[Path]:
+    """Every file an import of `path` reads: a sequence's frames, else the file itself (none if missing)."""
+    path = Path(path)
+    try:
+        if _PATTERN.search(path.name) and not path.exists():
+            return _pattern_files(path)
+        if path.is_dir():
+            return _folder_files(path)
+    except (DepthInputError, OSError):
+        return []
+    return [path] if path.exists() else []
+
+
 def _open_source(path: Path) -> _Sequence | _Single | _ArrayFile | _Video:
     if _PATTERN.search(path.name) and not path.exists():
         return _Sequence(path, _pattern_files(path))

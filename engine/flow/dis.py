@@ -68,6 +68,18 @@ def working_size(width: int, height: int, working_width: int | None) -> tuple[in
     return working_width, max(8, round(height * working_width / width))
 
 
+DIS_MIN_SIDE = 32
+"""Shortest side DIS is given (measured: every preset is safe from 32 px when the other side is at most
+twice as long; thinner strips crash OpenCV 5's DIS at its coarsest level)."""
+
+
+def dis_safe_size(width: int, height: int) -> tuple[int, int]:
+    """(w, h) at least :data:`DIS_MIN_SIDE` and at least half the other side: a size DIS computes safely."""
+    w = max(width, DIS_MIN_SIDE, -(-height // 2))
+    h = max(height, DIS_MIN_SIDE, -(-width // 2))
+    return w, h
+
+
 def upscale_flow(flow: np.ndarray, width: int, height: int) -> np.ndarray:
     """Resize a flow field to (height, width) and scale its vectors to match.
 
@@ -96,10 +108,22 @@ class FlowEstimator:
         self._dis = cv2.DISOpticalFlow_create(_PRESETS[config.preset])
 
     def flow_small(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-        """Flow between two (h, w) uint8 grey images already at working size: (h, w, 2) float32."""
+        """Flow between two (h, w) uint8 grey images already at working size: (h, w, 2) float32.
+
+        Images DIS cannot take (a side under 12 px, or a strip so flat that its coarsest pyramid level is
+        thinner than a patch, which segfaults inside OpenCV) are edge-padded to :func:`dis_safe_size` first
+        and the flow cropped back; vectors of the padded margin never reach the caller.
+        """
         if src.shape != dst.shape:
             raise ValueError(f"src and dst differ in shape: {src.shape} vs {dst.shape}")
-        return self._dis.calc(src, dst, None)
+        h, w = src.shape[:2]
+        safe_w, safe_h = dis_safe_size(w, h)
+        if (safe_w, safe_h) == (w, h):
+            return self._dis.calc(src, dst, None)
+        pad = (0, safe_h - h, 0, safe_w - w)
+        a = cv2.copyMakeBorder(src, *pad, cv2.BORDER_REPLICATE)
+        b = cv2.copyMakeBorder(dst, *pad, cv2.BORDER_REPLICATE)
+        return np.ascontiguousarray(self._dis.calc(a, b, None)[:h, :w])
 
     def flow(self, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
         """Dense flow src -> dst at full resolution.

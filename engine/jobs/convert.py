@@ -46,7 +46,7 @@ from engine.jobs.frame import (
     to_image,
     to_tensor,
 )
-from engine.jobs.plan import RenderPlan, hole_mask_paths, plan_convert
+from engine.jobs.plan import RenderPlan, hole_mask_paths, job_inputs, plan_convert
 from engine.jobs.request import ConvertRequest, with_project_media
 from engine.jobs.stream import Sink, prefetch
 from engine.media import EncodeSettings, MediaReader, VideoWriter, commit_together, open_media, write_still
@@ -303,7 +303,8 @@ def make_exporter(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
     exporter = DepthExporter(request.export_depth, stem=request.input.stem, fps=reader.info.video.fps,
                              frame_range=(plan.start, plan.end), kind_source=kind, eye_size=plan.eye_size,
                              overwrite=request.overwrite, media=request.input)
-    exporter.check()
+    exporter.check(inputs=job_inputs(request),
+                   others=hole_mask_paths(request) if request.export_holes is not None else ())
     return exporter
 
 

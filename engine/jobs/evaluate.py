@@ -209,7 +209,9 @@ def _check_request(request: EvalRequest) -> None:
             raise UsageError("the slice is an image", path=request.slice_out, hint="Name it .png")
         if request.slice_row < 0:
             raise UsageError(f"--slice-row must be >= 0, got {request.slice_row}")
-        check_outputs_writable((request.slice_out,), request.overwrite)
+        reads = (request.output, *output_paths(request.output, "pair"), request.source, request.ground_truth,
+                 request.holes, request.flow_reference)
+        check_outputs_writable((request.slice_out,), request.overwrite, tuple(p for p in reads if p is not None))
 
 
 def _source_range(request: EvalRequest, reader: MediaReader) -> tuple[int, int]:

@@ -34,6 +34,7 @@ import io
 import json
 import os
 import re
+import shutil
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -42,7 +43,14 @@ import cv2
 import numpy as np
 
 from engine.errors import InvalidProject, OutputError, UsageError
-from engine.fileio import atomic_write_json
+from engine.fileio import (
+    atomic_write_json,
+    is_inside,
+    partial_name,
+    refuse_inputs_as_outputs,
+    replace_folder,
+    write_temp_beside,
+)
 from engine.media.atomic import create_temp, os_output_error, remove_quietly, replace_into_place
 from engine.media.exr import encode_exr
 from engine.vocabulary import DEPTH_EXPORT_FORMATS as DEPTH_FORMATS
@@ -154,16 +162,40 @@ def _npy_bytes(values: np.ndarray) -> bytes:
 
 def _write_new_temp(target: Path, data: bytes) -> Path:
     """Write `data` to a new hidden temp file beside `target` (fsync'd); return the temp path."""
-    tmp = create_temp(target)
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        return write_temp_beside(target, data)
     except OSError as exc:
-        remove_quietly(tmp)
         raise os_output_error(exc, target, "cannot write") from exc
-    return tmp
+
+
+def export_file_pattern(manifest: dict, key: str = "files") -> re.Pattern | None:
+    """A regex for every frame file of an export's printf pattern (``stem.depth.%06d.png``), any frame."""
+    files = manifest.get(key) if key == "files" else (manifest.get("disparity") or {}).get("files")
+    if not isinstance(files, str) or "%06d" not in files:
+        return None
+    head, tail = files.split("%06d", 1)
+    return re.compile(re.escape(head) + r"\d{6,}" + re.escape(tail))
+
+
+def earlier_export_files(folder: Path) -> tuple[list[Path], list[Path]] | None:
+    """An earlier export of ours in `folder`: (its files, every other entry), or None when there is none.
+
+    Its files are depth.json and the frames of its depth (and same-folder disparity) pattern;
+    hidden partial files of our own runs are neither.
+    """
+    try:
+        manifest = read_manifest(folder)
+    except InvalidProject:
+        return None
+    patterns = [p for p in (export_file_pattern(manifest), export_file_pattern(manifest, "disparity")
+                            if (manifest.get("disparity") or {}).get("folder") == "." else None) if p]
+    ours, others = [], []
+    for entry in sorted(folder.iterdir()):
+        if entry.name == MANIFEST_NAME or any(p.fullmatch(entry.name) for p in patterns):
+            ours.append(entry)
+        elif ".partial-" not in entry.name:
+            others.append(entry)
+    return ours, others
 
 
 def _relative_folder(folder: Path, base: Path) -> str:
@@ -262,6 +294,7 @@ class DepthExporter:
         self._created: list[Path] = []
         self._written: set[int] = set()
         self._unknown_png = 0
+        self._staging: Path | None = None
         self._state = "new"
 
     # ------------------------------------------------------------------------------------ paths
@@ -292,14 +325,23 @@ class DepthExporter:
 
     # ------------------------------------------------------------------------------------ check
 
-    def check(self) -> None:
-        """Before any work: sane arguments, folders exist (created if needed) and are writable, and
-        no file of this export exists unless `overwrite`.
+    def check(self, inputs: tuple[Path, ...] = (), others: tuple[Path, ...] = ()) -> None:
+        """Before any work: sane arguments, folders exist (created if needed) and are writable, no file
+        of this export exists unless `overwrite`, and none is (or would delete) an input.
 
+        With `overwrite` and an earlier export of ours in the folder, that export is replaced as a
+        whole: this run is staged in a hidden folder beside it and :meth:`finish` swaps the two
+        (atomically on Linux), so old and new frames never mix. That needs a folder holding nothing
+        but the earlier export; otherwise it is refused.
+
+        Args:
+            inputs: files the job reads (never written over, never inside a replaced folder).
+            others: files other writers of the same job put beside the export (hole masks).
         Raises:
-            UsageError: bad stem/range/size/kind, or depth asked of a disparity-px source without a
-                disparity folder.
-            OutputError: a folder cannot be created or written, a target exists (names one).
+            UsageError: bad stem/range/size/kind, depth asked of a disparity-px source without a
+                disparity folder, an output that is an input.
+            OutputError: a folder cannot be created or written, a target exists (names one), an
+                earlier export to replace shares its folder with other files.
         """
         if self._state != "new":
             raise RuntimeError(f"DepthExporter.check after {self._state!r}: call it once, first")
@@ -308,13 +350,16 @@ class DepthExporter:
         if self.spec.disparity_folder is not None and self.spec.disparity_folder != self.spec.folder:
             folders.append(self.spec.disparity_folder)
         try:
+            refuse_inputs_as_outputs(self.targets(), inputs)
             for folder in folders:
                 self._prepare_folder(folder)
             self._check_conflicts()
+            self._plan_replacement(inputs, others)
         except BaseException:
             self._remove_created_folders()
             raise
-        self._note_stale_files()
+        if self._staging is None:  # a replaced export leaves nothing stale behind
+            self._note_stale_files()
         self._state = "checked"
 
     def _check_arguments(self) -> None:
@@ -343,6 +388,32 @@ class DepthExporter:
             raise os_output_error(exc, folder, "cannot create the export folder") from exc
         self._created.extend(reversed(missing))  # parents first; removal goes deepest first
         remove_quietly(create_temp(folder / MANIFEST_NAME))
+
+    def _plan_replacement(self, inputs: tuple[Path, ...], others: tuple[Path, ...]) -> None:
+        """With overwrite and an earlier export in the folder: stage beside it, or refuse."""
+        folder = self.spec.folder
+        earlier = earlier_export_files(folder) if self.overwrite else None
+        if earlier is None:
+            return
+        _, foreign = earlier
+        foreign += [p for p in others if is_inside(p, folder)]
+        if foreign:
+            raise OutputError(f"holds an earlier depth export and other files (e.g. {foreign[0].name}); "
+                              "--overwrite replaces an export only in a folder of its own", path=folder,
+                              hint="Remove the old export yourself, or export into an empty folder")
+        refuse_inputs_as_outputs((), inputs, replaced_folders=(folder,))
+        self._staging = folder.with_name(partial_name(folder.name, ""))
+        try:
+            self._staging.mkdir()
+        except OSError as exc:
+            self._staging = None
+            raise os_output_error(exc, folder, "cannot create a staging folder beside the export") from exc
+
+    def _place(self, target: Path) -> Path:
+        """Where `target` is written this run: the staging folder when replacing an earlier export."""
+        if self._staging is not None and target.parent == self.spec.folder:
+            return self._staging / target.name
+        return target
 
     def _check_conflicts(self) -> None:
         if self.overwrite:
@@ -404,7 +475,7 @@ class DepthExporter:
                 raise ValueError(f"{name} must be (H, W) = {shape}, got {np.shape(values)}")
 
     def _stage(self, target: Path, data: bytes) -> None:
-        tmp = _write_new_temp(target, data)
+        tmp = _write_new_temp(self._place(target), data)
         old = self._staged.pop(target, None)
         remove_quietly(old)
         self._staged[target] = tmp
@@ -426,13 +497,17 @@ class DepthExporter:
             if missing:
                 raise RuntimeError(f"depth export: {len(missing)} frame(s) never written, first {missing[0]}")
             for target, tmp in list(self._staged.items()):
-                replace_into_place(tmp, target, self.overwrite)
+                replace_into_place(tmp, self._place(target), self.overwrite)
                 del self._staged[target]
-                self._committed.append(target)
-            if self.manifest_path.exists() and not self.overwrite:
+                self._committed.append(self._place(target))
+            manifest = self._place(self.manifest_path)
+            if manifest.exists() and not self.overwrite:
                 raise OutputError("already exists", path=self.manifest_path, hint="Pass --overwrite to replace it")
             try:
-                atomic_write_json(self.manifest_path, self.manifest())
+                atomic_write_json(manifest, self.manifest())
+                if self._staging is not None:  # the earlier export goes as a whole, in one swap
+                    replace_folder(self._staging, self.spec.folder)
+                    self._staging = None
             except OSError as exc:
                 raise os_output_error(exc, self.manifest_path, "cannot write") from exc
         except BaseException:
@@ -452,6 +527,9 @@ class DepthExporter:
         for path in self._committed:
             remove_quietly(path)
         self._committed.clear()
+        if self._staging is not None:
+            shutil.rmtree(self._staging, ignore_errors=True)
+            self._staging = None
         self._remove_created_folders()
         self._state = "aborted"
 

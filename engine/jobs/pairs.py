@@ -41,7 +41,7 @@ from engine.document import StereoParams
 from engine.document.schema import parse_schema, upgrade, upgrade_to_current
 from engine.dvg import DvgConfig, TemporalStereo, forward_backward, pair_flow
 from engine.errors import InputError, InvalidProject, MediaError, OutputError, UsageError
-from engine.fileio import atomic_write_json
+from engine.fileio import atomic_write_json, refuse_inputs_as_outputs
 from engine.flow import FlowEstimator, to_gray, working_size
 from engine.grading.render import graded_disparity
 from engine.jobs.convert import DepthStage, Segment, eye_image, segments_for, shot_cuts, to_image, to_tensor
@@ -469,6 +469,7 @@ def _resume_checks(request: PairRequest) -> Iterator[Progress]:
         if name != DATASET_SCHEMA:
             raise OutputError(f"holds a {name} manifest, not a pair dataset; --overwrite will not delete it",
                               path=out, hint="Choose another -o folder")
+        refuse_inputs_as_outputs((), request.inputs, replaced_folders=(out / CLIPS_DIR,))
         _clear_dataset(out)
         yield _note(f"{out}: old dataset removed (--overwrite)")
         return

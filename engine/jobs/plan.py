@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from engine.depth.imported import depth_source_files
 from engine.document import parse_time
 from engine.errors import OutputError, UsageError
+from engine.fileio import refuse_inputs_as_outputs, refuse_read_only
 from engine.jobs.request import ConvertRequest
 from engine.media import STILL_EXTENSIONS, MediaInfo, MediaReader, drops_bit_depth
 from engine.ops import packed_size
@@ -70,9 +72,27 @@ def hole_mask_paths(request: ConvertRequest) -> tuple[Path, Path]:
     return folder / f"{stem}.holes_L.mkv", folder / f"{stem}.holes_R.mkv"
 
 
-def check_outputs_writable(paths: tuple[Path, ...], overwrite: bool) -> None:
-    """Refuse early: an existing output without --overwrite, a missing or unwritable folder."""
+def job_inputs(request: ConvertRequest) -> tuple[Path, ...]:
+    """Every file a conversion reads: the source, each imported depth file, the shot list, the project's media.
+
+    The one list :func:`check_outputs_writable` holds outputs against (batch jobs pass theirs likewise).
+    """
+    inputs = [Path(request.input)] if request.input is not None else []
+    if request.depth is not None:
+        inputs += depth_source_files(request.depth.path) or [Path(request.depth.path)]
+    if request.shots not in ("auto", "off"):
+        inputs.append(Path(request.shots))
+    if request.project is not None:
+        inputs += [Path(clip.media) for clip in request.project.clips]
+    return tuple(dict.fromkeys(inputs))
+
+
+def check_outputs_writable(paths: tuple[Path, ...], overwrite: bool, inputs: tuple[Path, ...] = ()) -> None:
+    """Refuse early: an output that is an input or read-only (whatever `overwrite` says), an existing
+    output without --overwrite, a missing or unwritable folder."""
+    refuse_inputs_as_outputs(paths, inputs)
     for path in paths:
+        refuse_read_only(path)
         if path.exists() and not overwrite:
             raise OutputError("output already exists", path=path, hint="Pass --overwrite to replace it")
         folder = path.parent if str(path.parent) else Path(".")
@@ -167,11 +187,12 @@ def plan_convert(request: ConvertRequest, reader: MediaReader) -> RenderPlan:
     if not info.is_still:
         _check_h264_size(*frame_size, request)
     outputs = output_paths(request.output, request.layout)
-    check_outputs_writable(outputs, request.overwrite)
+    inputs = job_inputs(request)
+    check_outputs_writable(outputs, request.overwrite, inputs)
     if request.export_holes is not None:
         if info.is_still:
             raise UsageError("--export-holes is for video sources")
-        check_outputs_writable(hole_mask_paths(request), request.overwrite)
+        check_outputs_writable(hole_mask_paths(request), request.overwrite, inputs)
     audio = None
     if not info.is_still and info.audio:
         t0 = reader.frame(start).time

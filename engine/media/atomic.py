@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from engine.errors import OutputError
-from engine.fileio import atomic_write_bytes, temp_path_beside
+from engine.fileio import atomic_write_bytes, refuse_read_only, temp_path_beside
 
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
@@ -20,6 +20,7 @@ def check_target(target: Path, overwrite: bool) -> None:
     """Raise OutputError unless `target` can be created (or replaced, with `overwrite`)."""
     if target.is_dir():
         raise OutputError("is a folder, not a file name", path=target, hint="Give an output file name")
+    refuse_read_only(target)
     if target.exists() and not overwrite:
         raise OutputError("already exists", path=target, hint="Pass --overwrite to replace it")
     parent = target.parent

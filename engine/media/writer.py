@@ -3,8 +3,8 @@
 Everything that can be refused is refused at construction, before any frame is rendered: bad
 settings, an extension that cannot hold the codec, odd sizes for 4:2:0/4:2:2, an existing target
 without overwrite, a missing or unwritable folder. Frames go to a hidden temp file beside the target
-(`.name.partial-XXXXXXXX.ext`); commit() renames it into place, abort() (and any exception inside a
-`with` block) deletes it and leaves an existing target untouched.
+(`.name.partial-<host>-<pid>-XXXXXXXX.ext`, see engine.fileio); commit() renames it into place, abort()
+(and any exception inside a `with` block) deletes it and leaves an existing target untouched.
 
 From the source MediaInfo the writer carries: every audio stream (see engine.media.audio), colour
 tags (primaries, transfer, matrix, range — the RGB->YUV conversion uses the matrix/range it tags),

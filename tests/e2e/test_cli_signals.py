@@ -94,3 +94,24 @@ def test_ctrl_c_while_torch_imports_is_one_line(long_clip, tmp_path):
     assert proc.returncode == 130, err
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("cancelled"), err
     assert not out.exists() and partials(tmp_path) == []
+
+
+def test_sigkill_mid_render_leaves_a_partial_the_next_run_removes(long_clip, tmp_path):
+    out = tmp_path / "master.mp4"
+    proc = start_convert(long_clip, out)
+    for line in proc.stdout:
+        if json.loads(line).get("stage") == "render":
+            proc.kill()  # SIGKILL: no handler runs, the partial file stays
+            break
+    proc.wait(timeout=120)
+    (stale,) = partials(tmp_path)
+    assert f"-{proc.pid}-" in stale and not out.exists()
+    again = subprocess.run([sys.executable, "-m", "engine", "convert", str(long_clip), "-o", str(out),
+                            "--depth", str(long_clip.with_suffix(".npy")), "--shots", "off", "--temporal", "off",
+                            "--progress", "none"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert partials(tmp_path) == []
+    from engine.media import open_media
+
+    with open_media(out) as reader:
+        assert len(reader) == 60 and reader.info.video.width == 256

@@ -119,3 +119,35 @@ def test_estimator_reused_and_sizes_checked():
         est.flow(tex, tex[:80])
     with pytest.raises(ValueError):
         FlowConfig(preset="slow")
+
+
+def test_dis_never_crashes_on_tiny_or_flat_frames():
+    """Sizes that segfaulted or asserted inside OpenCV's DIS (run in a child: a crash must not kill pytest)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from engine.flow.dis import FlowConfig, FlowEstimator\n"
+        "for w, h in [(1, 1), (2, 2), (11, 40), (100, 28), (100, 8), (640, 8), (480, 4), (4, 480), (3000, 20),\n"
+        "             (48, 10), (160, 12), (1920, 540)]:\n"
+        "    for preset in ('ultrafast', 'fast', 'medium'):\n"
+        "        est = FlowEstimator(FlowConfig(preset=preset, working_width=None))\n"
+        "        a = np.random.default_rng(w * h).integers(0, 255, (h, w), dtype=np.uint8)\n"
+        "        f = est.flow_small(a, np.roll(a, 1, axis=1))\n"
+        "        assert f.shape == (h, w, 2) and np.isfinite(f).all(), (w, h, preset)\n"
+        "print('ok')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", (done.returncode, done.stderr[-500:])
+
+
+def test_padded_flow_still_finds_the_motion():
+    from engine.flow.dis import FlowEstimator, dis_safe_size
+
+    assert dis_safe_size(100, 8) == (100, 50) and dis_safe_size(640, 480) == (640, 480)
+    rng = np.random.default_rng(3)
+    texture = cv2.GaussianBlur(rng.integers(0, 255, (24, 220), dtype=np.uint8), (5, 5), 1.5)
+    a, b = texture[:, 10:210], texture[:, 8:208]  # b is a moved 2 px to the right
+    flow = FlowEstimator(FlowConfig(preset="medium", working_width=None)).flow_small(a, b)
+    assert flow.shape == (24, 200, 2)
+    assert abs(np.median(flow[4:-4, 20:-20, 0]) - 2.0) < 0.5

@@ -218,13 +218,71 @@ def test_unwritable_folder(tmp_path):
         folder.chmod(0o700)
 
 
-def test_stale_frames_of_an_earlier_export_are_noted(tmp_path):
+def files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_overwrite_replaces_an_earlier_export_as_a_whole(tmp_path):
     folder = tmp_path / "depth"
     run(exporter(folder, frames=(10, 13)), deltas())
     ex = exporter(folder, frames=(11, 13), overwrite=True)
     ex.check()
+    assert ex.notes == []  # nothing stale will be left to mention
+    ex.write(11, deltas(1)[0], graded(deltas(1)[0]))
+    assert files(folder) == ["depth.json", "shot.depth.000010.exr", "shot.depth.000011.exr",
+                             "shot.depth.000012.exr"]  # the earlier export is untouched until finish
+    ex.write(12, deltas(1)[0], graded(deltas(1)[0]))
+    ex.finish()
+    assert files(folder) == ["depth.json", "shot.depth.000011.exr", "shot.depth.000012.exr"]
+    assert read_manifest(folder)["frame_range"] == [11, 13]
+    assert files(tmp_path) == ["depth"]  # no staging folder left beside it
+
+
+def test_an_aborted_replacement_keeps_the_earlier_export(tmp_path):
+    folder = tmp_path / "depth"
+    run(exporter(folder, frames=(10, 13)), deltas())
+    before = {name: (folder / name).read_bytes() for name in files(folder)}
+    ex = exporter(folder, frames=(11, 12), overwrite=True)
+    ex.check()
+    ex.write(11, deltas(1, seed=5)[0], graded(deltas(1, seed=5)[0]))
+    ex.abort()
+    assert {name: (folder / name).read_bytes() for name in files(folder)} == before
+    assert files(tmp_path) == ["depth"]
+
+
+def test_an_earlier_export_sharing_its_folder_is_not_replaced(tmp_path):
+    folder = tmp_path / "depth"
+    run(exporter(folder, frames=(10, 13)), deltas())
+    (folder / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="folder of its own") as refused:
+        exporter(folder, frames=(10, 13), overwrite=True).check()
+    assert "notes.txt" in str(refused.value) and len(files(folder)) == 5
+
+
+def test_stale_frames_without_a_manifest_are_noted(tmp_path):
+    folder = tmp_path / "depth"
+    folder.mkdir()
+    (folder / "shot.depth.000010.exr").write_bytes(b"someone's frame")
+    ex = exporter(folder, frames=(11, 13), overwrite=True)
+    ex.check()
     assert len(ex.notes) == 1 and "1 shot.depth.* file(s) outside frames 11-12" in ex.notes[0]
     ex.abort()
+
+
+def test_an_export_never_writes_over_or_deletes_an_input(tmp_path):
+    folder = tmp_path / "depth"
+    run(exporter(folder, frames=(10, 13)), deltas())
+    frame = folder / "shot.depth.000011.exr"
+    with pytest.raises(UsageError, match="is the input"):
+        exporter(folder, frames=(10, 13), overwrite=True).check(inputs=(frame,))
+    outside = tmp_path / "elsewhere.exr"
+    os.link(frame, outside)  # a hard link outside the folder: replacing the folder keeps the data, but
+    with pytest.raises(UsageError, match="is the input"):  # writing frame 11 over its inode is refused
+        exporter(folder, frames=(10, 13), overwrite=True).check(inputs=(outside,))
+    with pytest.raises(UsageError, match="would delete the input"):
+        exporter(folder, frames=(20, 22), overwrite=True).check(inputs=(frame,))
+    assert files(folder) == ["depth.json", "shot.depth.000010.exr", "shot.depth.000011.exr",
+                             "shot.depth.000012.exr"]
 
 
 def test_misuse_is_refused(tmp_path):

@@ -33,7 +33,7 @@ def test_frames_go_to_a_hidden_temp_file_until_commit(tmp_path: Path) -> None:
     for i in range(3):
         writer.write(coded_image(i))
     (temp,) = list(tmp_path.iterdir())
-    assert re.fullmatch(r"\.out\.partial-[0-9a-f]{8}\.mp4", temp.name) and temp == writer.temp_path
+    assert re.fullmatch(r"\.out\.partial-[A-Za-z0-9_]+-\d+-[0-9a-f]{8}\.mp4", temp.name) and temp == writer.temp_path
     assert not target.exists()
     writer.finish()
     assert not target.exists() and temp.exists()  # complete, not yet in place

@@ -179,6 +179,10 @@ class _ArrayFile:
             else:
                 array = np.load(path, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as exc:
+            if "pickle" in str(exc):
+                raise DepthInputError("this array file holds Python objects (a pickled array), not depth values; "
+                                      "it is not loaded, for safety", path=path,
+                                      hint="Save a numeric array: numpy.save(path, depth.astype('float32'))") from exc
             raise DepthInputError(f"cannot read this array file: {exc}", path=path,
                                   hint="Save depth with numpy.save as (H, W) or (N, H, W)") from exc
         if array.ndim == 4 and array.shape[-1] == 1:
@@ -234,6 +238,9 @@ def depth_source_files(path: str | Path) -> list[Path]:
 def _open_source(path: Path) -> _Sequence | _Single | _ArrayFile | _Video:
     if _PATTERN.search(path.name) and not path.exists():
         return _Sequence(path, _pattern_files(path))
+    if any(c in path.name for c in "*?[") and not path.exists():
+        raise DepthInputError("wildcard patterns are not read (the shell did not expand it, or nothing matched)",
+                              path=path, hint="Use a frame-number pattern like depth.%06d.png, or the folder")
     if path.is_dir():
         return _Sequence(path, _folder_files(path))
     if not path.exists():
@@ -323,6 +330,11 @@ class ImportedDepth:
         values = self._to_float(raw)
         if self.kind == "disparity-px":
             values[values == 0] = np.nan
+        if not np.isfinite(values).any():
+            unknown = "NaN, infinite or 0" if self.kind == "disparity-px" else "NaN or infinite"
+            raise DepthInputError(f"depth frame {index} holds no usable value (every pixel is {unknown}): "
+                                  "nothing would be shifted", path=self.path,
+                                  hint="Check the depth export; unknown pixels are fine, a whole unknown map is not")
         return self._resize(values, width, height)
 
     def _to_float(self, raw: np.ndarray) -> np.ndarray:

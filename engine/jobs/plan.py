@@ -141,7 +141,8 @@ def _frame_range(request: ConvertRequest, reader: MediaReader) -> tuple[int, int
     end = min(end, count)
     if not 0 <= start < end:
         raise UsageError(f"the range --start {request.start or 0} --end {request.end or 'end'} holds no frame "
-                         f"(source has {count} frames)")
+                         f"(the source has {count} frames)", path=request.input,
+                         hint="Give a --start before --end, inside the source")
     return start, end
 
 

@@ -11,6 +11,7 @@ are not counted; a note in MediaInfo.notes says so.
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 from dataclasses import dataclass
 from fractions import Fraction
@@ -226,8 +227,13 @@ def _scan_video(
                 continue
             _record(scan, packet, ts, stream, path)
     except (av.FFmpegError, OSError) as exc:
+        if getattr(exc, "errno", None) == errno.ENOMEM:
+            raise MediaError("the file's index claims an impossible size (FFmpeg ran out of memory reading "
+                             "it): the file is damaged", path=path,
+                             hint="Re-export it, or remux what is readable (ffmpeg -i in -c copy out.mkv)") from exc
         if isinstance(exc, av.FFmpegError) and not isinstance(exc, av.InvalidDataError | av.EOFError):
-            raise MediaError(f"cannot read video packets: {exc.strerror or exc}", path=path) from exc
+            raise MediaError(f"cannot read video packets: {exc.strerror or exc}", path=path,
+                             hint="The file is damaged or not a supported video; re-export or remux it") from exc
         scan.read_error = True
         scan.notes.append(f"read error after {len(scan.pts)} frames; the file is damaged or truncated")
     if not scan.pts and scan.skipped:

@@ -17,6 +17,7 @@ import numpy as np
 from engine.errors import MediaError, OutputError
 from engine.media.atomic import write_bytes_atomic
 from engine.media.info import MediaInfo, VideoStreamInfo
+from engine.media.still_header import check_declared_size
 
 STILL_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"})
 """Lower-case file suffixes (with the dot, as Path.suffix) handled as still images."""
@@ -47,9 +48,14 @@ def read_still(path: str | Path) -> np.ndarray:
         raise MediaError(
             f"cannot read: {exc.strerror}", path=path, hint="Check the file's permissions"
         ) from exc
+    check_declared_size(data[:65536].tobytes(), path)  # before decoding: a header may claim gigapixels
     # ANYDEPTH keeps 16 bits, COLOR gives 3 channels and applies EXIF orientation. (OpenCV 5's
     # IMREAD_COLOR_RGB mis-decodes 16-bit TIFF, so decode BGR and swap.)
-    image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR) if data.size else None
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR) if data.size else None
+    except cv2.error as exc:  # OpenCV's own limits (e.g. CV_IO_MAX_IMAGE_PIXELS) and decoder failures
+        raise MediaError("the image cannot be decoded (damaged, or larger than OpenCV allows)", path=path,
+                         hint="Re-export it as PNG, JPEG or TIFF at a normal size") from exc
     if image is None:
         raise MediaError(
             "not a readable image (damaged or unknown format)",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import numpy as np
 import pytest
 
 from tests.support.clips import write_clip
+from tests.support.data import ROOT
 
 
 def digest(path: Path) -> str:
@@ -191,3 +193,62 @@ def test_ten_bit_source_kept_or_warned(cli, tmp_path):
     assert info.bit_depth == 10 and info.color_trc == "smpte2084" and info.color_primaries == "bt2020"
     dropped = cli("convert", deep, "-o", tmp_path / "d.mp4", "--progress", "none")
     assert dropped.code == 0 and "drops it" in dropped.err
+
+
+def png_claiming(path: Path, width: int, height: int) -> Path:
+    """A tiny PNG whose IHDR claims `width` x `height` (a decompression bomb's header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+@pytest.mark.parametrize("command", ["probe", "frame", "convert"])
+def test_png_bomb_header_is_refused_before_decoding(cli, tmp_path, command):
+    bomb = png_claiming(tmp_path / "bomb.png", 100_000, 100_000)
+    args = {"probe": [], "frame": ["--at", "0f", "-o", tmp_path / "o.png"], "convert": ["-o", tmp_path / "o.png"]}
+    result = cli(command, bomb, *args[command])
+    assert_one_line_error(result, 3, str(bomb), "100000x100000", "Mpixel")
+
+
+def test_pickled_npy_depth_is_refused_in_our_words(cli, tmp_path, clip):
+    depth = tmp_path / "depth.npy"
+    np.save(depth, np.array([{"not": "depth"}] * 8, dtype=object), allow_pickle=True)
+    result = cli("convert", clip, "-o", tmp_path / "o.mp4", "--depth", depth)
+    assert_one_line_error(result, 3, str(depth), "pickled")
+
+
+@pytest.mark.parametrize("value, kind", [(np.nan, "inverse"), (np.inf, "disparity-px"), (0.0, "disparity-px")])
+def test_a_depth_with_no_usable_value_is_refused(cli, tmp_path, clip, value, kind):
+    depth = tmp_path / "depth.npy"
+    np.save(depth, np.full((8, 48, 64), value, np.float32))
+    result = cli("convert", clip, "-o", tmp_path / "o.mp4", "--depth", depth, "--depth-kind", kind)
+    assert_one_line_error(result, 3, str(depth), "no usable value")
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_an_empty_range_names_the_source(cli, tmp_path, clip):
+    result = cli("convert", clip, "-o", tmp_path / "o.mp4", "--start", "10")
+    assert_one_line_error(result, 2, str(clip), "holds no frame")
+
+
+def test_a_wildcard_depth_pattern_is_explained(cli, tmp_path, clip):
+    result = cli("convert", clip, "-o", tmp_path / "o.mp4", "--depth", tmp_path / "depth_*.png")
+    assert_one_line_error(result, 3, "wildcard", "%06d")
+
+
+def test_opencv_warnings_never_reach_the_terminal(tmp_path):
+    broken = tmp_path / "cut.png"
+    import cv2
+
+    ok, data = cv2.imencode(".png", np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8))
+    broken.write_bytes(data.tobytes()[:200])
+    done = subprocess.run([sys.executable, "-m", "engine", "probe", str(broken)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 3 and "WARN" not in done.stderr and done.stderr.count("\n") == 1, done.stderr

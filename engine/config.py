@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import InvalidProject, OutputError
+from engine.fileio import atomic_write_text
 
 SCHEMA = "UserConfig.1"
 _SCHEMA_NAME, _SCHEMA_VERSION = SCHEMA.split(".")
@@ -175,18 +175,9 @@ def user_config_to_dict(cfg: UserConfig) -> dict[str, Any]:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temp file beside ``path``, fsync, then ``os.replace`` it into place."""
+    """Create the folder, then :func:`engine.fileio.atomic_write_text` (a replaced file keeps its mode)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)
 
 
 def save_user_config(cfg: UserConfig, path: Path | None = None) -> Path:

@@ -131,6 +131,8 @@ def encode_options() -> argparse.ArgumentParser:
     rate.add_argument("--bitrate", type=bitrate, metavar="B", help="target bitrate, e.g. 40M")
     g.add_argument("--preset", help="x264/x265 preset (default medium)")
     g.add_argument("--prores-profile", choices=("hq", "4444"), default="hq")
+    g.add_argument("--pix-fmt", choices=("yuv420p", "yuv422p", "yuv444p"),
+                   help="h264/hevc chroma (default yuv420p, what TVs and headsets decode; yuv444p keeps 4:4:4)")
     t = p.add_argument_group("range")
     t.add_argument("--start", metavar="T", help="seconds, HH:MM:SS.mmm, timecode HH:MM:SS:FF or 123f")
     t.add_argument("--end", metavar="T", help="end of the range (exclusive), same forms")
@@ -141,7 +143,7 @@ def _encode_settings(args: argparse.Namespace):
     if not hasattr(args, "codec"):
         return api.EncodeSettings()
     return api.EncodeSettings(codec=args.codec, bit_depth=args.bit_depth, crf=args.crf, bitrate=args.bitrate,
-                              preset=args.preset, prores_profile=args.prores_profile)
+                              preset=args.preset, prores_profile=args.prores_profile, pix_fmt=args.pix_fmt)
 
 
 def _export_spec(args: argparse.Namespace):

@@ -18,6 +18,7 @@ from engine.errors import OutputError, UsageError
 from engine.fileio import refuse_inputs_as_outputs, refuse_read_only
 from engine.jobs.request import ConvertRequest
 from engine.media import STILL_EXTENSIONS, MediaInfo, MediaReader, drops_bit_depth
+from engine.media.encode import chroma_of, drops_chroma, encoder_plan
 from engine.ops import packed_size
 from engine.vocabulary import LAYOUTS, SYNTHESIZE_MODES
 
@@ -113,10 +114,9 @@ def eye_size_for(info: MediaInfo, max_width: int | None) -> tuple[int, int]:
     return max_width, max(2, round(h * max_width / w))
 
 
-def _needs_even(request: ConvertRequest) -> bool:
-    """4:2:0 (h264, hevc) and 4:2:2 (prores 422) need even sizes; ffv1, prores 4444 and stills do not."""
-    codec = request.encode.codec
-    return codec in ("h264", "hevc") or (codec == "prores" and request.encode.prores_profile != "4444")
+def _needs_even(request: ConvertRequest) -> tuple[bool, bool]:
+    """(width, height) must be even: 4:2:0 both, 4:2:2 the width; 4:4:4, RGB (ffv1) and stills neither."""
+    return encoder_plan(request.encode).chroma_even
 
 
 def _check_h264_size(width: int, height: int, request: ConvertRequest) -> None:
@@ -170,10 +170,27 @@ def _notes(request: ConvertRequest, info: MediaInfo, padding: tuple[int, int]) -
     if not info.is_still and drops_bit_depth(info, request.encode):
         notes.append(f"source is {info.video.bit_depth}-bit; this {request.encode.bit_depth}-bit output drops it "
                      "(use --codec hevc --bit-depth 10 or --codec prores to keep it)")
+    if not info.is_still and drops_chroma(info, request.encode):
+        notes.append(f"source is {info.video.pix_fmt} (4:4:4); this {request.encode.codec} master is "
+                     f"{encoder_plan(request.encode).pix_fmt} (subsampled chroma, what TVs and headsets decode); "
+                     "keep 4:4:4 with --pix-fmt yuv444p, --codec ffv1 or --codec prores --prores-profile 4444")
+    guess = untagged_colour_note(info)
+    if guess:
+        notes.append(guess)
     notes.extend(f"dropped stream: {s}" for s in info.dropped_streams)
     if info.video.is_vfr:
         notes.append("variable frame rate source: timestamps are kept")
     return notes
+
+
+def untagged_colour_note(info: MediaInfo) -> str | None:
+    """What we assume for a YUV video without a colour matrix tag (players' convention), or None."""
+    video = info.video
+    if info.is_still or video.colorspace or chroma_of(video.pix_fmt) == "rgb":
+        return None
+    guess = "BT.709 (HD)" if video.coded_height >= 720 else "BT.601 (SD)"
+    return (f"source has no colour tags: read as {guess}, as players do, and the master is tagged so "
+            "(re-tag the source if it is otherwise)")
 
 
 def plan_convert(request: ConvertRequest, reader: MediaReader) -> RenderPlan:
@@ -183,7 +200,8 @@ def plan_convert(request: ConvertRequest, reader: MediaReader) -> RenderPlan:
     start, end = (0, 1) if info.is_still else _frame_range(request, reader)
     eye = eye_size_for(info, request.max_width)
     width, height = packed_size(eye[0], eye[1], request.layout)
-    pad = (width % 2, height % 2) if (_needs_even(request) and not info.is_still) else (0, 0)
+    even_w, even_h = (False, False) if info.is_still else _needs_even(request)
+    pad = (width % 2 if even_w else 0, height % 2 if even_h else 0)
     frame_size = (width + pad[0], height + pad[1])
     if not info.is_still:
         _check_h264_size(*frame_size, request)

@@ -26,6 +26,8 @@ X26X_PRESETS = (
     "placebo",
 )
 PRORES_PROFILES = {"hq": ("3", "yuv422p10le"), "4444": ("4", "yuv444p10le")}
+PIX_FMTS = ("yuv420p", "yuv422p", "yuv444p")
+"""`--pix-fmt` for h264/hevc masters (the bit depth adds the 10le suffix); 4:2:0 is what players decode."""
 STEREO_MODES = ("left_right", "top_bottom", "anaglyph_cyan_red")
 CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
 _ENCODERS = {"h264": "libx264", "hevc": "libx265", "prores": "prores_ks", "ffv1": "ffv1"}
@@ -45,6 +47,7 @@ class EncodeSettings:
         bitrate: bits/s for h264/hevc; exclusive with crf.
         preset: x264/x265 preset (default 'medium').
         prores_profile: 'hq' (422 HQ) or '4444'.
+        pix_fmt: h264/hevc chroma, one of :data:`PIX_FMTS` (None = yuv420p, what TVs and headsets decode).
     """
 
     codec: str = "h264"
@@ -53,8 +56,14 @@ class EncodeSettings:
     bitrate: int | None = None
     preset: str | None = None
     prores_profile: str = "hq"
+    pix_fmt: str | None = None
 
     def __post_init__(self) -> None:
+        if self.pix_fmt is not None and self.pix_fmt not in PIX_FMTS:
+            raise UsageError(f"unknown --pix-fmt {self.pix_fmt!r}", hint=f"Use one of {', '.join(PIX_FMTS)}")
+        if self.pix_fmt is not None and self.codec not in _DEFAULT_CRF:
+            raise UsageError(f"--pix-fmt is for h264/hevc; {self.codec} sets its own",
+                             hint="ffv1 is lossless RGB; for ProRes use --prores-profile 4444 (4:4:4) or hq (4:2:2)")
         if self.codec not in CODECS:
             raise UsageError(f"unknown codec {self.codec!r}", hint=f"Use one of {', '.join(CODECS)}")
         if self.bit_depth not in (8, 10):
@@ -84,6 +93,21 @@ class EncodeSettings:
     def output_bit_depth(self) -> int:
         """Bits per component actually written (prores is always 10)."""
         return 10 if self.codec == "prores" else self.bit_depth
+
+
+def chroma_of(pix_fmt: str) -> str:
+    """'420' | '422' | '444' | 'rgb' | 'other' for an FFmpeg pixel format name (yuvj* and gbr* included)."""
+    name = pix_fmt.replace("yuvj", "yuv")
+    for chroma in ("420", "422", "444"):
+        if name.startswith((f"yuv{chroma}", f"yuva{chroma}")):
+            return chroma
+    return "rgb" if name.startswith(("gbr", "rgb", "bgr")) else "other"
+
+
+def drops_chroma(source: MediaInfo, settings: EncodeSettings) -> bool:
+    """True when a 4:4:4 (or RGB) source becomes a subsampled master (say so: it softens colour edges)."""
+    return chroma_of(source.video.pix_fmt) in ("444", "rgb") and chroma_of(encoder_plan(settings).pix_fmt) in (
+        "420", "422")
 
 
 def drops_bit_depth(source: MediaInfo, settings: EncodeSettings) -> bool:
@@ -123,7 +147,8 @@ def encoder_plan(settings: EncodeSettings) -> EncoderPlan:
     if codec == "ffv1":
         pix_fmt = "bgr0" if settings.bit_depth == 8 else "gbrp10le"
         return EncoderPlan("ffv1", pix_fmt, {"level": "3", "slicecrc": "1"})
-    pix_fmt = "yuv420p" if settings.bit_depth == 8 else "yuv420p10le"
+    base = settings.pix_fmt or "yuv420p"
+    pix_fmt = base if settings.bit_depth == 8 else f"{base}10le"
     options = {"preset": settings.preset or "medium"}
     if settings.bitrate is None:
         options["crf"] = str(settings.crf if settings.crf is not None else _DEFAULT_CRF[codec])

@@ -9,7 +9,8 @@ import pytest
 
 from engine.document.timecode import frames_to_timecode, timecode_to_frames
 
-FRAMES = [0, 1, 29, 30, 1799, 1800, 1801, 3597, 3598, 17981, 17982, 17983, 107891, 107892, 123456, 2_000_000]  # all within 24 h (timecode wraps there)
+# all within 24 h (timecode wraps there)
+FRAMES = [0, 1, 29, 30, 1799, 1800, 1801, 3597, 3598, 17981, 17982, 17983, 107891, 107892, 123456, 2_000_000]
 
 
 @pytest.mark.parametrize("fps, drop", [(Fraction(30000, 1001), True), (Fraction(60000, 1001), True),

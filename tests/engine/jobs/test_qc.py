@@ -16,7 +16,11 @@ W = 240
 def write_master(path, pairs, layout="sbs", stereo_mode=None):
     """Lossless FFV1 .mkv of packed pairs; no stereo metadata unless `stereo_mode`."""
     axis = 1 if layout == "sbs" else 0
-    frames = [np.concatenate([a, b], axis=axis) for a, b in pairs]
+    return write_video(path, [np.concatenate([a, b], axis=axis) for a, b in pairs], stereo_mode)
+
+
+def write_video(path, frames, stereo_mode=None):
+    """Lossless FFV1 .mkv of (H, W, 3) uint8 frames at 24 fps."""
     h, w = frames[0].shape[:2]
     with VideoWriter(path, width=w, height=h, fps=Fraction(24), settings=EncodeSettings(codec="ffv1"),
                      stereo_mode=stereo_mode) as writer:

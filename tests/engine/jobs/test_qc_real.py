@@ -7,19 +7,12 @@ import numpy as np
 import pytest
 
 from engine import api
+from tests.engine.jobs.test_qc import run
 
 ROOT = Path(__file__).resolve().parents[3]
 DEMO = ROOT / "resources" / "demo" / "demo.mp4"
 DAVIS = ROOT.parent / "shared" / "data" / "mono_videos" / "davis_rollercoaster.mp4"
 WIDTH = 320  # small eyes keep each clip to seconds
-
-
-def run(gen):
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
 
 
 def suggest_convert_check(source: Path, tmp_path: Path, frames: int | None = None):

@@ -61,8 +61,7 @@ class MainWindow(QMainWindow):
         open_action = QAction("&Open…", self, shortcut="Ctrl+O", triggered=self._choose_file)
         self.menuBar().addMenu("&File").addAction(open_action)
         self.headset = HeadsetPreview(self)  # "Preview in headset": fed from every preview result below
-        self.menuBar().addMenu("&View").addActions([self.headset.action, self.headset.recentre_action,
-                                                     self.headset.head_locked_action])
+        self.menuBar().addMenu("&View").addActions(self.headset.actions)
         self.headset.action.toggled.connect(self.request_preview)
         self.viewer = QLabel("Open a clip (File ▸ Open)", alignment=Qt.AlignmentFlag.AlignCenter)
         self.viewer.setMinimumSize(480, 270)

@@ -15,7 +15,15 @@ from collections.abc import Callable
 import numpy as np
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QPushButton,
+    QWidget,
+)
 
 from studio.xr.geometry import Placement, ScreenGeometry
 from studio.xr.session import Content, Status, StatusReport, XrPreview
@@ -47,6 +55,8 @@ class HeadsetPreview(QObject):
         self.recentre_action.triggered.connect(self.recentre)
         self.head_locked_action = QAction("Head-locked &comfort view", self, checkable=True)
         self.head_locked_action.toggled.connect(self._set_head_locked)
+        self.screen_action = QAction("Headset &screen size and distance…", self)
+        self.screen_action.triggered.connect(self.edit_screen)
         self.indicator = QLabel()
         self._from_xr.connect(self._on_report, Qt.ConnectionType.QueuedConnection)
         self._on_report(self.report)
@@ -93,6 +103,17 @@ class HeadsetPreview(QObject):
         if self._preview is not None:
             self._preview.recentre()
 
+    @property
+    def actions(self) -> list[QAction]:
+        """The menu entries, in order: preview on/off, recentre, head-locked, screen geometry."""
+        return [self.action, self.recentre_action, self.head_locked_action, self.screen_action]
+
+    @Slot()
+    def edit_screen(self) -> None:
+        dialog = ScreenDialog(self.geometry, self.parent() if isinstance(self.parent(), QWidget) else None)
+        if dialog.exec() == QDialog.DialogCode.Accepted:
+            self.set_geometry(dialog.geometry_value())
+
     @Slot(bool)
     def _set_head_locked(self, on: bool) -> None:
         from dataclasses import replace
@@ -120,6 +141,45 @@ class HeadsetPreview(QObject):
         self.indicator.setText(f'<span style="color:{colour}">●</span> Headset: {report.status.value}')
         self.indicator.setToolTip(report.message)
         self.status_changed.emit(report)
+
+
+class ScreenDialog(QDialog):
+    """Size, distance and height of the headset's virtual screen (the `headset` preset by default)."""
+
+    def __init__(self, geometry: ScreenGeometry, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Headset screen")
+        self.width_box = _metres(geometry.width_m, 0.1, 100.0)
+        self.distance_box = _metres(geometry.distance_m, 0.1, 100.0)
+        self.height_box = _metres(geometry.height_m, -10.0, 10.0)
+        reset = QPushButton("Headset preset (3 m at 2.5 m)")
+        reset.clicked.connect(self.reset)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("Width", self.width_box)
+        form.addRow("Distance", self.distance_box)
+        form.addRow("Height", self.height_box)
+        form.addRow(reset)
+        form.addRow(buttons)
+        self._base = geometry
+
+    def reset(self) -> None:
+        preset = ScreenGeometry()
+        self.width_box.setValue(preset.width_m)
+        self.distance_box.setValue(preset.distance_m)
+        self.height_box.setValue(preset.height_m)
+
+    def geometry_value(self) -> ScreenGeometry:
+        return self._base.resized(width_m=self.width_box.value(), distance_m=self.distance_box.value(),
+                                  height_m=self.height_box.value())
+
+
+def _metres(value: float, low: float, high: float) -> QDoubleSpinBox:
+    box = QDoubleSpinBox(minimum=low, maximum=high, singleStep=0.1, decimals=2, suffix=" m")
+    box.setValue(value)
+    return box
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:

@@ -103,3 +103,23 @@ def test_xr_controller_show_stereo_packs_left_then_right(qtbot):
     with pytest.raises(ValueError, match="differ"):
         headset.show_stereo(left, right[:2])
     assert headset.shutdown()
+
+
+def test_xr_controller_screen_dialog_sets_size_distance_height(qtbot):
+    from studio.xr.controller import ScreenDialog
+    from studio.xr.geometry import ScreenGeometry, screen_pose
+
+    headset = HeadsetPreview()
+    dialog = ScreenDialog(headset.geometry)
+    qtbot.addWidget(dialog)
+    assert (dialog.width_box.value(), dialog.distance_box.value()) == (3.0, 2.5)  # the headset preset
+    dialog.width_box.setValue(4.5)
+    dialog.distance_box.setValue(3.2)
+    dialog.height_box.setValue(-0.2)
+    headset.set_geometry(dialog.geometry_value())
+    assert screen_pose(headset.geometry).position == pytest.approx((0.0, -0.2, -3.2))
+    assert headset.geometry.width_m == 4.5
+    dialog.reset()
+    assert dialog.geometry_value() == ScreenGeometry()
+    assert [a.text() for a in headset.actions][0] == "Preview in &headset"
+    assert headset.shutdown()

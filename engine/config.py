@@ -29,6 +29,7 @@ from typing import Any
 
 from engine.errors import InvalidProject, OutputError
 from engine.fileio import atomic_write_text
+from engine.versioning import parse_schema
 
 SCHEMA = "UserConfig.1"
 _SCHEMA_NAME, _SCHEMA_VERSION = SCHEMA.split(".")
@@ -94,12 +95,18 @@ def _parse_toml(text: str, path: Path) -> dict[str, Any]:
 
 
 def _check_schema(data: Mapping[str, Any], path: Path) -> None:
-    """Accept no schema (a hand-written file) or ``UserConfig.1``; refuse newer or foreign ones."""
+    """Accept no schema (a hand-written file) or ``UserConfig.1``; refuse newer or foreign ones.
+
+    The tag is read by the one registry (:mod:`engine.versioning`); the messages are the config's own.
+    """
     schema = data.get("schema", SCHEMA)
-    name, _, version = str(schema).partition(".")
-    if name != _SCHEMA_NAME or not version.isdigit():
+    try:
+        name, version = parse_schema(schema, path=str(path))
+    except InvalidProject:
+        name, version = "", 0
+    if name != _SCHEMA_NAME:
         raise _invalid(path, f"schema '{schema}' is not a user config (expected '{SCHEMA}')")
-    if int(version) > int(_SCHEMA_VERSION):
+    if version > int(_SCHEMA_VERSION):
         raise _invalid(
             path,
             f"schema '{schema}' was written by a newer SpatialDreamer (this one reads '{SCHEMA}')",

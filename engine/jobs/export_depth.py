@@ -53,6 +53,7 @@ from engine.fileio import (
 )
 from engine.media.atomic import create_temp, os_output_error, remove_quietly, replace_into_place
 from engine.media.exr import encode_exr
+from engine.versioning import parse_schema, upgrade_to_current
 from engine.vocabulary import DEPTH_EXPORT_FORMATS as DEPTH_FORMATS
 from engine.vocabulary import DEPTH_KINDS
 from engine.vocabulary import DISPARITY_EXPORT_FORMATS as DISPARITY_FORMATS
@@ -215,11 +216,14 @@ def read_manifest(path: str | Path) -> dict:
     except (OSError, ValueError) as exc:
         raise InvalidProject(f"cannot read this depth export manifest: {exc}", path=path,
                              hint="Export the depth again with --export-depth") from exc
-    if not isinstance(payload, dict) or payload.get("schema") != SCHEMA:
-        found = payload.get("schema") if isinstance(payload, dict) else None
-        raise InvalidProject(f"not a {SCHEMA} manifest (schema {found!r})", path=path,
-                             hint="Export the depth again with this version")
-    return payload
+    found = payload.get("schema") if isinstance(payload, dict) else None
+    try:
+        if not isinstance(payload, dict):
+            raise InvalidProject("the manifest is not a JSON object", path=path)
+        return upgrade_to_current(payload, *parse_schema(SCHEMA), path=str(path))  # the one registry
+    except InvalidProject as exc:
+        raise InvalidProject(f"not a {SCHEMA} manifest (schema {found!r}: {exc.message})", path=path,
+                             hint="Export the depth again with this version") from exc
 
 
 def reimport_range(path: str | Path, kind: str) -> tuple[float, float] | None:

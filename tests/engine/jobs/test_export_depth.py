@@ -365,3 +365,12 @@ def test_reimport_range_matches_only_this_export(tmp_path):
     assert reimport_range(folder / "shot.disparity.%06d.exr", "inverse") is None
     assert reimport_range(folder / "other.depth.%06d.exr", "inverse") is None
     assert reimport_range(tmp_path / "elsewhere.%06d.exr", "inverse") is None
+
+
+def test_read_manifest_goes_through_the_versioning_registry(tmp_path):
+    (tmp_path / "depth.json").write_text(json.dumps({"schema": "DepthExport.2"}))
+    with pytest.raises(InvalidProject, match="newer"):
+        read_manifest(tmp_path)
+    (tmp_path / "depth.json").write_text(json.dumps({"kind": "nearness"}))
+    with pytest.raises(InvalidProject, match="no schema tag"):
+        read_manifest(tmp_path)

@@ -8,8 +8,7 @@ import torch
 from torch import Tensor
 
 from engine.errors import UsageError
-from engine.ops.fill import fill_holes
-from engine.ops.splat import splat_with_disparity
+from engine.ops.synthesis import SynthesisConfig, synthesize_eye
 from engine.vocabulary import SYNTHESIZE_MODES
 
 
@@ -34,7 +33,13 @@ class StereoViews:
 
 
 def render_views(
-    image: Tensor, disparity: Tensor, synthesize: str = "both", fill: bool = True, *, backend: str = "auto"
+    image: Tensor,
+    disparity: Tensor,
+    synthesize: str = "both",
+    fill: bool = True,
+    *,
+    backend: str = "auto",
+    synthesis: SynthesisConfig | None = None,
 ) -> StereoViews:
     """Synthesise the stereo pair the final render uses.
 
@@ -45,8 +50,9 @@ def render_views(
         synthesize: "both" (source is the centre: left = splat(scale=-0.5), right = splat(+0.5),
             holes half as wide), "right" (left = source, right = splat(scale=1)) or
             "left" (right = source, left = splat(scale=-1)).
-        fill: fill the holes with :func:`engine.ops.fill.fill_holes`.
-        backend: "auto" | "numba" | "torch" for splat and fill.
+        fill: fill the holes (from the background side, :func:`engine.ops.synthesis.synthesize_eye`).
+        backend: "auto" | "numba" | "torch" for every step.
+        synthesis: resampling, edge and fill variants (None = the defaults of :class:`SynthesisConfig`).
     Returns:
         :class:`StereoViews`.
     """
@@ -54,20 +60,19 @@ def render_views(
         raise UsageError(
             f"unknown synthesize mode {synthesize!r}", hint=f"use one of {', '.join(SYNTHESIZE_MODES)}"
         )
+    config = synthesis or SynthesisConfig()
     scales = {"both": (-0.5, 0.5), "right": (None, 1.0), "left": (-1.0, None)}[synthesize]
-    left = _eye(image, disparity, scales[0], fill, backend)
-    right = _eye(image, disparity, scales[1], fill, backend)
+    left = _eye(image, disparity, scales[0], fill, backend, config)
+    right = _eye(image, disparity, scales[1], fill, backend, config)
     return StereoViews(left[0], right[0], left[1], right[1], left[2], right[2])
 
 
 def _eye(
-    image: Tensor, disparity: Tensor, scale: float | None, fill: bool, backend: str
+    image: Tensor, disparity: Tensor, scale: float | None, fill: bool, backend: str, config: SynthesisConfig
 ) -> tuple[Tensor, Tensor, Tensor]:
     """One eye: (view, holes, disparity); the source itself when scale is None."""
     if scale is None:
         holes = torch.zeros_like(disparity, dtype=torch.bool)
         return image, holes, disparity.to(torch.float32)
-    view, holes, disp = splat_with_disparity(image, disparity, scale, backend=backend)
-    if fill:
-        view = fill_holes(view, holes, disp, scale, backend=backend, inplace=True)
-    return view, holes, disp
+    view, holes, disp = synthesize_eye(image, disparity, scale, config, fill=fill, backend=backend)
+    return view.to(image.dtype), holes, disp

@@ -7,6 +7,10 @@ import torch
 
 from engine.dvg import Candidate, DvgConfig, TemporalStereo, background_disparity, temporal_fill
 from engine.ops import fill_holes, render_views, splat_with_disparity
+from engine.ops.synthesis import SynthesisConfig
+
+# DVG's spatial fallback is the classic per-frame render (row fill, linear mesh, hard edges).
+CLASSIC = SynthesisConfig.classic()
 
 
 def _run(clip, config=None, synthesize="right", backend="auto"):
@@ -33,7 +37,7 @@ def _hole_errors(clip, temporal) -> tuple[list, list]:
     err_t, err_s = [], []
     for i, views in enumerate(temporal):
         mask = _own_holes(clip, i)
-        spatial = render_views(clip.images[i], clip.disparities[i], "right").right[0]
+        spatial = render_views(clip.images[i], clip.disparities[i], "right", synthesis=CLASSIC).right[0]
         truth = clip.truth_right[i][0]
         err_t.append((views.right[0] - truth).abs()[mask].mean())
         err_s.append((spatial - truth).abs()[mask].mean())
@@ -57,7 +61,7 @@ def test_background_seen_in_past_frames_is_used_too(make_clip):
     temporal = _run(clip)
     for i in range(2, 8):  # two past neighbours saw what the square now hides
         mask = _own_holes(clip, i)
-        spatial = render_views(clip.images[i], clip.disparities[i], "right").right[0]
+        spatial = render_views(clip.images[i], clip.disparities[i], "right", synthesis=CLASSIC).right[0]
         truth = clip.truth_right[i][0]
         assert (temporal[i].right[0] - truth).abs()[mask].mean() < (spatial - truth).abs()[mask].mean()
 
@@ -130,7 +134,7 @@ def test_static_persistent_hole_has_no_shimmer(make_clip):
     clip = make_clip(frames=6, bg_speed=0, fg_speed=0, seed=2)
     temporal = _run(clip)
     pairs = zip(clip.images, clip.disparities, strict=True)
-    spatial = [render_views(im, d, "right").right for im, d in pairs]
+    spatial = [render_views(im, d, "right", synthesis=CLASSIC).right for im, d in pairs]
     for a, b in pairwise(temporal):
         assert torch.equal(a.right, b.right)
     for a, b in pairwise(spatial):
@@ -141,8 +145,8 @@ def test_noise_makes_spatial_fill_flicker_but_not_the_temporal_fill(make_clip):
     clip = make_clip(frames=8, bg_speed=0, fg_speed=0, seed=2, noise=0.03)
     mask = _own_holes(clip, 0, drop_right_edge=False)
     temporal = [v.right[0][mask] for v in _run(clip)]
-    spatial = [render_views(im, d, "right").right[0][mask] for im, d in zip(clip.images, clip.disparities,
-                                                                          strict=True)]
+    spatial = [render_views(im, d, "right", synthesis=CLASSIC).right[0][mask]
+               for im, d in zip(clip.images, clip.disparities, strict=True)]
 
     def flicker(seq):
         return torch.stack([(a - b).abs().mean() for a, b in pairwise(seq)]).mean()

@@ -55,6 +55,8 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("PairReport", "PairRequest", "SkippedInput"), "engine.jobs.pairs"),
     "load_pair_manifest": "engine.jobs.pairs:load_manifest",
     **dict.fromkeys(("resolve_models_dir", "scan_models", "format_models_table"), "engine.models"),
+    "download_model": "engine.models.hub",
+    "HUB_MODEL_NAMES": "engine.models.hub:HUB_SOURCES",
     "doctor_checks": "engine.doctor:run_checks",
     **dict.fromkeys(("QcReport",), "engine.jobs.qc_report"),
     "QcRequest": "engine.jobs.qc",

@@ -61,6 +61,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("QcReport",), "engine.jobs.qc_report"),
     "QcRequest": "engine.jobs.qc",
     "budget_for": "engine.grading.qc_screens",
+    "suggest_shot": "engine.jobs.qc_shot",
 }
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.document import Grade, Keyframe, Project, Shot, Track, WindowTrack
+from engine.document import Keyframe, Project, Shot, Track, WindowTrack
 from engine.document.project import WINDOW_MAX_PCT
 from engine.fileio import atomic_write_json
 from engine.grading.qc import DeltaStats, ParallaxStats
@@ -149,28 +149,16 @@ class QcReport:
         if any(row.suggestion is None for row in self.shots):
             raise ValueError("suggestions exist only for a source or a project, not for a master")
         clip = project.clip(clip) if project is not None else None
-        shots = tuple(self._suggested_shot(row, clip, windows) for row in self.shots)
-        shots = tuple(s for s in shots if s is not None)
+        shots = []
+        for row in self.shots:
+            base = clip.shot_at(row.check.start) if clip is not None else Shot(row.check.start, row.check.end)
+            if base is not None:  # a gap between the project's shots stays ungraded
+                shots.append(suggested_shot(base, row.check.start, row.suggestion, windows))
         media = media or (clip.media if clip is not None else self.input)
         frame_count = clip.frame_count if clip is not None else len(self.frames)
-        return Project.single(media, Fraction(self.fps), frame_count, shots,
+        return Project.single(media, Fraction(self.fps), frame_count, tuple(shots),
                               name=project.name if project is not None else "",
                               clip_name=clip.name if clip is not None else "")
-
-    @staticmethod
-    def _suggested_shot(row: ShotRow, clip, windows: bool) -> Shot | None:
-        c, s = row.check, row.suggestion
-        base = clip.shot_at(c.start) if clip is not None else None
-        if clip is not None and base is None:
-            return None  # a gap between the project's shots stays ungraded
-        base = base or Shot(c.start, c.end, Grade())
-        grade = (base.grade.with_track("divergence", Track((Keyframe(c.start, s.divergence),)))
-                 .with_track("convergence", Track((Keyframe(c.start, s.convergence),))))
-        tracks = base.windows
-        if windows:
-            tracks = tuple(WindowTrack(edge, Track((Keyframe(c.start, min(w, WINDOW_MAX_PCT)),)))
-                           for edge, w in (("left", s.window_left), ("right", s.window_right)) if w > 0)
-        return replace(base, grade=grade, windows=tracks)
 
     def to_dict(self) -> dict[str, Any]:
         width = self.eye_size[0] if self.eye_size else 0
@@ -194,6 +182,21 @@ class QcReport:
 
     def write_json(self, path: Path) -> None:
         atomic_write_json(path, self.to_dict())
+
+
+def suggested_shot(base: Shot, frame: int, s: Suggestion, windows: bool = True) -> Shot:
+    """`base` with its divergence and convergence tracks replaced by the suggestion's values keyed at `frame`.
+
+    Its name, depth curve, strokes and other tracks are kept; with `windows` its floating-window tracks
+    become the suggested ones (an edge that needs none gets no track).
+    """
+    grade = (base.grade.with_track("divergence", Track((Keyframe(frame, s.divergence),)))
+             .with_track("convergence", Track((Keyframe(frame, s.convergence),))))
+    tracks = base.windows
+    if windows:
+        tracks = tuple(WindowTrack(edge, Track((Keyframe(frame, min(w, WINDOW_MAX_PCT)),)))
+                       for edge, w in (("left", s.window_left), ("right", s.window_right)) if w > 0)
+    return replace(base, grade=grade, windows=tracks)
 
 
 def _suggestions(measured: Measured, budget: Budget, smooth: bool) -> list[Suggestion | None]:
@@ -260,4 +263,4 @@ def build_report(input_path: Path, measured: Measured, budget: Budget, fail_on_w
 
 
 __all__ = ["EXIT_LIMITS_BROKEN", "QC_SCHEMA", "MasterChecks", "Measured", "QcReport", "ShotFrames", "ShotRow",
-           "Thumbnail", "build_report"]
+           "Thumbnail", "build_report", "suggested_shot"]

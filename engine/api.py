@@ -60,8 +60,10 @@ _LAZY: dict[str, str] = {
     "doctor_checks": "engine.doctor:run_checks",
     **dict.fromkeys(("QcReport",), "engine.jobs.qc_report"),
     "QcRequest": "engine.jobs.qc",
-    "budget_for": "engine.grading.qc_screens",
+    **dict.fromkeys(("budget_for", "screen_names"), "engine.grading.qc_screens"),
     "suggest_shot": "engine.jobs.qc_shot",
+    **dict.fromkeys(("DUBOIS_LEFT", "DUBOIS_RIGHT"), "engine.ops.pack"),
+    "decode_pcm": "engine.media.pcm",
 }
 
 

@@ -1,25 +1,61 @@
-"""`spatialdreamer-studio [MEDIA]`: start the studio."""
+"""`spatialdreamer-studio [MEDIA | PROJECT]`: start the studio.
+
+Start-up stays light: the engine (torch, the depth models) loads in the session's worker after the
+window is up. ``--exit-after-first-frame`` quits as soon as the viewer has drawn the first frame and
+prints the time it took (the start-up benchmark and test use it).
+"""
 
 from __future__ import annotations
 
+import argparse
 import sys
+import time
 from pathlib import Path
+
+T0 = time.perf_counter()
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="spatialdreamer-studio", description="SpatialDreamer Studio")
+    parser.add_argument("path", nargs="?", type=Path, help="a clip or still to open, or a .sdproj project")
+    parser.add_argument("--exit-after-first-frame", action="store_true",
+                        help="quit once the first frame is shown; print the seconds it took")
+    parser.add_argument("--no-recovery", action="store_true", help="do not offer to recover an autosave")
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    from PySide6.QtGui import QSurfaceFormat
     from PySide6.QtWidgets import QApplication
 
-    from studio.main_window import MainWindow
+    from studio.viewer.gl_viewer import gl_format
 
-    argv = sys.argv if argv is None else argv
-    app = QApplication.instance() or QApplication(argv)
+    QSurfaceFormat.setDefaultFormat(gl_format())
+    app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("SpatialDreamer Studio")
+    app.setOrganizationName("SpatialDreamer")
+    from studio.main_window import MainWindow
+    from studio.theme import apply_dark_theme
+
+    apply_dark_theme(app)
     window = MainWindow()
-    window.resize(1100, 640)
+    window.resize(1400, 860)
     window.show()
-    if len(argv) > 1:
-        window.open_media(Path(argv[1]))
-    return app.exec()
+    if args.exit_after_first_frame:
+        def report() -> None:
+            print(f"first frame shown after {time.perf_counter() - T0:.2f} s", flush=True)
+            window.document.stack.setClean()
+            window.close()
+
+        window.first_frame_shown.connect(report)
+    recovered = False if args.no_recovery or args.exit_after_first_frame else window.offer_recovery()
+    if args.path is not None and not recovered:
+        opener = window.open_project if args.path.suffix in (".sdproj", ".otio") else window.open_media
+        if not opener(args.path) and args.exit_after_first_frame:
+            return 3
+    code = app.exec()
+    return code
 
 
 if __name__ == "__main__":

@@ -1,45 +1,131 @@
-import numpy as np
+"""The main window on the demo clip: first frame, the decoded pixels, every mode (screenshots), shortcuts,
+bad input, the CPU fallback, the unsaved-changes prompt."""
 
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QApplication
+
+from studio.viewer.cpu_viewer import CpuViewer
+from studio.viewer.geometry import Zoom
+from studio.viewer.modes import MODES
 from tests.support.data import DEMO_CLIP
 
 
-def test_opening_a_clip_previews_the_graded_frame(window, qtbot):
-    with qtbot.waitSignal(window.preview_ready, timeout=60_000):
-        window.open_media(DEMO_CLIP)
-    assert window.frame_count == 72
-    assert window.slider.maximum() == 71
-    pixmap = window.viewer.pixmap()
-    assert pixmap is not None and not pixmap.isNull()
-    image = pixmap.toImage()
-    assert image.width() > 0 and image.height() > 0
+def _open_demo(window, qtbot):
+    window.show()
+    qtbot.waitExposed(window)
+    with qtbot.waitSignal(window.first_frame_shown, timeout=120_000):
+        assert window.open_media(DEMO_CLIP)
+    qtbot.waitUntil(lambda: window.controller.session is not None, timeout=60_000)
 
 
-def test_scrubbing_and_grading_rerender(window, qtbot):
-    with qtbot.waitSignal(window.preview_ready, timeout=60_000):
-        window.open_media(DEMO_CLIP)
-    first = window.viewer.pixmap().toImage()
-    with qtbot.waitSignal(window.preview_ready, timeout=60_000):
-        window.layout_box.setCurrentText("sbs-half")
-        window.divergence.setValue(6.0)
-    second = window.viewer.pixmap().toImage()
-    assert first != second
+def _image_array(qimage) -> np.ndarray:
+    img = qimage.convertToFormat(qimage.Format.Format_RGB888)
+    h, w = img.height(), img.width()
+    raw = np.frombuffer(img.constBits(), np.uint8).reshape(h, img.bytesPerLine())
+    return raw[:, : w * 3].reshape(h, w, 3).copy()
 
 
-def test_bad_file_shows_one_line_error(window, tmp_path):
+def test_opening_a_clip_shows_the_decoded_first_frame(window, qtbot):
+    window.docks["bin"].hide()
+    window.docks["inspector"].hide()
+    _open_demo(window, qtbot)
+    frame = window.viewer.frame
+    assert frame.index == 0
+    assert np.array_equal(frame.rgb, window.controller.session.frame(0))
+    window.set_mode("source")
+    window.viewer.set_zoom(Zoom().one_to_one())
+    with qtbot.waitSignal(window.viewer.frame_drawn, timeout=20_000):
+        window.viewer.viewer.update()
+    shown = _image_array(window.viewer.viewer.grabFramebuffer())
+    h, w = frame.rgb.shape[:2]
+    vh, vw = shown.shape[:2]
+    y0, x0 = (vh - h) // 2, (vw - w) // 2
+    # below the overlay's text boxes the viewer shows exactly the session's decoded pixels
+    top = max(0, 120 - y0)
+    crop = shown[y0 + top: y0 + h, x0: x0 + w]
+    assert crop.shape == frame.rgb[top:].shape
+    assert np.abs(crop.astype(int) - frame.rgb[top:].astype(int)).max() <= 1
+
+
+def test_screenshots_of_the_window_in_every_viewer_mode(window, qtbot, screenshot_dir):
+    _open_demo(window, qtbot)
+    shots = {}
+    for name, _label, _id in MODES:
+        with qtbot.waitSignal(window.viewer.frame_drawn, timeout=20_000):
+            window.set_mode(name)
+        image = window.grab().toImage()
+        image.save(str(screenshot_dir / f"window_{name}.png"))
+        shots[name] = _image_array(image)
+    assert not np.array_equal(shots["anaglyph"], shots["sbs"])
+    assert not np.array_equal(shots["depth"], shots["heatmap"])
+
+
+def test_frame_step_and_cut_shortcuts(window, qtbot):
+    _open_demo(window, qtbot)
+    # Shortcuts need an active window; a bare Xvfb has no window manager to activate one.
+    with pytest.warns(DeprecationWarning):
+        QApplication.setActiveWindow(window)
+    target = window.viewer.viewer
+    target.setFocus()
+    with qtbot.waitSignal(window.controller.frame_ready, timeout=30_000):
+        qtbot.keyClick(target, Qt.Key.Key_Right)
+    assert window.controller.position == 1
+    qtbot.keyClick(target, Qt.Key.Key_Down)  # next cut: one shot, so the last frame
+    assert window.controller.position == 71
+    qtbot.keyClick(target, Qt.Key.Key_Up)
+    assert window.controller.position == 0
+    qtbot.keyClick(target, Qt.Key.Key_I)
+    qtbot.keyClick(target, Qt.Key.Key_Right)
+    qtbot.keyClick(target, Qt.Key.Key_Right)
+    qtbot.keyClick(target, Qt.Key.Key_O)
+    assert window.marks == [0, 2]
+    qtbot.keyClick(target, Qt.Key.Key_K)  # stopped: K keys D and c at the playhead
+    shot = window.document.clip.shots[0]
+    assert shot.grade.track("divergence").key_at(2) is not None
+    qtbot.keyClick(target, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.document.clip.shots[0].grade.track("divergence").key_at(2) is None
+
+
+def test_playback_advances_and_stops(window, qtbot):
+    _open_demo(window, qtbot)
+    window.controller.play()
+    qtbot.waitUntil(lambda: window.controller.position >= 6, timeout=60_000)
+    window.controller.pause()
+    assert not window.controller.playing
+
+
+def test_unsupported_file_gives_one_line_and_leaves_the_project(window, tmp_path, qtbot):
+    _open_demo(window, qtbot)
+    before = window.document.project
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00" * 1000)
-    window.open_media(bad)
-    message = window.statusBar().currentMessage()
+    assert not window.open_media(bad)
+    assert len(window.dialogs.errors) == 1
+    message = window.dialogs.errors[0]
     assert str(bad) in message and "\n" not in message
-    assert window.media_path is None
+    assert window.document.project == before
 
 
-def test_to_qimage_keeps_pixels():
-    from studio.main_window import to_qimage
+def test_no_gl_33_falls_back_to_the_cpu_viewer(make_window, qtbot):
+    window = make_window(probe=lambda: "OpenGL 2.1 only (the viewer needs 3.3)")
+    assert isinstance(window.viewer.viewer, CpuViewer)
+    assert "3.3" in window.viewer.viewer.notice
+    _open_demo(window, qtbot)
+    window.set_mode("anaglyph")  # the eyes come from the engine's per-frame path in a worker
+    qtbot.waitUntil(lambda: window.viewer.viewer._eyes is not None, timeout=60_000)
+    with qtbot.waitSignal(window.viewer.frame_drawn, timeout=20_000):
+        window.viewer.viewer.update()
 
-    image = np.zeros((4, 6, 3), np.uint8)
-    image[1, 2] = (10, 200, 30)
-    q = to_qimage(image)
-    assert (q.width(), q.height()) == (6, 4)
-    c = q.pixelColor(2, 1)
-    assert (c.red(), c.green(), c.blue()) == (10, 200, 30)
+
+@pytest.mark.parametrize("answer, closes", [("cancel", False), ("discard", True)])
+def test_unsaved_changes_prompt_on_close(window, qtbot, answer, closes):
+    _open_demo(window, qtbot)
+    window.controller.position = 5
+    window.add_keyframe()
+    assert window.document.dirty
+    window.dialogs.unsaved_answer = answer
+    assert window.close() is closes

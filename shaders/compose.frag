@@ -1,0 +1,73 @@
+// Every viewer mode from the two eyes, the source frame and its depth.
+// Every texture holds its image with the first row at v = 0 (the top), as numpy stores it.
+uniform sampler2D u_left;    // filled eyes, sRGB RGB (a = covered)
+uniform sampler2D u_right;
+uniform sampler2D u_image;   // the source frame
+uniform sampler2D u_delta;   // δ
+uniform int u_mode;          // see studio/viewer/modes.py (MODE_IDS)
+uniform vec2 u_grade;        // (D %, c)
+uniform vec3 u_curve;
+uniform mat3 u_dubois_left;  // engine.ops.pack's Dubois matrices (row-major in Python, transposed here)
+uniform mat3 u_dubois_right;
+uniform vec2 u_budget;       // screen budget, parallax in % of width (min, max)
+uniform float u_divergence_limit;  // parallax (% of width) beyond which the eyes diverge on that screen
+uniform bool u_swap;         // swap eyes (the master's --swap-eyes)
+uniform float u_stripe;      // device pixels per hatch period for out-of-budget pixels
+
+in vec2 v_uv;
+out vec4 o_colour;
+
+vec3 eye(sampler2D tex, vec2 uv) {
+    return texture(tex, uv).rgb;
+}
+
+vec3 first_eye(vec2 uv) { return u_swap ? eye(u_right, uv) : eye(u_left, uv); }
+vec3 second_eye(vec2 uv) { return u_swap ? eye(u_left, uv) : eye(u_right, uv); }
+
+vec3 parallax_colour(vec2 uv) {
+    float delta = texture(u_delta, uv).r;
+    float p = -100.0 * disparity_fraction(delta, u_grade, u_curve);  // screen parallax, % of width
+    float span = max(max(abs(u_budget.x), abs(u_budget.y)), 1e-3);
+    float t = clamp(p / span, -1.0, 1.0);
+    // in front of the screen (p < 0): warm; behind (p > 0): cool; on the screen: white.
+    vec3 c = t < 0.0 ? mix(vec3(1.0), vec3(0.95, 0.35, 0.05), -t) : mix(vec3(1.0), vec3(0.1, 0.4, 0.95), t);
+    vec3 grey = vec3(dot(eye(u_image, uv), vec3(0.2126, 0.7152, 0.0722)));
+    c = mix(c, c * grey * 1.4, 0.35);
+    bool over = p < u_budget.x || p > u_budget.y;
+    bool diverge = p > u_divergence_limit;
+    float stripe = mod(gl_FragCoord.x + gl_FragCoord.y, u_stripe) < 0.5 * u_stripe ? 1.0 : 0.0;
+    if (diverge) return mix(vec3(1.0, 0.0, 0.0), vec3(0.1), stripe);
+    if (over) return mix(vec3(1.0, 0.0, 1.0), c, 0.4 * stripe);
+    return c;
+}
+
+void main() {
+    vec2 uv = v_uv;
+    vec3 c;
+    if (u_mode == 0) {          // anaglyph, Dubois red-cyan in linear light
+        vec3 a = srgb_to_linear(first_eye(uv));
+        vec3 b = srgb_to_linear(second_eye(uv));
+        c = linear_to_srgb(clamp(u_dubois_left * a + u_dubois_right * b, 0.0, 1.0));
+    } else if (u_mode == 1) {   // side by side, left eye on the left
+        c = uv.x < 0.5 ? first_eye(vec2(2.0 * uv.x, uv.y)) : second_eye(vec2(2.0 * uv.x - 1.0, uv.y));
+    } else if (u_mode == 2) {   // top and bottom, left eye on top
+        c = uv.y < 0.5 ? first_eye(vec2(uv.x, 2.0 * uv.y)) : second_eye(vec2(uv.x, 2.0 * uv.y - 1.0));
+    } else if (u_mode == 3) {
+        c = eye(u_left, uv);
+    } else if (u_mode == 4) {
+        c = eye(u_right, uv);
+    } else if (u_mode == 5) {   // 50 % blend: zero parallax where the eyes coincide
+        c = linear_to_srgb(0.5 * (srgb_to_linear(eye(u_left, uv)) + srgb_to_linear(eye(u_right, uv))));
+    } else if (u_mode == 6) {   // difference
+        c = abs(eye(u_left, uv) - eye(u_right, uv));
+    } else if (u_mode == 7 || u_mode == 8) {  // depth after the curve, as nearness (white / warm = near)
+        float delta = texture(u_delta, uv).r;
+        float near = 1.0 - curved_depth(delta, u_curve);
+        c = u_mode == 7 ? vec3(near) : turbo(near);
+    } else if (u_mode == 9) {
+        c = parallax_colour(uv);
+    } else {                    // the source frame (before)
+        c = eye(u_image, uv);
+    }
+    o_colour = vec4(c, 1.0);
+}

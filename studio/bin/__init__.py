@@ -1,0 +1,1 @@
+"""The media and shot bin: the project's clips and their shots."""

@@ -1,0 +1,260 @@
+"""The studio's link to the engine session: frames for the viewer, playback, prefetch, analysis, master renders.
+
+All session calls run in worker lanes: ``frames`` (one fetch at a time; a newer request supersedes
+an older one, so a scrub never lands on a stale frame) and ``background`` (shot analysis, prefetch
+ahead of the playhead, the master-path render of the current frame). The UI thread only uploads
+what arrives.
+"""
+
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from engine import api
+from engine.document import Project
+from engine.document.timecode import frames_to_timecode
+from studio.audio import RATE, AudioPlayer
+from studio.viewer.modes import FrameData
+from studio.workers import Lane
+
+PREFETCH_FRAMES = 24
+
+
+class FrameController(QObject):
+    """Owns the session for the clip on screen.
+
+    Signals:
+        opened(object): the session is open (its clip).
+        frame_ready(object): a FrameData arrived for the viewer.
+        position_changed(int): the playhead moved (requested frame).
+        master_ready(int, object, object): the master-path eyes of a frame.
+        analysed(object): a shot's depth is in the cache (the shot).
+        progress(str, float): a background job's stage and fraction (status bar).
+        error(str): a one-line failure.
+        playing_changed(bool).
+    """
+
+    opened = Signal(object)
+    frame_ready = Signal(object)
+    position_changed = Signal(int)
+    master_ready = Signal(int, object, object)
+    analysed = Signal(object)
+    progress = Signal(str, float)
+    error = Signal(str)
+    playing_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None, use_audio_device: bool = True) -> None:
+        super().__init__(parent)
+        self.session = None
+        self.frames = Lane("frames", self)
+        self.background = Lane("background", self)
+        self.position = 0
+        self.frame_count = 0
+        self.fps = Fraction(24)
+        self.audio: AudioPlayer | None = None
+        self._use_audio_device = use_audio_device
+        self._start_tc = ""
+        self._fetching = False
+        self._play_timer = QTimer(self)
+        self._play_timer.setInterval(5)
+        self._play_timer.timeout.connect(self._tick)
+        self._shuttle = 1.0
+        self._play_origin: tuple[float, int] | None = None
+        self.frames.finished.connect(self._on_frame)
+        self.frames.failed.connect(lambda _rid, message: self.error.emit(message))
+        self.frames.idle.connect(self._frames_idle)
+        self.background.failed.connect(lambda _rid, message: self.error.emit(message))
+        self.background.progress.connect(self._on_progress)
+        self.dropped = 0
+        self.shown = 0
+
+    # ---------------------------------------------------------------- session
+
+    def open(self, project: Project, clip_id: str, request: api.ConvertRequest | None = None) -> None:
+        """Open a session on `clip_id` of `project` (in the frames lane) and show its current frame."""
+        self.stop()
+        old, self.session = self.session, None
+        clip = project.clip(clip_id)
+        self.fps, self.frame_count = clip.fps, clip.frame_count
+        self.position = min(self.position, clip.frame_count - 1)
+
+        def job(ctx):
+            if old is not None:
+                old.close()
+            session = api.open_session(project, clip=clip_id, request=request)
+            try:
+                pcm = api.decode_pcm(session.clip.media, RATE)
+            except api.MediaError:
+                pcm = None
+            return session, pcm
+
+        self.frames.submit(job, key="open")
+
+    def _on_frame(self, _rid: int, result) -> None:
+        if isinstance(result, FrameData):
+            self._fetching = False
+            self.shown += 1
+            self.frame_ready.emit(result)
+        elif isinstance(result, tuple):
+            self.session, pcm = result
+            if self.audio is not None:
+                self.audio.close()
+            self.audio = AudioPlayer(pcm, RATE, use_device=self._use_audio_device)
+            info = self.session.reader.info.video
+            self._start_tc = getattr(info, "start_timecode", "") or ""
+            self.opened.emit(self.session.clip)
+            self.seek(self.position, force=True)
+
+    def _frames_idle(self) -> None:
+        self._fetching = False
+
+    def update_project(self, project: Project) -> None:
+        """The document changed (an edit): the session renders the new one from now on."""
+        if self.session is not None:
+            session = self.session
+            def job(ctx):
+                session.update(project)
+                return True
+
+            self.frames.submit(job, key="update")
+
+    # ---------------------------------------------------------------- frames
+
+    def timecode(self, n: int) -> str:
+        return frames_to_timecode(n, self.fps)
+
+    def _fetch_job(self, n: int):
+        session = self.session
+        tc = self.timecode(n)
+
+        def job(ctx):
+            rgb = session.frame(n)
+            depth = session.depth(n)
+            return FrameData(n, rgb, depth.delta, tc, depth.provisional)
+
+        return job
+
+    def seek(self, n: int, force: bool = False) -> None:
+        """Show source frame `n` (clamped to the clip); the audio scrubs when paused."""
+        n = max(0, min(int(n), max(0, self.frame_count - 1)))
+        moved = n != self.position
+        self.position = n
+        if moved or force:
+            self.position_changed.emit(n)
+        if self.session is None:
+            return
+        self._fetching = True
+        self.frames.submit(self._fetch_job(n), key="frame")
+        if self.audio is not None and not self.playing:
+            self.audio.scrub(n / float(self.fps))
+
+    def step(self, frames: int) -> None:
+        self.pause()
+        self.seek(self.position + frames)
+
+    # ---------------------------------------------------------------- playback
+
+    @property
+    def playing(self) -> bool:
+        return self._play_timer.isActive()
+
+    def play(self, speed: float = 1.0) -> None:
+        """Play at `speed` × real time (negative: backwards, J/K/L shuttle); audio only at 1×."""
+        if self.session is None:
+            return
+        self._shuttle = speed
+        self._play_origin = (time.monotonic(), self.position)
+        if self.audio is not None and speed == 1.0:
+            self.audio.play(self.position / float(self.fps))
+        self._prefetch(self.position)
+        if not self._play_timer.isActive():
+            self._play_timer.start()
+            self.playing_changed.emit(True)
+
+    def pause(self) -> None:
+        if self.audio is not None:
+            self.audio.pause()
+        if self._play_timer.isActive():
+            self._play_timer.stop()
+            self.playing_changed.emit(False)
+
+    def toggle(self) -> None:
+        self.pause() if self.playing else self.play()
+
+    def stop(self) -> None:
+        self.pause()
+
+    def _clock_frame(self) -> int:
+        if self.audio is not None and self._shuttle == 1.0 and self.audio.playing:
+            return int(self.audio.position() * float(self.fps))
+        t0, n0 = self._play_origin
+        return n0 + int((time.monotonic() - t0) * float(self.fps) * self._shuttle)
+
+    def _tick(self) -> None:
+        target = self._clock_frame()
+        if target >= self.frame_count or target < 0:
+            self.pause()
+            self.seek(max(0, min(target, self.frame_count - 1)))
+            return
+        if target == self.position or self._fetching:
+            return  # the viewer is still busy with the last frame: frames are dropped, sync is kept
+        self.dropped += max(0, abs(target - self.position) - 1)
+        self.position = target
+        self.position_changed.emit(target)
+        self._fetching = True
+        self.frames.submit(self._fetch_job(target), key="frame")
+        if target % (PREFETCH_FRAMES // 2) == 0:
+            self._prefetch(target)
+
+    def _prefetch(self, n: int) -> None:
+        session = self.session
+        self.background.submit(lambda ctx: session.prefetch(n + 1, PREFETCH_FRAMES, ctx.cancel), key="prefetch")
+
+    # ---------------------------------------------------------------- background work
+
+    def analyse_shot(self, shot) -> None:
+        """Fill the depth cache of `shot` (progress to the status bar), then show the exact δ."""
+        if self.session is None or shot is None:
+            return
+        session = self.session
+
+        def job(ctx):
+            yield from session.analyse(shot, ctx.cancel)
+            return shot
+
+        def done(result):
+            self.analysed.emit(result)
+            self.seek(self.position, force=True)
+
+        self.background.submit(job, key=f"analyse {shot.start}", on_done=done)
+
+    def render_master(self, n: int) -> None:
+        """Render frame `n` by the master's exact path (DVG fill included) for the viewer's toggle."""
+        if self.session is None:
+            return
+        session = self.session
+
+        def job(ctx):
+            left, right = session.render(n, cancel=ctx.cancel)
+            return n, left, right
+
+        self.background.submit(job, key="master", on_done=lambda result: self.master_ready.emit(*result))
+
+    def _on_progress(self, _rid: int, p) -> None:
+        if isinstance(p, api.Progress) and p.stage != "note":
+            self.progress.emit(p.stage, p.fraction)
+
+    def close(self) -> None:
+        """Stop playback and workers, then close the session (after its workers, as the session asks)."""
+        self.pause()
+        self.frames.close()
+        self.background.close()
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+        if self.audio is not None:
+            self.audio.close()
+            self.audio = None

@@ -1,0 +1,137 @@
+"""The viewer without OpenGL 3.3: eyes from the engine's per-frame path in a worker, modes in numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QWheelEvent
+from PySide6.QtWidgets import QWidget
+
+from engine import api
+from studio.viewer.cpu_compose import compose, resize_nearest
+from studio.viewer.geometry import Zoom
+from studio.viewer.modes import EYE_MODES, FrameData, ViewState, content_size
+from studio.viewer.overlay import paint_overlay
+from studio.workers import Lane
+
+
+def to_qimage(image: np.ndarray) -> QImage:
+    """(H, W, 3) uint8/uint16 RGB -> a QImage that owns a copy of the pixels."""
+    rgb8 = (image >> 8).astype(np.uint8) if image.dtype == np.uint16 else image
+    rgb8 = np.ascontiguousarray(rgb8)
+    h, w, _ = rgb8.shape
+    return QImage(rgb8.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
+
+
+class CpuViewer(QWidget):
+    """Same interface as GlViewer; every picture is computed on the CPU."""
+
+    frame_drawn = Signal(int)
+    gl_failed = Signal(str)  # never emitted; the panel connects both viewers alike
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMinimumSize(320, 180)
+        self.frame: FrameData | None = None
+        self.state = ViewState()
+        self.zoom = Zoom()
+        self.notice = ""
+        self.failure = ""
+        self._eyes: tuple[np.ndarray, np.ndarray] | None = None
+        self._eyes_key: tuple | None = None
+        self._master: tuple[np.ndarray, np.ndarray] | None = None
+        self._picture: QImage | None = None
+        self._drag: QPointF | None = None
+        self.lane = Lane("cpu-viewer", self)
+        self.lane.finished.connect(self._eyes_ready)
+        self.lane.failed.connect(lambda _rid, message: self.set_notice(message))
+
+    def set_frame(self, frame: FrameData) -> None:
+        self.frame = frame
+        self._refresh()
+
+    def set_state(self, state: ViewState) -> None:
+        self.state = state
+        self._refresh()
+
+    def set_master_eyes(self, left, right) -> None:
+        self._master = None if left is None or right is None else (left, right)
+        self._refresh()
+
+    def set_zoom(self, zoom: Zoom) -> None:
+        self.zoom = zoom
+        self.update()
+
+    def set_notice(self, text: str) -> None:
+        self.notice = text
+        self.update()
+
+    def content(self) -> tuple[int, int]:
+        if self.frame is None:
+            return (16, 9)
+        h, w = self.frame.rgb.shape[:2]
+        return content_size(self.state.shown_mode, w, h)
+
+    def _refresh(self) -> None:
+        if self.frame is None:
+            return
+        mode = self.state.shown_mode
+        if mode in EYE_MODES and not (self.state.show_master and self._master):
+            key = (self.frame.index, id(self.frame.delta), self.state.params)
+            if key != self._eyes_key:
+                self._eyes_key = key
+                rgb, delta, params = self.frame.rgb, self.frame.delta, self.state.params
+                self.lane.submit(lambda ctx: (key, api.render_frame(rgb, resize_nearest(delta, rgb.shape[:2]), params)),
+                                 key="eyes")
+                if self._eyes is None:
+                    return
+        self._compose()
+
+    def _eyes_ready(self, _request_id: int, result) -> None:
+        key, eyes = result
+        if key == self._eyes_key:
+            self._eyes = eyes
+            self._compose()
+
+    def _compose(self) -> None:
+        eyes = self._master if (self.state.show_master and self._master) else self._eyes
+        f, s = self.frame, self.state
+        self._picture = to_qimage(compose(s.shown_mode, f.rgb, f.delta, eyes, s.grade, s.budget, s.swap_eyes))
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), QColor(18, 18, 20))
+        if self._picture is not None:
+            x, y, w, h = self.zoom.rect((self.width(), self.height()), self.content())
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+            painter.drawImage(QRectF(x, y, w, h), self._picture)
+        paint_overlay(painter, (self.width(), self.height()), self.frame, self.state, self.notice or self.failure)
+        painter.end()
+        if self.frame is not None and self._picture is not None:
+            self.frame_drawn.emit(self.frame.index)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        factor = 1.25 ** (event.angleDelta().y() / 120.0)
+        pos = event.position()
+        self.set_zoom(self.zoom.zoomed(factor, (pos.x(), pos.y()), (self.width(), self.height()), self.content()))
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        self._drag = event.position()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._drag is not None:
+            pos = event.position()
+            self.set_zoom(self.zoom.panned(pos.x() - self._drag.x(), pos.y() - self._drag.y(),
+                                           (self.width(), self.height()), self.content()))
+            self._drag = pos
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        self._drag = None
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        self.set_zoom(Zoom())
+
+    def close_lane(self) -> None:
+        self.lane.close()

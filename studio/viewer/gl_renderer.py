@@ -1,0 +1,321 @@
+"""GPU stereo rendering with PyOpenGL: both eyes from a frame and its δ, then every viewer mode.
+
+Four passes, all in the GLSL of ``shaders/``:
+
+1. ``disparity``: the graded disparity of every eye pixel from δ (the same depth curve and
+   grade formula as engine.ops).
+2. ``splat``: each eye by the engine's row splat run as a gather: every target pixel visits
+   the source pixels that can land on it, rasterises their piecewise-linear row segments and
+   keeps the largest disparity — the z-buffer's nearer-wins without drawing geometry.
+   (A displaced grid mesh with the depth test gives the same picture, but llvmpipe sets up
+   triangles at ~36 ms per 640×360 eye on 2 cores; the gather costs a few ms.)
+3. ``fill``: holes take their background-side neighbour's colour, as engine.ops.fill does.
+4. ``compose``: anaglyph / SBS / TB / eyes / blend / difference / depth / heatmap / source into
+   the bound framebuffer, inside a content rectangle (zoom and pan).
+
+A :class:`StereoRenderer` needs a current OpenGL ≥ 3.3 core context; it is used by the viewer
+widget and, with an offscreen surface, by tests that read the eyes back with glReadPixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from OpenGL import GL
+
+from engine import api
+from studio.viewer.modes import MODE_IDS, LiveGrade, ViewState
+from studio.viewer.shaders import build_program
+
+MAX_SEGMENT_PX = 2.0  # engine.ops.splat: 1 + DISCONTINUITY_PX
+
+
+@dataclass
+class _Target:
+    """One framebuffer: a colour attachment and, for an eye, an aux (RGBA32F) one."""
+
+    fbo: int
+    colour: int
+    aux: int | None
+    size: tuple[int, int]
+
+
+def _texture(internal: int, size: tuple[int, int], fmt: int, kind: int, data=None, linear: bool = True) -> int:
+    tex = GL.glGenTextures(1)
+    GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
+    GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
+    GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, internal, size[0], size[1], 0, fmt, kind, data)
+    filt = GL.GL_LINEAR if linear else GL.GL_NEAREST
+    GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, filt)
+    GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, filt)
+    GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE)
+    GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE)
+    return tex
+
+
+def _make_target(size: tuple[int, int], disparity_only: bool = False) -> _Target:
+    """An eye target (RGBA8 colour + RGBA32F aux) or, with `disparity_only`, one R32F attachment."""
+    if disparity_only:
+        colour, aux = _texture(GL.GL_R32F, size, GL.GL_RED, GL.GL_FLOAT, linear=False), None
+    else:
+        colour = _texture(GL.GL_RGBA8, size, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
+        aux = _texture(GL.GL_RGBA32F, size, GL.GL_RGBA, GL.GL_FLOAT, linear=False)
+    fbo = GL.glGenFramebuffers(1)
+    GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+    GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, colour, 0)
+    if aux is None:
+        GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
+    else:
+        GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT1, GL.GL_TEXTURE_2D, aux, 0)
+        GL.glDrawBuffers(2, [GL.GL_COLOR_ATTACHMENT0, GL.GL_COLOR_ATTACHMENT1])
+    status = GL.glCheckFramebufferStatus(GL.GL_FRAMEBUFFER)
+    if status != GL.GL_FRAMEBUFFER_COMPLETE:
+        raise RuntimeError(f"eye framebuffer incomplete (status 0x{status:x})")
+    return _Target(fbo, colour, aux, size)
+
+
+def _free_target(target: _Target) -> None:
+    GL.glDeleteFramebuffers(1, [target.fbo])
+    GL.glDeleteTextures(1, [target.colour])
+    if target.aux is not None:
+        GL.glDeleteTextures(1, [target.aux])
+
+
+def curved_depth(delta: float, grade: LiveGrade) -> float:
+    """common.glsl's depth curve on one value (for the disparity range of a frame)."""
+    t = min(max((delta - grade.near) / max(grade.far - grade.near, 1e-6), 0.0), 1.0)
+    return t ** grade.gamma
+
+
+def _uniform_grade(program: int, grade: LiveGrade) -> None:
+    GL.glUniform2f(GL.glGetUniformLocation(program, "u_grade"), grade.divergence, grade.convergence)
+    GL.glUniform3f(GL.glGetUniformLocation(program, "u_curve"), grade.near, grade.far, grade.gamma)
+
+
+class StereoRenderer:
+    """GL resources and passes of the stereo viewer (create and use with its context current)."""
+
+    def __init__(self) -> None:
+        self.disparity = build_program("fullscreen.vert", "disparity.frag")
+        self.splat = build_program("fullscreen.vert", "splat.frag")
+        self.fill = build_program("fullscreen.vert", "fill.frag")
+        self.compose = build_program("view.vert", "compose.frag")
+        self.vao = GL.glGenVertexArrays(1)
+        self.eye_size: tuple[int, int] | None = None
+        self.delta_range = (0.0, 1.0)
+        self.disparity_target: _Target | None = None
+        self.image_tex: int | None = None
+        self.delta_tex: int | None = None
+        self.frame_size: tuple[int, int] | None = None
+        self.delta_size: tuple[int, int] | None = None
+        self.splat_targets: list[_Target] = []
+        self.eye_targets: list[_Target] = []
+        self.master_eyes: list[int] = []
+        self.master_size: tuple[int, int] | None = None
+
+    # ---------------------------------------------------------------- inputs
+
+    def set_frame(self, rgb: np.ndarray, delta: np.ndarray) -> None:
+        """Upload the frame (H, W, 3) uint8/uint16 sRGB and its δ (h, w) float (any size)."""
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError(f"frame must be (H, W, 3), got {rgb.shape}")
+        if delta.ndim != 2:
+            raise ValueError(f"depth must be (H, W), got {delta.shape}")
+        rgb = np.ascontiguousarray(rgb)
+        kind = GL.GL_UNSIGNED_SHORT if rgb.dtype == np.uint16 else GL.GL_UNSIGNED_BYTE
+        internal = GL.GL_RGB16 if rgb.dtype == np.uint16 else GL.GL_RGB8
+        self.image_tex = self._upload(self.image_tex, rgb, (rgb.shape[1], rgb.shape[0]), "frame_size",
+                                      internal, GL.GL_RGB, kind)
+        delta = np.ascontiguousarray(delta, dtype=np.float32)
+        finite = delta[np.isfinite(delta)]
+        self.delta_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        self.delta_tex = self._upload(self.delta_tex, delta, (delta.shape[1], delta.shape[0]), "delta_size",
+                                      GL.GL_R32F, GL.GL_RED, GL.GL_FLOAT)
+
+    def _upload(self, tex: int | None, data: np.ndarray, size: tuple[int, int], attr: str,
+                internal: int, fmt: int, kind: int) -> int:
+        if tex is None or getattr(self, attr) != size:
+            if tex is not None:
+                GL.glDeleteTextures(1, [tex])
+            setattr(self, attr, size)
+            return _texture(internal, size, fmt, kind, data)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
+        GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
+        GL.glTexSubImage2D(GL.GL_TEXTURE_2D, 0, 0, 0, size[0], size[1], fmt, kind, data)
+        return tex
+
+    def set_master_eyes(self, left: np.ndarray | None, right: np.ndarray | None) -> None:
+        """Upload the master-path eyes (H, W, 3) to show instead of the live ones (None clears them)."""
+        if self.master_eyes:
+            GL.glDeleteTextures(len(self.master_eyes), self.master_eyes)
+        self.master_eyes, self.master_size = [], None
+        if left is None or right is None:
+            return
+        for eye in (left, right):
+            eye8 = (eye >> 8).astype(np.uint8) if eye.dtype == np.uint16 else eye
+            size = (eye8.shape[1], eye8.shape[0])
+            self.master_eyes.append(_texture(GL.GL_RGB8, size, GL.GL_RGB, GL.GL_UNSIGNED_BYTE,
+                                             np.ascontiguousarray(eye8)))
+        self.master_size = (left.shape[1], left.shape[0])
+
+    @property
+    def has_frame(self) -> bool:
+        return self.image_tex is not None and self.delta_tex is not None
+
+    # ---------------------------------------------------------------- eyes
+
+    def _ensure_targets(self, size: tuple[int, int]) -> None:
+        if self.eye_size == size:
+            return
+        self._free_targets()
+        self.disparity_target = _make_target(size, disparity_only=True)
+        self.splat_targets = [_make_target(size) for _ in range(2)]
+        self.eye_targets = [_make_target(size) for _ in range(2)]
+        self.eye_size = size
+
+    def _free_targets(self) -> None:
+        for target in [*self.splat_targets, *self.eye_targets, self.disparity_target]:
+            if target is not None:
+                _free_target(target)
+        self.splat_targets, self.eye_targets, self.disparity_target, self.eye_size = [], [], None, None
+
+    def disparity_range(self, grade: LiveGrade, width: int) -> tuple[float, float]:
+        """(min, max) disparity in eye pixels over the uploaded δ (the curve is monotonic)."""
+        ends = [width * grade.divergence / 100.0 * (grade.convergence - curved_depth(v, grade))
+                for v in self.delta_range]
+        return min(ends), max(ends)
+
+    def render_eyes(self, size: tuple[int, int], grade: LiveGrade) -> None:
+        """Build both eyes at `size` (eye pixels) from the uploaded frame with `grade`."""
+        if not self.has_frame:
+            raise RuntimeError("no frame uploaded")
+        self._ensure_targets(size)
+        GL.glViewport(0, 0, size[0], size[1])
+        GL.glDisable(GL.GL_BLEND)
+        GL.glDisable(GL.GL_DEPTH_TEST)
+        GL.glBindVertexArray(self.vao)
+        self._disparity_pass(size, grade)
+        d_range = self.disparity_range(grade, size[0])
+        search = int(np.ceil(grade.divergence / 100.0 * size[0])) + 4
+        for i, scale in enumerate((-0.5, 0.5)):
+            self._splat_pass(self.splat_targets[i], scale, d_range)
+            self._fill_pass(self.splat_targets[i], self.eye_targets[i], scale, search)
+        GL.glBindVertexArray(0)
+
+    def _disparity_pass(self, size: tuple[int, int], grade: LiveGrade) -> None:
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.disparity_target.fbo)
+        p = self.disparity
+        GL.glUseProgram(p)
+        self._bind(p, "u_delta", 0, self.delta_tex)
+        _uniform_grade(p, grade)
+        GL.glUniform1f(GL.glGetUniformLocation(p, "u_eye_width"), float(size[0]))
+        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+
+    def _splat_pass(self, target: _Target, scale: float, d_range: tuple[float, float]) -> None:
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, target.fbo)
+        p = self.splat
+        GL.glUseProgram(p)
+        self._bind(p, "u_disparity", 0, self.disparity_target.colour)
+        self._bind(p, "u_image", 1, self.image_tex)
+        GL.glUniform1f(GL.glGetUniformLocation(p, "u_scale"), scale)
+        GL.glUniform1f(GL.glGetUniformLocation(p, "u_max_len"), MAX_SEGMENT_PX)
+        GL.glUniform2f(GL.glGetUniformLocation(p, "u_range"), *d_range)
+        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+
+    def _fill_pass(self, source: _Target, target: _Target, scale: float, search: int) -> None:
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, target.fbo)
+        p = self.fill
+        GL.glUseProgram(p)
+        self._bind(p, "u_colour", 0, source.colour)
+        self._bind(p, "u_aux", 1, source.aux)
+        GL.glUniform1i(GL.glGetUniformLocation(p, "u_search"), search)
+        GL.glUniform1i(GL.glGetUniformLocation(p, "u_prefer_right"), int(scale > 0))
+        GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
+
+    @staticmethod
+    def _bind(program: int, name: str, unit: int, tex: int) -> None:
+        GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
+        GL.glUniform1i(GL.glGetUniformLocation(program, name), unit)
+
+    def read_eye(self, eye: int) -> tuple[np.ndarray, np.ndarray]:
+        """Read an eye back (glReadPixels): colour (H, W, 4) uint8 and aux (H, W, 4) float32.
+
+        aux = (d / W, source u, source v, covered); row 0 is the image's top row.
+        """
+        target = self.eye_targets[eye]
+        w, h = target.size
+        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, target.fbo)
+        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+        GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT0)
+        colour = GL.glReadPixels(0, 0, w, h, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
+        GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT1)
+        aux = GL.glReadPixels(0, 0, w, h, GL.GL_RGBA, GL.GL_FLOAT)
+        colour = np.frombuffer(colour, np.uint8).reshape(h, w, 4)
+        aux = np.frombuffer(aux, np.float32).reshape(h, w, 4)
+        return colour.copy(), aux.copy()
+
+    # ---------------------------------------------------------------- composition
+
+    def draw(self, framebuffer: int, viewport: tuple[int, int], rect: tuple[float, float, float, float],
+             state: ViewState) -> None:
+        """Compose `state`'s mode into `framebuffer` (e.g. the widget's) inside `rect` (x, y, w, h, px)."""
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, framebuffer)
+        GL.glViewport(0, 0, viewport[0], viewport[1])
+        GL.glDisable(GL.GL_DEPTH_TEST)
+        GL.glClearColor(0.07, 0.07, 0.08, 1.0)
+        GL.glClear(GL.GL_COLOR_BUFFER_BIT)
+        if not self.has_frame:
+            restore_qt_state()
+            return
+        p = self.compose
+        GL.glUseProgram(p)
+        use_master = state.show_master and len(self.master_eyes) == 2
+        left = self.master_eyes[0] if use_master else self.eye_targets[0].colour if self.eye_targets else 0
+        right = self.master_eyes[1] if use_master else self.eye_targets[1].colour if self.eye_targets else 0
+        self._bind(p, "u_left", 0, left)
+        self._bind(p, "u_right", 1, right)
+        self._bind(p, "u_image", 2, self.image_tex)
+        self._bind(p, "u_delta", 3, self.delta_tex)
+        GL.glUniform1i(GL.glGetUniformLocation(p, "u_mode"), MODE_IDS[state.shown_mode])
+        _uniform_grade(p, state.grade)
+        # numpy row-major matrices; GLSL mat3 is column-major, so transpose on upload.
+        for name, matrix in (("u_dubois_left", api.DUBOIS_LEFT), ("u_dubois_right", api.DUBOIS_RIGHT)):
+            GL.glUniformMatrix3fv(GL.glGetUniformLocation(p, name), 1, GL.GL_TRUE,
+                                  np.asarray(matrix, np.float32))
+        budget = state.budget
+        GL.glUniform2f(GL.glGetUniformLocation(p, "u_budget"), budget.low, budget.high)
+        GL.glUniform1f(GL.glGetUniformLocation(p, "u_divergence_limit"), budget.divergence_limit)
+        GL.glUniform1i(GL.glGetUniformLocation(p, "u_swap"), int(state.swap_eyes))
+        GL.glUniform1f(GL.glGetUniformLocation(p, "u_stripe"), 8.0)
+        GL.glUniform2f(GL.glGetUniformLocation(p, "u_viewport"), float(viewport[0]), float(viewport[1]))
+        GL.glUniform4f(GL.glGetUniformLocation(p, "u_rect"), *map(float, rect))
+        GL.glBindVertexArray(self.vao)
+        GL.glDrawArrays(GL.GL_TRIANGLE_STRIP, 0, 4)
+        restore_qt_state()
+
+
+def restore_qt_state() -> None:
+    """Leave the GL state as Qt's own painting (the overlay's QPainter) expects it."""
+    GL.glBindVertexArray(0)
+    GL.glUseProgram(0)
+    for unit in range(4, -1, -1):
+        GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+    GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 4)
+    GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 4)
+
+    # ---------------------------------------------------------------- teardown
+
+    def release(self) -> None:
+        """Free every GL object (the context must be current)."""
+        self._free_targets()
+        textures = [t for t in (self.image_tex, self.delta_tex, *self.master_eyes) if t is not None]
+        if textures:
+            GL.glDeleteTextures(len(textures), textures)
+        self.image_tex = self.delta_tex = None
+        self.master_eyes = []
+        GL.glDeleteVertexArrays(1, [self.vao])
+        for program in (self.disparity, self.splat, self.fill, self.compose):
+            GL.glDeleteProgram(program)

@@ -1,0 +1,68 @@
+"""What the viewer writes over the picture: timecode, frame number, mode, notices, heatmap legend."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QLinearGradient, QPainter, QPen
+
+from studio.viewer.modes import MODE_LABELS, FrameData, ViewState
+
+_BOX = QColor(0, 0, 0, 170)
+_TEXT = QColor(235, 235, 235)
+_WARN = QColor(255, 190, 60)
+
+
+def _label(painter: QPainter, x: float, y: float, text: str, colour: QColor = _TEXT) -> float:
+    """Text in a dark box with its top-left at (x, y); returns the box height."""
+    metrics = painter.fontMetrics()
+    w, h = metrics.horizontalAdvance(text) + 12, metrics.height() + 6
+    painter.fillRect(QRectF(x, y, w, h), _BOX)
+    painter.setPen(colour)
+    painter.drawText(QRectF(x + 6, y + 3, w - 12, h - 6), Qt.AlignmentFlag.AlignLeft, text)
+    return h
+
+
+def paint_overlay(painter: QPainter, size: tuple[int, int], frame: FrameData | None, state: ViewState,
+                  notice: str = "") -> None:
+    """Draw the overlay on a widget of `size` (logical pixels)."""
+    font = QFont(painter.font())
+    font.setFamily("monospace")
+    font.setPointSizeF(max(8.0, font.pointSizeF()))
+    painter.setFont(font)
+    y = 8.0
+    if frame is not None:
+        y += _label(painter, 8, y, f"{frame.timecode}   frame {frame.index}") + 4
+    mode = MODE_LABELS[state.shown_mode] + ("  · master render" if state.show_master else "")
+    y += _label(painter, 8, y, mode) + 4
+    if frame is not None and frame.provisional:
+        y += _label(painter, 8, y, "provisional depth — shot not analysed yet", _WARN) + 4
+    if notice:
+        _label(painter, 8, y, notice, _WARN)
+    if state.shown_mode == "heatmap":
+        paint_legend(painter, size, state)
+
+
+def paint_legend(painter: QPainter, size: tuple[int, int], state: ViewState) -> None:
+    """The heatmap's colour bar in parallax % of width, with the screen budget marked."""
+    b = state.budget
+    span = max(abs(b.low), abs(b.high), 1e-3)
+    w, h = min(320.0, size[0] - 40.0), 14.0
+    x0, y0 = size[0] - w - 20.0, size[1] - 48.0
+    painter.fillRect(QRectF(x0 - 8, y0 - 22, w + 16, h + 44), _BOX)
+    grad = QLinearGradient(x0, 0, x0 + w, 0)
+    grad.setColorAt(0.0, QColor(242, 89, 13))
+    grad.setColorAt(0.5, QColor(255, 255, 255))
+    grad.setColorAt(1.0, QColor(26, 102, 242))
+    painter.fillRect(QRectF(x0, y0, w, h), grad)
+
+    def at(p: float) -> float:
+        return x0 + (min(max(p / span, -1.0), 1.0) + 1.0) / 2.0 * w
+
+    painter.setPen(QPen(QColor(255, 0, 255), 2))
+    for p in (b.low, b.high):
+        painter.drawLine(int(at(p)), int(y0 - 4), int(at(p)), int(y0 + h + 4))
+    painter.setPen(_TEXT)
+    painter.drawText(QRectF(x0, y0 - 20, w, 16), Qt.AlignmentFlag.AlignLeft,
+                     f"{b.name}: budget {b.low:+.2f} % … {b.high:+.2f} % (parallax, % of width)")
+    painter.drawText(QRectF(x0, y0 + h + 2, w, 16), Qt.AlignmentFlag.AlignLeft, f"{-span:+.1f} % in front")
+    painter.drawText(QRectF(x0, y0 + h + 2, w, 16), Qt.AlignmentFlag.AlignRight, f"behind {span:+.1f} %")

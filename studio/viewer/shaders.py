@@ -1,0 +1,59 @@
+"""Loading and linking the GLSL sources in ``shaders/`` (``common.glsl`` is prepended to each stage)."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from OpenGL import GL
+
+GLSL_VERSION = "#version 330 core\n"
+SHADER_DIR = Path(__file__).resolve().parents[2] / "shaders"
+
+
+class ShaderError(RuntimeError):
+    """A shader failed to compile or link (the message names the file and carries the driver's log)."""
+
+
+@cache
+def shader_source(name: str) -> str:
+    """The text of ``shaders/<name>`` (the ``shaders`` package beside ``studio``, in a checkout or installed)."""
+    return (SHADER_DIR / name).read_text(encoding="utf-8")
+
+
+def stage_source(name: str) -> str:
+    """A complete stage: the version line, the shared functions, then the stage itself."""
+    return GLSL_VERSION + shader_source("common.glsl") + "\n#line 1\n" + shader_source(name)
+
+
+def _compile(name: str, kind: int) -> int:
+    shader = GL.glCreateShader(kind)
+    GL.glShaderSource(shader, stage_source(name))
+    GL.glCompileShader(shader)
+    if not GL.glGetShaderiv(shader, GL.GL_COMPILE_STATUS):
+        log = GL.glGetShaderInfoLog(shader)
+        GL.glDeleteShader(shader)
+        raise ShaderError(f"shaders/{name} does not compile: {_text(log)}")
+    return shader
+
+
+def build_program(vertex: str, fragment: str) -> int:
+    """Compile and link ``shaders/<vertex>`` and ``shaders/<fragment>``; ShaderError on failure."""
+    stages = [_compile(vertex, GL.GL_VERTEX_SHADER), _compile(fragment, GL.GL_FRAGMENT_SHADER)]
+    program = GL.glCreateProgram()
+    for s in stages:
+        GL.glAttachShader(program, s)
+    GL.glLinkProgram(program)
+    for s in stages:
+        GL.glDetachShader(program, s)
+        GL.glDeleteShader(s)
+    if not GL.glGetProgramiv(program, GL.GL_LINK_STATUS):
+        log = GL.glGetProgramInfoLog(program)
+        GL.glDeleteProgram(program)
+        raise ShaderError(f"shaders/{vertex} + {fragment} do not link: {_text(log)}")
+    return program
+
+
+def _text(log: bytes | str) -> str:
+    text = log.decode(errors="replace") if isinstance(log, bytes) else str(log)
+    return " ".join(text.split())

@@ -513,11 +513,12 @@ class MainWindow(QMainWindow):
         if self.state.show_master:
             self.controller.render_master(frame.index)
         self._request_readout(frame.index)
-        self._feed_headset()
+        if self.headset.active:
+            self._feed_headset()
+        else:
+            self.preview_ready.emit()
 
     def _frame_drawn(self, index: int) -> None:
-        if not self.headset.active:
-            self.preview_ready.emit()
         if not self._first_shown:
             self._first_shown = True
             self.first_frame_shown.emit()

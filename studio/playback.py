@@ -9,6 +9,7 @@ what arrives.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from fractions import Fraction
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -21,6 +22,14 @@ from studio.viewer.modes import FrameData
 from studio.workers import Lane
 
 PREFETCH_FRAMES = 24
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """What the open job hands back: the session and the clip's audio."""
+
+    session: object
+    pcm: object
 
 
 class FrameController(QObject):
@@ -89,7 +98,7 @@ class FrameController(QObject):
                 pcm = api.decode_pcm(session.clip.media, RATE)
             except api.MediaError:
                 pcm = None
-            return session, pcm
+            return _Opened(session, pcm)
 
         self.frames.submit(job, key="open")
 
@@ -98,8 +107,8 @@ class FrameController(QObject):
             self._fetching = False
             self.shown += 1
             self.frame_ready.emit(result)
-        elif isinstance(result, tuple):
-            self.session, pcm = result
+        elif isinstance(result, _Opened):
+            self.session, pcm = result.session, result.pcm
             if self.audio is not None:
                 self.audio.close()
             self.audio = AudioPlayer(pcm, RATE, use_device=self._use_audio_device)

@@ -77,7 +77,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
     sys.stdout.flush()
     sys.stderr.flush()
-    if _exit_status:
+    if _exit_status and not os.environ.get("SPATIALDREAMER_TEST_NORMAL_EXIT"):
         os._exit(_exit_status[-1])
 
 

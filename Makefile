@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup demo test test-xr lint bench clean
+.PHONY: setup demo studio-demo test test-xr lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,6 +22,10 @@ setup: $(STAMP)
 demo: $(STAMP)
 	mkdir -p out
 	$(BIN)/spatialdreamer convert resources/demo/demo.mp4 -o out/demo_sbs.mp4 --layout sbs-full --overwrite
+
+# The studio on the bundled demo clip (needs a display: an X server, or run it under xvfb-run).
+studio-demo: $(STAMP)
+	$(BIN)/spatialdreamer-studio resources/demo/demo.mp4
 
 lint: $(STAMP)
 	$(BIN)/ruff check engine studio tests bench resources

@@ -26,6 +26,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    from PySide6.QtCore import QTimer
     from PySide6.QtGui import QSurfaceFormat
     from PySide6.QtWidgets import QApplication
 
@@ -46,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         def report() -> None:
             print(f"first frame shown after {time.perf_counter() - T0:.2f} s", flush=True)
             window.document.stack.setClean()
-            window.close()
+            QTimer.singleShot(0, window.close)  # not from inside the viewer's paint
 
         window.first_frame_shown.connect(report)
     recovered = False if args.no_recovery or args.exit_after_first_frame else window.offer_recovery()

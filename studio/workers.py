@@ -118,9 +118,10 @@ class Lane(QObject):
     def submit(self, fn: Callable[[JobContext], Any], *, key: str | None = None,
                on_done: Callable[[Any], None] | None = None) -> int:
         """Queue `fn(context)`; returns its request id. A `key` supersedes older jobs with that key;
-        `on_done(result)` runs on the UI thread when the job finishes (and is not superseded)."""
-        if self._closed:
-            raise RuntimeError(f"lane {self.objectName()} is closed")
+        `on_done(result)` runs on the UI thread when the job finishes (and is not superseded).
+        A closed lane runs nothing and returns 0."""
+        if self._closed:  # shutting down: late requests (signals still in flight) are dropped
+            return 0
         request_id = next(_ids)
         context = JobContext(request_id, report=lambda p, rid=request_id: self._report(rid, p))
         if key is not None:

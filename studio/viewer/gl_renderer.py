@@ -93,6 +93,17 @@ def _uniform_grade(program: int, grade: LiveGrade) -> None:
     GL.glUniform3f(GL.glGetUniformLocation(program, "u_curve"), grade.near, grade.far, grade.gamma)
 
 
+def restore_qt_state() -> None:
+    """Leave the GL state as Qt's own painting (the overlay's QPainter) expects it."""
+    GL.glBindVertexArray(0)
+    GL.glUseProgram(0)
+    for unit in range(4, -1, -1):
+        GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+    GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 4)
+    GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 4)
+
+
 class StereoRenderer:
     """GL resources and passes of the stereo viewer (create and use with its context current)."""
 
@@ -295,16 +306,6 @@ class StereoRenderer:
         GL.glDrawArrays(GL.GL_TRIANGLE_STRIP, 0, 4)
         restore_qt_state()
 
-
-def restore_qt_state() -> None:
-    """Leave the GL state as Qt's own painting (the overlay's QPainter) expects it."""
-    GL.glBindVertexArray(0)
-    GL.glUseProgram(0)
-    for unit in range(4, -1, -1):
-        GL.glActiveTexture(GL.GL_TEXTURE0 + unit)
-        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
-    GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 4)
-    GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 4)
 
     # ---------------------------------------------------------------- teardown
 

@@ -99,18 +99,19 @@ class GlViewer(QOpenGLWidget):
             self.renderer = StereoRenderer()
         except Exception as exc:  # a driver without what the shaders need: fall back, say why
             self._fail(f"OpenGL viewer unavailable ({' '.join(str(exc).split())[:200]})")
-        self.context().aboutToBeDestroyed.connect(self._release)
+
 
     def _fail(self, reason: str) -> None:
         self.failure = reason
         QTimer.singleShot(0, lambda: self.gl_failed.emit(reason))
 
-    def _release(self) -> None:
-        if self.renderer is not None:
+    def release_gl(self) -> None:
+        """Free the GL objects while the widget and its context are alive (the window's shutdown)."""
+        if self.renderer is not None and self.context() is not None and self.isValid():
             self.makeCurrent()
             self.renderer.release()
-            self.renderer = None
             self.doneCurrent()
+        self.renderer = None
 
     def content(self) -> tuple[int, int]:
         """Size of what the current mode shows, in source pixels."""

@@ -110,6 +110,8 @@ class ViewerPanel(QWidget):
         return self.viewer.zoom
 
     def shutdown(self) -> None:
-        """End the CPU viewer's worker (the GL viewer has none)."""
+        """End the CPU viewer's worker, or free the GL viewer's GPU objects."""
         if isinstance(self.viewer, CpuViewer):
             self.viewer.close_lane()
+        else:
+            self.viewer.release_gl()

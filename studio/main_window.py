@@ -195,7 +195,7 @@ class MainWindow(QMainWindow):
         self.before_action = self._action(v, "Before / after (source)", self.toggle_before, "B", checkable=True)
         self.swap_action = self._action(v, "Swap eyes", self.toggle_swap, checkable=True)
         self.master_action = self._action(v, "Show master-path render", self.toggle_master, "M", checkable=True)
-        v.addActions([self.headset.action, self.headset.recentre_action, self.headset.head_locked_action])
+        v.addActions(self.headset.actions)
         self.headset.action.toggled.connect(lambda _on: self._feed_headset())
         self._action(v, "Fit", lambda: self.viewer.set_zoom(Zoom()), "F")
         self._action(v, "1:1", lambda: self.viewer.set_zoom(Zoom().one_to_one()), "1")

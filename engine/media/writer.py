@@ -9,7 +9,9 @@ without overwrite, a missing or unwritable folder. Frames go to a hidden temp fi
 From the source MediaInfo the writer carries: every audio stream (see engine.media.audio), colour
 tags (primaries, transfer, matrix, range — the RGB->YUV conversion uses the matrix/range it tags),
 and the start timecode (advanced by the trimmed start). Stereo: H.264 gets the frame-packing SEI
-(x264 frame-packing=3 side by side, 4 top-bottom); Matroska gets its StereoMode element.
+(x264 frame-packing=3 side by side, 4 top-bottom); HEVC gets the same SEI, which the writer builds
+itself (engine.media.sei: the bundled libx265 has none) and puts in front of every keyframe;
+Matroska gets its StereoMode element.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from engine.media.colour import (
 )
 from engine.media.encode import STEREO_MODES, EncoderPlan, EncodeSettings, container_format, encoder_plan
 from engine.media.info import MediaInfo
+from engine.media.sei import frame_packing_sei_nal, has_frame_packing
 
 _FRAME_PACKING = {"left_right": "3", "top_bottom": "4"}
 _DEFAULT_TAGS = {
@@ -152,6 +155,8 @@ class VideoWriter:
         self._last_dts: int | None = None
         self._time_base = writer_time_base(self.fps)
         self._finished = False
+        hevc_sei = self._plan.encoder == "libx265" and has_frame_packing(stereo_mode)
+        self._keyframe_prefix = frame_packing_sei_nal(stereo_mode) if hevc_sei else b""
         try:
             self._open(muxer, source, audio_range, stereo_mode, timecode)
         except SpatialDreamerError:
@@ -264,6 +269,8 @@ class VideoWriter:
         packets = self._stream.encode(frame)
         if self._plan.encoder == "libx265":
             self._last_dts = repair_dts(packets, self._last_dts, round(3600 / self._time_base))
+        if self._keyframe_prefix:
+            packets = [prefix_keyframe(packet, self._keyframe_prefix) for packet in packets]
         self._container.mux(packets)
         if self._audio is not None and seconds is not None:
             self._audio.push_until(seconds)
@@ -344,6 +351,17 @@ def repair_dts(packets: list[av.Packet], last_dts: int | None, limit: int) -> in
             packet.dts = pts if last_dts is None or pts > last_dts else last_dts + 1
         last_dts = packet.dts if packet.dts is not None else last_dts
     return last_dts
+
+
+def prefix_keyframe(packet: av.Packet, prefix: bytes) -> av.Packet:
+    """`packet` with `prefix` (Annex B NAL units) in front of its data when it is a keyframe; other
+    packets (and empty flush packets) are returned as they are. Timing and stream are kept."""
+    if not packet.is_keyframe or packet.size == 0:
+        return packet
+    out = av.Packet(prefix + bytes(packet))
+    out.pts, out.dts, out.duration = packet.pts, packet.dts, packet.duration
+    out.time_base, out.stream, out.is_keyframe = packet.time_base, packet.stream, True
+    return out
 
 
 def _shifted_timecode(source: MediaInfo | None, start: Fraction, fps: Fraction) -> str | None:

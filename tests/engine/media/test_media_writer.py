@@ -11,6 +11,7 @@ import pytest
 
 from engine.errors import OutputError, UsageError
 from engine.media import EncodeSettings, VideoWriter, drops_bit_depth, open_media, probe
+from engine.media.sei import FRAME_PACKING_PAYLOAD, length_prefixed_nals, sei_payload_types
 from tests.support.clips import coded_image, frame_code
 
 FPS = Fraction(24)
@@ -187,9 +188,34 @@ def test_top_bottom_h264_carries_frame_packing(tmp_path: Path) -> None:
     assert set(_stereo_types(path)) == {2}
 
 
+def _keyframe_sei_types(path: Path) -> list[list[int]]:
+    """SEI payload types of each NAL unit in the first video packet (our own bitstream reader)."""
+    with av.open(str(path)) as container:
+        packet = next(p for p in container.demux(video=0) if p.size)
+        return [sei_payload_types(nal) for nal in length_prefixed_nals(bytes(packet))]
+
+
+@pytest.mark.parametrize("name", ["hevc.mp4", "hevc.mov", "hevc.mkv"])
+@pytest.mark.parametrize(("mode", "kind"), [("left_right", 1), ("top_bottom", 2)])
+def test_hevc_carries_our_frame_packing_sei(tmp_path: Path, name: str, mode: str, kind: int) -> None:
+    path = _write(tmp_path / name, EncodeSettings("hevc", preset="ultrafast"), frames=3, stereo_mode=mode)
+    assert [FRAME_PACKING_PAYLOAD] in _keyframe_sei_types(path)  # the NAL is in the stored sample
+    assert set(_stereo_types(path)) == {kind}  # and FFmpeg's HEVC decoder reads it as STEREO3D
+    assert probe(path).video.stereo_mode == mode
+
+
+def test_hevc_without_stereo_or_anaglyph_has_no_frame_packing(tmp_path: Path) -> None:
+    plain = _write(tmp_path / "plain.mp4", EncodeSettings("hevc", preset="ultrafast"), frames=2)
+    anaglyph = _write(tmp_path / "ana.mp4", EncodeSettings("hevc", preset="ultrafast"), frames=2,
+                      stereo_mode="anaglyph_cyan_red")
+    for path in (plain, anaglyph):
+        assert not any(FRAME_PACKING_PAYLOAD in types for types in _keyframe_sei_types(path))
+        assert _stereo_types(path) == []
+
+
 def test_matroska_stereo_mode_without_sei(tmp_path: Path) -> None:
     hevc = _write(tmp_path / "sbs_hevc.mkv", EncodeSettings("hevc"), frames=2, stereo_mode="left_right")
-    assert _stereo_types(hevc) == [1]  # from the Matroska StereoMode element only
+    assert set(_stereo_types(hevc)) == {1}  # the StereoMode element and our SEI agree
     anaglyph = _write(tmp_path / "ana.mkv", EncodeSettings(), frames=2, stereo_mode="anaglyph_cyan_red")
     with av.open(str(anaglyph)) as container:
         assert container.streams.video[0].metadata.get("stereo_mode") == "anaglyph_cyan_red"

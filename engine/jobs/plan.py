@@ -18,7 +18,7 @@ from engine.errors import OutputError, UsageError
 from engine.fileio import refuse_inputs_as_outputs, refuse_read_only
 from engine.jobs.request import ConvertRequest
 from engine.media import STILL_EXTENSIONS, MediaInfo, MediaReader, drops_bit_depth
-from engine.media.encode import chroma_of, drops_chroma, encoder_plan
+from engine.media.encode import chroma_of, drops_chroma, encoder_plan, stereo_signalling_note
 from engine.ops import packed_size
 from engine.vocabulary import LAYOUTS, SYNTHESIZE_MODES
 
@@ -180,6 +180,10 @@ def _notes(request: ConvertRequest, info: MediaInfo, padding: tuple[int, int]) -
     notes.extend(f"dropped stream: {s}" for s in info.dropped_streams)
     if info.video.is_vfr:
         notes.append("variable frame rate source: timestamps are kept")
+    stereo = None if info.is_still else stereo_signalling_note(request.output, request.encode.codec,
+                                                                STEREO_MODES.get(request.layout))
+    if stereo:
+        notes.append(stereo)
     return notes
 
 

@@ -176,6 +176,36 @@ def container_format(path: Path, settings: EncodeSettings) -> str:
     return muxer
 
 
+def stereo_signalling(muxer: str, codec: str, stereo_mode: str | None) -> tuple[str, ...]:
+    """What marks a `stereo_mode` master as stereo for players, for a muxer ('mp4' | 'mov' |
+    'matroska') and codec ('h264' | 'hevc' | 'prores' | 'ffv1'); () when nothing can.
+
+    SEI frame packing and `st3d` know only side-by-side and top-bottom; Matroska's StereoMode also
+    knows anaglyph. See README "Stereo metadata".
+    """
+    if stereo_mode is None:
+        return ()
+    carriers = []
+    if muxer == "matroska":
+        carriers.append("Matroska StereoMode")
+    if stereo_mode in ("left_right", "top_bottom"):
+        if codec in ("h264", "hevc"):
+            carriers.append(f"{'H.264' if codec == 'h264' else 'HEVC'} frame-packing SEI")
+        if muxer in ("mp4", "mov"):
+            carriers.append("st3d box")
+    return tuple(carriers)
+
+
+def stereo_signalling_note(path: Path, codec: str, stereo_mode: str | None) -> str | None:
+    """A note for the convert output when a stereo master's container/codec cannot say it is stereo."""
+    muxer = CONTAINERS.get(path.suffix.lower())
+    if stereo_mode is None or muxer is None or stereo_signalling(muxer, codec, stereo_mode):
+        return None
+    return (f"a {path.suffix.lower()} {codec} file cannot mark {stereo_mode.replace('_', ' ')} video as stereo "
+            "(SEI and st3d know only side-by-side and top-bottom): players show it as one flat picture; "
+            "write .mkv to tag it")
+
+
 @functools.cache
 def muxer_codecs(muxer: str) -> frozenset[str]:
     """Codec names FFmpeg's `muxer` accepts (normal compliance)."""

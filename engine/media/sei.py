@@ -81,12 +81,16 @@ def has_frame_packing(stereo_mode: str | None) -> bool:
     return stereo_mode in _ARRANGEMENT
 
 
-def sei_payload_types(nal: bytes) -> list[int]:
-    """payloadType of every SEI message in one SEI NAL unit (header included, emulation bytes kept
-    out); [] for any other NAL type. Inverse of frame_packing_sei_nal, for tests and probing."""
-    if len(nal) < 3 or (nal[0] >> 1) & 0x3F not in (39, 40):
+def sei_payload_types(nal: bytes, codec: str = "hevc") -> list[int]:
+    """payloadType of every SEI message in one NAL unit (its header included) of an 'hevc' or
+    'h264' stream; [] for any other NAL type. Inverse of frame_packing_sei_nal, for tests and probing."""
+    if codec == "h264":
+        is_sei, header = len(nal) > 1 and nal[0] & 0x1F == 6, 1
+    else:
+        is_sei, header = len(nal) > 2 and (nal[0] >> 1) & 0x3F in (39, 40), 2
+    if not is_sei:
         return []
-    rbsp = remove_emulation_prevention(nal[2:])
+    rbsp = remove_emulation_prevention(nal[header:])
     types, pos = [], 0
     while pos < len(rbsp) and rbsp[pos:] != b"\x80":
         kind, pos = _sei_number(rbsp, pos)

@@ -11,13 +11,15 @@ tags (primaries, transfer, matrix, range — the RGB->YUV conversion uses the ma
 and the start timecode (advanced by the trimmed start). Stereo: H.264 gets the frame-packing SEI
 (x264 frame-packing=3 side by side, 4 top-bottom); HEVC gets the same SEI, which the writer builds
 itself (engine.media.sei: the bundled libx265 has none) and puts in front of every keyframe;
-Matroska gets its StereoMode element.
+Matroska gets its StereoMode element; MP4/MOV get an `st3d` box in the video sample entry
+(engine.media.isobmff), added to the finished temp file before it is renamed into place.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import weakref
 from collections.abc import Sequence
 from fractions import Fraction
@@ -43,6 +45,7 @@ from engine.media.colour import (
 )
 from engine.media.encode import STEREO_MODES, EncoderPlan, EncodeSettings, container_format, encoder_plan
 from engine.media.info import MediaInfo
+from engine.media.isobmff import ST3D_MODES, write_with_st3d
 from engine.media.sei import frame_packing_sei_nal, has_frame_packing
 
 _FRAME_PACKING = {"left_right": "3", "top_bottom": "4"}
@@ -157,6 +160,7 @@ class VideoWriter:
         self._finished = False
         hevc_sei = self._plan.encoder == "libx265" and has_frame_packing(stereo_mode)
         self._keyframe_prefix = frame_packing_sei_nal(stereo_mode) if hevc_sei else b""
+        self._st3d_mode = stereo_mode if muxer in ("mp4", "mov") and stereo_mode in ST3D_MODES else None
         try:
             self._open(muxer, source, audio_range, stereo_mode, timecode)
         except SpatialDreamerError:
@@ -292,6 +296,23 @@ class VideoWriter:
         if self._audio is not None:
             self._audio.finish()
         self._container.close()
+        if self._st3d_mode is not None:
+            self._add_st3d(self._st3d_mode)
+
+    def _add_st3d(self, stereo_mode: str) -> None:
+        """Rewrite the closed temp file with an `st3d` box (through a second temp file, renamed over it)."""
+        assert self.temp_path is not None
+        scratch = create_temp(self.path)
+        try:
+            write_with_st3d(self.temp_path, scratch, stereo_mode)
+            os.replace(scratch, self.temp_path)
+        except ValueError as exc:
+            remove_quietly(scratch)
+            raise OutputError(f"cannot add the st3d stereo box: {exc}", path=self.path,
+                              hint="Write .mkv instead, or report this file") from exc
+        except OSError:
+            remove_quietly(scratch)
+            raise
 
     def commit(self) -> None:
         """Finish if needed, then atomically move the temp file onto the target."""

@@ -66,3 +66,9 @@ def test_reader_ignores_other_nal_types_and_reads_long_payload_types() -> None:
     assert sei_payload_types(bytes((1 << 1, 1, 0xAA))) == []  # a slice NAL
     long_type = bytes((39 << 1, 1, 0xFF, 5, 1, 0x00, 0x80))  # payloadType 255 + 5 = 260, size 1
     assert sei_payload_types(long_type) == [260]
+
+
+def test_reader_knows_h264_sei_headers() -> None:
+    h264_sei = bytes((6, FRAME_PACKING_PAYLOAD, 1, 0x00, 0x80))  # nal_unit_type 6, one message
+    assert sei_payload_types(h264_sei, "h264") == [FRAME_PACKING_PAYLOAD]
+    assert sei_payload_types(bytes((5, 0x88)), "h264") == []  # an IDR slice

@@ -8,6 +8,7 @@ what arrives.
 
 from __future__ import annotations
 
+import importlib
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -85,6 +86,11 @@ class FrameController(QObject):
     def open(self, project: Project, clip_id: str, request: api.ConvertRequest | None = None) -> None:
         """Open a session on `clip_id` of `project` (in the frames lane) and show its current frame."""
         self.stop()
+        # PySide6's import hook (shibokensupport feature_imported) is not safe in a second thread:
+        # a module first imported by a worker can corrupt a refcount (none_dealloc). The engine's
+        # heavy modules are therefore imported here, on the UI thread, before any worker needs them.
+        importlib.import_module("engine.session")
+        importlib.import_module("engine.media.pcm")
         old, self.session = self.session, None
         clip = project.clip(clip_id)
         self.fps, self.frame_count = clip.fps, clip.frame_count

@@ -1,0 +1,101 @@
+"""The studio's longest UI-thread stall during a scripted scrub-play-edit-render session.
+
+A 2 ms QTimer runs on the event loop; the longest gap between its ticks (minus the interval) is the
+longest time the UI thread was busy. Script: open the demo clip, scrub 0..40, play ~2 s, drag the
+divergence slider through 20 values, render a 6-frame range through the queue. Needs a display (Xvfb).
+Writes bench/results/studio_stall.json with os.getloadavg().
+
+    xvfb-run -a .venv/bin/python bench/bench_studio_stall.py
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def main() -> int:
+    from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
+    from PySide6.QtGui import QSurfaceFormat
+    from PySide6.QtWidgets import QApplication
+
+    from studio.viewer.gl_viewer import gl_format
+
+    QSurfaceFormat.setDefaultFormat(gl_format())
+    app = QApplication(sys.argv[:1])
+    from studio.main_window import MainWindow
+
+    tmp = Path(tempfile.mkdtemp())
+    settings = QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(use_audio_device=False, settings=settings)
+    window.resize(1280, 800)
+    window.show()
+    clock, gaps, phase = QElapsedTimer(), {}, ["start"]
+    clock.start()
+    last = [clock.nsecsElapsed()]
+
+    def tick() -> None:
+        now = clock.nsecsElapsed()
+        gap_ms = (now - last[0]) / 1e6 - 2.0
+        gaps[phase[0]] = max(gaps.get(phase[0], 0.0), gap_ms)
+        last[0] = now
+
+    timer = QTimer(interval=2, timeout=tick)
+    timer.start()
+
+    def wait_until(cond, timeout_s: float) -> None:
+        end = time.monotonic() + timeout_s
+        while not cond() and time.monotonic() < end:
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+
+    def run_for(seconds: float) -> None:
+        wait_until(lambda: False, seconds)
+
+    phase[0] = "open"
+    window.open_media(ROOT / "resources" / "demo" / "demo.mp4")
+    wait_until(lambda: window.viewer.frame is not None, 120)
+    phase[0] = "scrub"
+    for n in range(0, 40):
+        window.seek(n)
+        run_for(0.03)
+    phase[0] = "play"
+    window.controller.play()
+    run_for(2.0)
+    window.controller.pause()
+    phase[0] = "edit"
+    for i in range(20):
+        window.divergence.setValue(3.0 + 0.2 * i)
+        run_for(0.03)
+    phase[0] = "render"
+    p = window.document.project
+    window.document.load(replace(p, render=replace(p.render, max_width=160, temporal=False)), None,
+                         window.document.clip_id)
+    window.marks = [10, 15]
+    job = window.enqueue("range")
+    window.document.apply("out", lambda q: replace(q, queue=tuple(replace(j, output=str(tmp / "m.mp4"))
+                                                                  for j in q.queue)))
+    window.runner.start()
+    wait_until(lambda: window.document.project.job(job).state in ("done", "failed"), 300)
+    timer.stop()
+    window.document.stack.setClean()
+    window.shutdown()
+    result = {"longest_stall_ms": round(max(gaps.values()), 1),
+              "by_phase_ms": {k: round(v, 1) for k, v in gaps.items()},
+              "render_state": window.document.project.job(job).state, "loadavg": os.getloadavg()}
+    out = ROOT / "bench" / "results" / "studio_stall.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
+    os._exit(0)  # see tests/studio/conftest.py: PySide6's final teardown can abort after many objects
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -30,6 +30,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                               parents=[render_options(), encode_options(), common_options()])
     p.add_argument("input", type=Path, nargs="?", help="source video or still (default: the --project clip's media)")
     p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--name-for-players", action="store_true",
+                   help="name the master as players detect its packing: OUTPUT's stem + _LR (sbs-half), _LRF "
+                        "(sbs-full), _TB (tb-half) or _TBF (tb-full)")
     p.add_argument("--auto-grade", metavar="|".join(api.SCREEN_NAMES),
                    help="grade every shot for this screen first (qc's suggestions: divergence, convergence and "
                         "floating windows inside 90 %% of its budget), then render")
@@ -38,6 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Convert with a progress bar; say what was written."""
+    if args.name_for_players:
+        args.output = api.player_name(args.output, args.layout)
     request = convert_request(args)
     if args.auto_grade is not None:
         api.budget_for(args.auto_grade)  # an unknown screen is refused before any work

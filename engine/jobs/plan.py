@@ -67,6 +67,22 @@ def output_paths(output: Path, layout: str) -> tuple[Path, ...]:
     return (output.with_name(f"{output.stem}_L{output.suffix}"), output.with_name(f"{output.stem}_R{output.suffix}"))
 
 
+PLAYER_SUFFIXES = {"sbs-half": "_LR", "sbs-full": "_LRF", "tb-half": "_TB", "tb-full": "_TBF"}
+"""CONVENTIONS.md "Files": the file-name suffixes players detect a packing by (`--name-for-players`)."""
+
+
+def player_name(output: Path, layout: str) -> Path:
+    """`output` renamed `{stem}{suffix}{ext}` for players (shot.mp4 + sbs-half -> shot_LR.mp4).
+
+    A stem that already ends in the suffix is kept; layouts players have no suffix for (anaglyph,
+    pair: its eyes get `_L`/`_R` from output_paths) are returned unchanged.
+    """
+    suffix = PLAYER_SUFFIXES.get(layout, "")
+    if not suffix or output.stem.upper().endswith(suffix):
+        return output
+    return output.with_name(f"{output.stem}{suffix}{output.suffix}")
+
+
 def hole_mask_paths(request: ConvertRequest) -> tuple[Path, Path]:
     """`--export-holes DIR`: lossless grey videos of each eye's disocclusions (white = hole), for eval --holes."""
     folder, stem = request.export_holes, request.output.stem

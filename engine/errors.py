@@ -67,6 +67,12 @@ class ModelNotFound(SpatialDreamerError):
     exit_code = 5
 
 
+class TrainingError(SpatialDreamerError):
+    """Training cannot go on (e.g. the loss became NaN); the last good checkpoint is kept."""
+
+    exit_code = 1
+
+
 class Cancelled(SpatialDreamerError):
     """The user cancelled; partial outputs have been removed."""
 

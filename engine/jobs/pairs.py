@@ -186,6 +186,12 @@ def clip_folder_name(index: int, source: Path) -> str:
     return f"{index:04d}_{stem[:60]}"
 
 
+def frame_path(clip: Path, folder: str, index: int) -> Path:
+    """The file of frame `index` in one of a clip's folders: ``<clip>/<folder>/<index:06d>.png`` (``.npy`` for
+    disparity). The one naming rule shared by the writer and every reader (the refiner's data loader)."""
+    return clip / folder / f"{index:06d}.{'npy' if folder == DISPARITY_FOLDER else 'png'}"
+
+
 def mask_image(mask: torch.Tensor) -> np.ndarray:
     """(1, 1, H, W) bool -> (H, W) uint8, 255 where True, else 0."""
     return mask[0, 0].cpu().numpy().astype(np.uint8) * np.uint8(255)
@@ -545,7 +551,7 @@ class ClipWriter:
     def _write(self, item: tuple[int, dict[str, np.ndarray]]) -> None:
         index, files = item
         for name, array in files.items():
-            path = self.folder / name / f"{index:06d}.{'npy' if name == DISPARITY_FOLDER else 'png'}"
+            path = frame_path(self.folder, name, index)
             try:
                 if name == DISPARITY_FOLDER:
                     np.save(path, array)
@@ -813,6 +819,7 @@ __all__ = [
     "SkippedInput",
     "clip_seed",
     "draw_divergence",
+    "frame_path",
     "load_clip",
     "load_manifest",
     "make_pairs",

@@ -55,6 +55,8 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("EvalReport", "EvalRequest"), "engine.jobs.evaluate"),
     **dict.fromkeys(("PairReport", "PairRequest", "SkippedInput"), "engine.jobs.pairs"),
     "load_pair_manifest": "engine.jobs.pairs:load_manifest",
+    **dict.fromkeys(("TrainRequest", "TrainReport"), "engine.refiner.train"),
+    "REFINER_CONFIGS": "engine.refiner.configs:CONFIGS",
     **dict.fromkeys(("resolve_models_dir", "scan_models", "format_models_table"), "engine.models"),
     "download_model": "engine.models.hub",
     "HUB_MODEL_NAMES": "engine.models.hub:HUB_SOURCES",
@@ -98,6 +100,16 @@ def evaluate(request, cancel: CancelToken | None = None):
     from engine.jobs import evaluate as _evaluate
 
     return _evaluate.evaluate(request, cancel)
+
+
+def train_refiner(request, cancel: CancelToken | None = None):
+    """Train (or resume) the SpatialDreamer refiner on PairDataset.1 folders (a TrainRequest).
+
+    A generator of Progress whose return value is a TrainReport; resumable from its checkpoints.
+    """
+    from engine.refiner import train as _train
+
+    return _train.train_refiner(request, cancel)
 
 
 def make_pairs(request, cancel: CancelToken | None = None):
@@ -205,6 +217,6 @@ __all__ = [
     "Cancelled", "DepthInputError", "InputError", "InvalidProject", "MediaError", "ModelNotFound", "OutputError",
     "SpatialDreamerError", "UsageError", "CancelToken", "Progress", "__version__",
     "auto_grade", "convert", "evaluate", "make_pairs", "qc", "render_frame", "open_session", "preview_images",
-    "render_preview",
+    "render_preview", "train_refiner",
 ]
 __all__ += sorted(_LAZY)

@@ -265,6 +265,22 @@ def _record(scan: _Scan, packet: av.Packet, ts: int, stream: av.VideoStream, pat
                 hint="The file is damaged or uses an unsupported profile",
             ) from exc
         scan.first_frame = frames[0] if frames else None
+        _refuse_damaged_first_frame(scan.first_frame, stream, path)
+
+
+def _refuse_damaged_first_frame(frame: av.VideoFrame | None, stream: av.VideoStream, path: Path) -> None:
+    """MediaError when the first frame decodes only with errors (FFmpeg flags it corrupt).
+
+    Every later frame of its GOP is predicted from it, so counting and converting them would turn
+    a damaged stream into a master of concealment artefacts; a file whose first frame decodes
+    cleanly is accepted as before.
+    """
+    if frame is not None and frame.is_corrupt:
+        raise MediaError(
+            f"its {codec_name(stream)} video stream is damaged: the first frame (a keyframe) does not decode",
+            path=path,
+            hint="Re-copy or re-export it, or cut the damaged start off (ffmpeg -ss 1 -i in -c copy out.mkv)",
+        )
 
 
 def _finish_first_frame(scan: _Scan, stream: av.VideoStream, path: Path) -> None:
@@ -274,6 +290,7 @@ def _finish_first_frame(scan: _Scan, stream: av.VideoStream, path: Path) -> None
         with contextlib.suppress(av.FFmpegError):
             frames = stream.decode(None)
             scan.first_frame = frames[0] if frames else None
+        _refuse_damaged_first_frame(scan.first_frame, stream, path)
     if scan.first_frame is None:
         raise MediaError(
             f"no frame of its {codec_name(stream)} video decodes",

@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from tests.support.clips import coded_image, write_clip
+from tests.support.clips import coded_image, damage_first_keyframe, write_clip
 
 W, H = 64, 48
 Builder = Callable[[Path], Path]
@@ -155,6 +155,7 @@ CASES: dict[str, Builder] = {
     "bitflip_header": flipped("header"),
     "zeroed_middle": flipped("middle"),
     "bitflip_random": flipped("random"),
+    "first_keyframe_damaged": lambda f: damage_first_keyframe(good_mp4(f, "keydamaged.mp4")),
     "empty_file": empty,
     "one_frame": clip("one.mp4", frames=1),
     "two_frames": clip("two.mp4", frames=2),

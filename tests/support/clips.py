@@ -206,3 +206,29 @@ def decoded_audio(path: Path) -> list[tuple[float, float]]:
                 samples += frame.samples
             result.append((first or 0.0, samples / stream.codec_context.sample_rate))
     return result
+
+
+def damage_first_keyframe(path: Path, seed: int = 1) -> Path:
+    """Overwrite the slice data of the first IDR picture of an MP4 H.264 clip with random bytes, in place.
+
+    The container (boxes, sample sizes, the NAL length prefixes and the slice header's first bytes)
+    is left as it is, so the file opens and demuxes normally; only the first frame no longer decodes
+    cleanly (FFmpeg conceals the errors and flags the frame corrupt).
+    """
+    with av.open(str(path)) as container:
+        packet = next(p for p in container.demux(video=0) if p.size)
+        start, end = packet.pos, packet.pos + packet.size
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(seed)
+    offset, damaged = start, False
+    while offset < end:
+        size = int.from_bytes(data[offset : offset + 4], "big")
+        if data[offset + 4] & 0x1F == 5:  # IDR slice: keep its NAL header and first header bytes
+            first, last = offset + 8, offset + 4 + size
+            data[first:last] = rng.integers(0, 256, last - first, dtype=np.uint8).tobytes()
+            damaged = True
+        offset += 4 + size
+    if not damaged:
+        raise ValueError(f"{path}: the first video packet holds no IDR slice")
+    path.write_bytes(bytes(data))
+    return path

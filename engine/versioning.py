@@ -69,3 +69,21 @@ def upgrade_to_current(data: dict, name: str, current: int, *, path: str | None 
         version += 1
         data["schema"] = schema_tag(name, version)
     return data
+
+
+class StaleSchema(SpatialDreamerError):
+    """A document that is not `name.<current>` (nor upgradable to it): for caches, a miss, not an error."""
+
+
+def current_or_none(data: Any, name: str, current: int) -> dict | None:
+    """`data` upgraded to `name.<current>`, or None when it is not a dict or cannot be (wrong or newer tag).
+
+    For files that are only a cache (the depth cache's meta entries, its media index): a mismatch
+    means "compute it again", never an error for the user.
+    """
+    if not isinstance(data, dict):
+        return None
+    try:
+        return upgrade_to_current(data, name, current, error=StaleSchema)
+    except StaleSchema:
+        return None

@@ -32,10 +32,12 @@ from engine.depth.protocol import DepthConfig
 from engine.errors import MediaError
 from engine.fileio import atomic_write_bytes
 from engine.progress import CancelToken
+from engine.versioning import current_or_none, schema_tag
 
 BLOCK = 1 << 20  # bytes read per step while hashing
 INDEX_NAME = "media-index.json"
-INDEX_SCHEMA = "CacheMediaIndex.1"
+INDEX_FORMAT, INDEX_VERSION = "CacheMediaIndex", 1
+INDEX_SCHEMA = schema_tag(INDEX_FORMAT, INDEX_VERSION)
 INDEX_MAX_ENTRIES = 4096
 _MEMO_MAX = 1024
 _PARAMS_PERSON = b"sd-params"
@@ -82,7 +84,8 @@ def _read_index(index_path: Path) -> dict[str, Any]:
         data = json.loads(index_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    entries = data.get("entries") if isinstance(data, dict) and data.get("schema") == INDEX_SCHEMA else None
+    data = current_or_none(data, INDEX_FORMAT, INDEX_VERSION)
+    entries = data.get("entries") if data is not None else None
     return entries if isinstance(entries, dict) else {}
 
 

@@ -42,9 +42,11 @@ from engine.cache.fingerprint import media_fingerprint
 from engine.config import UserConfig, default_cache_dir
 from engine.fileio import temp_path_beside
 from engine.progress import CancelToken
+from engine.versioning import current_or_none, schema_tag
 
 DEFAULT_MAX_BYTES = int(UserConfig.cache_max_gb * 1e9)  # one source of truth: the user config's default
-META_SCHEMA = "CacheMeta.1"
+META_FORMAT, META_VERSION = "CacheMeta", 1
+META_SCHEMA = schema_tag(META_FORMAT, META_VERSION)
 TAG_NAME = "CACHEDIR.TAG"
 TAG_TEXT = ("Signature: 8a477f597d28d172789f06886806bc55\n"
             "# This file is a cache directory tag created by SpatialDreamer.\n"
@@ -322,11 +324,10 @@ class CacheNamespace:
         except OSError:
             return None
         try:
-            data = json.loads(raw.decode("utf-8"))
-            ok = isinstance(data, dict) and data.get("schema") == META_SCHEMA and data.get("key") == key
+            data = current_or_none(json.loads(raw.decode("utf-8")), META_FORMAT, META_VERSION)
         except ValueError:
-            ok = False
-        if not ok or not isinstance(data.get("value"), dict):
+            data = None
+        if data is None or data.get("key") != key or not isinstance(data.get("value"), dict):
             self._drop(path)
             return None
         self._mark_used(path)

@@ -69,6 +69,23 @@ def test_memo_avoids_rehashing_in_process_and_across_processes(tmp_path, count_h
     assert len(count_hashes) == 1  # answered by the shared index
 
 
+@pytest.mark.parametrize("tag", ["CacheMediaIndex.2", "CacheMeta.1", None])
+def test_an_index_with_another_schema_tag_is_ignored_and_rewritten(tmp_path, count_hashes, tag):
+    media = tmp_path / "clip.mov"
+    write_media(media)
+    index_dir = tmp_path / "cache"
+    index_dir.mkdir()
+    first = media_fingerprint(media, index_dir)
+    index_path = index_dir / INDEX_NAME
+    index = json.loads(index_path.read_text())
+    index["schema"] = tag
+    index_path.write_text(json.dumps(index))
+    clear_memo()
+    assert media_fingerprint(media, index_dir) == first
+    assert len(count_hashes) == 2  # the stale index answered nothing: hashed again
+    assert json.loads(index_path.read_text())["schema"] == "CacheMediaIndex.1"
+
+
 def test_changed_content_of_the_same_size_is_rehashed_and_the_index_updated(tmp_path, count_hashes):
     media = tmp_path / "clip.mov"
     data = write_media(media)

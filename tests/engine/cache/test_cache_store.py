@@ -152,6 +152,18 @@ def test_meta_round_trip_and_corrupt_meta(cache):
         ns.put_meta("../escape", {})
 
 
+@pytest.mark.parametrize("tag", ["CacheMeta.2", "CacheMeta.x", "CacheMediaIndex.1", None, 7])
+def test_meta_with_another_schema_tag_is_a_miss_and_dropped(cache, tag):
+    ns = cache.namespace("depth", MEDIA, PARAMS)
+    ns.put_meta("range", {"lo": 0.25, "hi": 3.5})
+    path = ns.folder / "range.meta.json"
+    assert json.loads(path.read_text())["schema"] == "CacheMeta.1"
+    path.write_text(json.dumps({"schema": tag, "key": "range", "value": {"lo": 9.0, "hi": 9.5}}))
+    assert ns.get_meta("range") is None and not path.exists()
+    ns.put_meta("range", {"lo": 0.5, "hi": 2.0})  # recomputed and stored again
+    assert ns.get_meta("range") == {"lo": 0.5, "hi": 2.0}
+
+
 def test_bad_names_are_refused(cache):
     with pytest.raises(ValueError, match="kind"):
         cache.namespace("../depth", MEDIA, PARAMS)

@@ -6,12 +6,15 @@
 - :func:`atomic_write_bytes` / :func:`atomic_write_json`: temp file, fsync, ``os.replace``. A reader (or a
   crash) never sees a half-written file; an existing file is replaced only by a complete new one. The
   new file gets the mode any new file would (0o666 minus the umask), or the replaced file's mode.
+- :func:`land_together`: several finished outputs (temp files, staging folders) moved onto their targets
+  as one set: every target is checked first and a failure deletes what has not landed (all or none).
 - :func:`refuse_inputs_as_outputs`: an output may never be, or resolve to, a file the job reads (the same
   path, ``./x`` vs ``x``, a symlink, a hard link: one device and inode), whatever the flags.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -19,7 +22,8 @@ import secrets
 import shutil
 import socket
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +269,63 @@ def replace_folder(new: Path, target: Path) -> None:
         os.rename(old, target)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------- all land or none
+
+
+@dataclass(frozen=True)
+class Landing:
+    """One finished output waiting beside its target: a temp file or a staging folder.
+
+    Attributes:
+        staged: the complete temp file or folder (same filesystem as `target`).
+        target: where it lands.
+        overwrite: False refuses a target that exists by the time the set lands.
+    """
+
+    staged: Path
+    target: Path
+    overwrite: bool = True
+
+
+def refuse_existing(landing: Landing) -> None:
+    """OutputError when `landing.target` exists and overwriting is off."""
+    if not landing.overwrite and os.path.lexists(landing.target):
+        raise OutputError("already exists", path=landing.target, hint="Pass --overwrite to replace it")
+
+
+def discard_staged(paths: Iterable[Path]) -> None:
+    """Delete temp files and staging folders that did not land; never raises."""
+    for path in paths:
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+
+def land(landing: Landing) -> None:
+    """Move one staged output onto its target: a file by os.replace, a folder replacing one as a whole."""
+    staged, target = Path(landing.staged), Path(landing.target)
+    if staged.is_dir() and target.is_dir() and not target.is_symlink():
+        replace_folder(staged, target)
+    else:
+        os.replace(staged, target)
+
+
+def land_together(landings: Sequence[Landing]) -> None:
+    """Move every staged output onto its target: all land or none do.
+
+    Every target is checked before the first move, so a refused set (a target appeared while
+    overwrite is off) moves nothing; on any failure, every staged output that has not landed is
+    deleted and the error re-raised (OutputError for a refusal, OSError from the filesystem).
+    """
+    try:
+        for landing in landings:
+            refuse_existing(landing)
+        for landing in landings:
+            land(landing)
+    except BaseException:
+        discard_staged(landing.staged for landing in landings)
+        raise

@@ -14,7 +14,6 @@ partial file and leaves any existing file untouched.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Generator, Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
@@ -32,7 +31,7 @@ from engine.depth.stabilise import DepthStabiliser, estimate_stabilised
 from engine.device import resolve_device
 from engine.document import Clip, Grade, Shot, StereoParams
 from engine.errors import InvalidProject, OutputError, UsageError
-from engine.fileio import temp_path_beside
+from engine.fileio import Landing, discard_staged, land_together, temp_path_beside
 from engine.jobs.depth_spool import DepthSpool
 from engine.jobs.edits import ClipEditor
 from engine.jobs.export_depth import DepthExporter, reimport_range
@@ -442,18 +441,16 @@ def _convert_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
 
 
 def write_stills_together(paths: tuple, images: list[np.ndarray]) -> None:
-    """Write every still to a temp name first, then rename them all: all land or none does."""
+    """Write every still to a temp name first, then land them all together: all land or none does."""
     temps = [temp_path_beside(p) for p in paths]
     try:
         for tmp, image in zip(temps, images, strict=True):
             write_still(tmp, image, overwrite=True)
-        for tmp, path in zip(temps, paths, strict=True):
-            os.replace(tmp, path)
+        land_together([Landing(tmp, Path(path)) for tmp, path in zip(temps, paths, strict=True)])
     except OSError as exc:
         raise OutputError(f"could not write the still ({exc.strerror or exc})", path=paths[0]) from exc
     finally:
-        for tmp in temps:
-            tmp.unlink(missing_ok=True)
+        discard_staged(temps)
 
 
 def _convert_still(request: ConvertRequest, plan: RenderPlan, reader: MediaReader, device: torch.device,

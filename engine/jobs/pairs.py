@@ -41,7 +41,7 @@ from engine.document import StereoParams
 from engine.document.schema import parse_schema, upgrade, upgrade_to_current
 from engine.dvg import DvgConfig, TemporalStereo, forward_backward, pair_flow
 from engine.errors import InputError, InvalidProject, MediaError, OutputError, UsageError
-from engine.fileio import atomic_write_json, refuse_inputs_as_outputs
+from engine.fileio import Landing, atomic_write_json, land_together, refuse_inputs_as_outputs
 from engine.flow import FlowEstimator, to_gray, working_size
 from engine.grading.render import graded_disparity
 from engine.jobs.convert import DepthStage, Segment, eye_image, segments_for, shot_cuts, to_image, to_tensor
@@ -730,9 +730,7 @@ def build_clip(request: PairRequest, plan: ClipPlan, staging: Path, device: torc
 def _install_clip(staging: Path, final: Path) -> None:
     """Move a finished staging folder into place (replacing a stale clip folder of the same name)."""
     try:
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(staging, final)
+        land_together([Landing(staging, final)])
     except OSError as exc:
         raise OutputError(f"could not move the finished clip into place ({exc.strerror or exc})",
                           path=final) from exc

@@ -31,6 +31,7 @@ import numpy as np
 
 from engine.document.timecode import offset_timecode
 from engine.errors import OutputError, SpatialDreamerError, UsageError
+from engine.fileio import Landing, land_together
 from engine.media.atomic import check_target, create_temp, os_output_error, remove_quietly, replace_into_place
 from engine.media.audio import AudioCarrier
 from engine.media.colour import (
@@ -322,6 +323,17 @@ class VideoWriter:
         self._finalizer.detach()
         self.temp_path = None
 
+    def landing(self) -> Landing:
+        """The finished temp file and its target, for :func:`engine.fileio.land_together`."""
+        self.finish()
+        assert self.temp_path is not None
+        return Landing(self.temp_path, self.path, self.overwrite)
+
+    def landed(self) -> None:
+        """Record that the temp file was moved onto the target by someone else (nothing left to delete)."""
+        self._finalizer.detach()
+        self.temp_path = None
+
     def abort(self) -> None:
         """Stop, delete the temp file; an existing target is untouched. Safe to call more than once."""
         if self._audio is not None:
@@ -399,18 +411,20 @@ def _shifted_timecode(source: MediaInfo | None, start: Fraction, fps: Fraction) 
 def commit_together(writers: Sequence[VideoWriter]) -> None:
     """Finish every writer, then commit them all: all land or none do (for --layout pair).
 
-    If any finish fails, every writer is aborted and the error re-raised. Targets are checked before
-    the first rename, so a refused commit (target appeared, overwrite off) also lands nothing.
+    If any finish fails, every writer is aborted and the error re-raised. The set lands through
+    :func:`engine.fileio.land_together`: targets are checked before the first rename, so a refused
+    commit (target appeared, overwrite off) also lands nothing.
     """
     try:
         for writer in writers:
             writer.finish()
-        for writer in writers:
-            if not writer.overwrite and writer.path.exists():
-                raise OutputError("already exists", path=writer.path, hint="Pass --overwrite to replace it")
-    except BaseException:
+        land_together([writer.landing() for writer in writers])
+    except BaseException as exc:
         for writer in writers:
             writer.abort()
+        if isinstance(exc, OSError):
+            target = Path(exc.filename2 or writers[0].path)
+            raise os_output_error(exc, target, "cannot move the finished file into place") from exc
         raise
     for writer in writers:
-        writer.commit()
+        writer.landed()

@@ -104,3 +104,46 @@ def test_replace_folder_without_exchange_restores_on_failure(tmp_path, monkeypat
     new.mkdir()
     fileio.replace_folder(new, old)
     assert list(old.iterdir()) == [] and Path(tmp_path / "new").exists() is False
+
+
+def staged_file(folder: Path, target: str, text: str) -> fileio.Landing:
+    temp = fileio.write_temp_beside(folder / target, text.encode())
+    return fileio.Landing(temp, folder / target)
+
+
+def test_land_together_moves_files_and_replaces_a_folder_as_a_whole(tmp_path):
+    (tmp_path / "clip").mkdir()
+    (tmp_path / "clip" / "old.png").write_text("old")
+    (tmp_path / "left.mp4").write_text("old left")
+    staging = tmp_path / ".clip.partial"
+    staging.mkdir()
+    (staging / "new.png").write_text("new")
+    fileio.land_together([staged_file(tmp_path, "left.mp4", "L"), staged_file(tmp_path, "right.mp4", "R"),
+                          fileio.Landing(staging, tmp_path / "clip")])
+    assert (tmp_path / "left.mp4").read_text() == "L" and (tmp_path / "right.mp4").read_text() == "R"
+    assert sorted(p.name for p in (tmp_path / "clip").iterdir()) == ["new.png"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip", "left.mp4", "right.mp4"]
+
+
+def test_a_refused_target_lands_nothing_and_leaves_no_temp(tmp_path):
+    (tmp_path / "right.mp4").write_text("someone else's")
+    left, right = staged_file(tmp_path, "left.mp4", "L"), staged_file(tmp_path, "right.mp4", "R")
+    with pytest.raises(OutputError, match="already exists"):
+        fileio.land_together([left, fileio.Landing(right.staged, right.target, overwrite=False)])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["right.mp4"]
+    assert (tmp_path / "right.mp4").read_text() == "someone else's"
+
+
+def test_a_failed_move_deletes_what_has_not_landed(tmp_path, monkeypatch):
+    first, second = staged_file(tmp_path, "a.png", "A"), staged_file(tmp_path, "b.png", "B")
+    real = os.replace
+
+    def fail_second(src, dst):
+        if Path(dst).name == "b.png":
+            raise OSError(28, "No space left on device")
+        real(src, dst)
+
+    monkeypatch.setattr(fileio.os, "replace", fail_second)
+    with pytest.raises(OSError, match="No space"):
+        fileio.land_together([first, second])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]

@@ -67,6 +67,10 @@ _LAZY: dict[str, str] = {
     "suggest_shot": "engine.jobs.qc_shot",
     **dict.fromkeys(("DUBOIS_LEFT", "DUBOIS_RIGHT"), "engine.ops.pack"),
     "decode_pcm": "engine.media.pcm",
+    **dict.fromkeys(("new_project", "project_summary"), "engine.jobs.render_project"),
+    "format_project_summary": "engine.jobs.render_project:format_summary",
+    **dict.fromkeys(("RenderRequest", "RenderReport"), "engine.jobs.render"),
+    **dict.fromkeys(("parse_shot_list", "parse_frame_range", "plan_chunks"), "engine.jobs.render_chunks"),
 }
 
 
@@ -90,6 +94,14 @@ def convert(request, cancel: CancelToken | None = None) -> Iterator[Progress]:
     from engine.jobs import convert as _convert
 
     return _convert.convert(request, cancel)
+
+
+def render(request, cancel: CancelToken | None = None):
+    """Render a project's clip in resumable chunks into one master (a RenderRequest); a generator of
+    Progress whose return value is a RenderReport (chunks rendered, kept, damaged; up to date)."""
+    from engine.jobs import render as _render
+
+    return _render.render(request, cancel)
 
 
 def evaluate(request, cancel: CancelToken | None = None):
@@ -216,7 +228,7 @@ def render_preview(request, at: str) -> list[Path]:
 __all__ = [
     "Cancelled", "DepthInputError", "InputError", "InvalidProject", "MediaError", "ModelNotFound", "OutputError",
     "SpatialDreamerError", "UsageError", "CancelToken", "Progress", "__version__",
-    "auto_grade", "convert", "evaluate", "make_pairs", "qc", "render_frame", "open_session", "preview_images",
-    "render_preview", "train_refiner",
+    "auto_grade", "convert", "render", "evaluate", "make_pairs", "qc", "render_frame", "open_session",
+    "preview_images", "render_preview", "train_refiner",
 ]
 __all__ += sorted(_LAZY)

@@ -17,10 +17,23 @@ import traceback
 from collections.abc import Sequence
 
 from engine import api  # lazy (PEP 562): costs nothing until a name is used
-from engine.cli import convert, doctor, evaluate, frame, models, pairs, probe, qc, shots, train_refiner
+from engine.cli import (
+    convert,
+    doctor,
+    evaluate,
+    frame,
+    models,
+    pairs,
+    probe,
+    project,
+    qc,
+    render,
+    shots,
+    train_refiner,
+)
 from engine.cli.signals import GUARD, Interrupted
 
-COMMANDS = (convert, frame, probe, doctor, shots, evaluate, qc, pairs, train_refiner, models)
+COMMANDS = (convert, render, frame, probe, doctor, shots, project, evaluate, qc, pairs, train_refiner, models)
 """Command modules, in `--help` order. A new command is a module here with NAME, add_parser and run."""
 
 

@@ -109,6 +109,15 @@ def _shots_group(p: argparse.ArgumentParser) -> None:
                    help="which clip of a --project with several (its id c2, its number 2 or its name)")
 
 
+def picture_options() -> argparse.ArgumentParser:
+    """Stereo and depth flags only (for `render`, whose shots come from its project)."""
+    p = _parent()
+    _stereo_group(p)
+    _depth_group(p)
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    return p
+
+
 def render_options() -> argparse.ArgumentParser:
     """Everything that decides the picture: stereo, depth, depth export, shots, --overwrite."""
     p = _parent()
@@ -120,8 +129,8 @@ def render_options() -> argparse.ArgumentParser:
     return p
 
 
-def encode_options() -> argparse.ArgumentParser:
-    """Codec, quality and the --start/--end range of a video master."""
+def encode_options(with_range: bool = True) -> argparse.ArgumentParser:
+    """Codec, quality and (`with_range`) the --start/--end range of a video master."""
     p = _parent()
     g = p.add_argument_group("encoding")
     g.add_argument("--codec", choices=api.CODECS, default="h264")
@@ -133,6 +142,8 @@ def encode_options() -> argparse.ArgumentParser:
     g.add_argument("--prores-profile", choices=("hq", "4444"), default="hq")
     g.add_argument("--pix-fmt", choices=("yuv420p", "yuv422p", "yuv444p"),
                    help="h264/hevc chroma (default yuv420p, what TVs and headsets decode; yuv444p keeps 4:4:4)")
+    if not with_range:
+        return p
     t = p.add_argument_group("range")
     t.add_argument("--start", metavar="T", help="seconds, HH:MM:SS.mmm, timecode HH:MM:SS:FF or 123f")
     t.add_argument("--end", metavar="T", help="end of the range (exclusive), same forms")
@@ -169,7 +180,9 @@ def convert_request(args: argparse.Namespace):
         depth_config=api.DepthConfig(model=args.depth_model, models_dir=args.models_dir, device=args.device),
         stabilise=api.StabiliseConfig(mode=args.stabilise),
         encode=_encode_settings(args), max_width=args.max_width, start=getattr(args, "start", None),
-        end=getattr(args, "end", None), device=args.device, overwrite=args.overwrite, shots=args.shots,
-        project=api.load_project(args.project) if args.project else None, clip=args.clip,
+        end=getattr(args, "end", None), device=args.device, overwrite=args.overwrite,
+        shots=getattr(args, "shots", "auto"),
+        project=args.project if isinstance(args.project, api.Project) else (
+            api.load_project(args.project) if args.project else None), clip=args.clip,
         export_depth=_export_spec(args), export_holes=getattr(args, "export_holes", None),
         cache_dir=args.cache_dir, use_cache=not args.no_cache)

@@ -117,6 +117,29 @@ class TemporalStereo:
         self._next: int | None = None
         self._size: tuple[int, int] | None = None
 
+    @property
+    def last_pushed(self) -> int | None:
+        """Source index of the newest frame in the window (None when empty)."""
+        return self._frames[-1].index if self._frames else None
+
+    def snapshot(self) -> dict:
+        """Everything the next push depends on — the window (eyes filled so far), the pair flows and the
+        cut guard — as plain picklable data, so a chunked render continues exactly where this one stopped
+        (:meth:`restore`). The objects are the window's own: save them before pushing again."""
+        return {"version": 1, "frames": list(self._frames), "pairs": dict(self._pairs), "cuts": sorted(self._cuts),
+                "levels": list(self._levels), "next": self._next, "size": self._size}
+
+    def restore(self, state: dict) -> None:
+        """Continue from a :meth:`snapshot` (same config and synthesize mode); the next push follows it."""
+        if state.get("version") != 1:
+            raise UsageError(f"unknown DVG state version {state.get('version')!r}")
+        self.reset()
+        self._frames = deque(state["frames"])
+        self._pairs = dict(state["pairs"])
+        self._cuts = set(state["cuts"])
+        self._levels = deque(state["levels"], maxlen=CUT_HISTORY)
+        self._next, self._size = state["next"], state["size"]
+
     def push(self, index: int, image: Tensor, disparity: Tensor) -> list[tuple[int, StereoViews]]:
         """Add frame `index` of the shot; return the frames completed by it, in order.
 

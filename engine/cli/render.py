@@ -1,0 +1,98 @@
+"""`spatialdreamer render PROJECT.sdproj -o MASTER`: a project's clip in resumable chunks, then one master.
+
+Convert's output flags override the project's render settings; rerunning resumes from the manifest
+(a finished render says it is up to date). `--chunk ID` renders one chunk (a farm task),
+`--assemble` joins the committed chunks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from engine import api
+from engine.cli.options import common_options, convert_request, encode_options, picture_options, positive_int
+from engine.cli.progress import run_job
+
+NAME = "render"
+EXAMPLES = """examples:
+  spatialdreamer render reel.sdproj -o reel_sbs.mp4                      # every shot, in chunks of 48 frames
+  spatialdreamer render reel.sdproj --clip 2 --shots 3,5-7 -o part.mov --codec prores
+  spatialdreamer render reel.sdproj --frames 0:240 --chunk-frames 24 -o head.mkv --codec ffv1
+  spatialdreamer render reel.sdproj -o reel.mp4 --chunk c1-s002-000048-000096   # one chunk (farm task)
+  spatialdreamer render reel.sdproj -o reel.mp4 --assemble                  # join committed chunks
+
+Rerun the same command after a crash or a kill: committed chunks are kept, the rest rendered.
+"""
+
+# flags whose default comes from the project's render settings (a flag given overrides it)
+PROJECT_SETTINGS = ("layout", "codec", "bit_depth", "crf", "preset", "synthesize", "temporal", "max_width",
+                    "depth_model", "stabilise")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add `render` (picture, encode and common options; the project's settings as defaults)."""
+    p = subparsers.add_parser(NAME, help="render a project in resumable chunks (farm-ready) into one master",
+                              epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+                              parents=[picture_options(), encode_options(with_range=False), common_options()])
+    p.add_argument("project", type=Path, help="the project (.sdproj, or our .otio)")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="MASTER")
+    g = p.add_argument_group("chunks")
+    g.add_argument("--clip", metavar="ID|NUMBER|NAME", help="which clip of a project with several")
+    g.add_argument("--shots", dest="shot_list", metavar="3,5-7", help="shot numbers from 1 (default: all)")
+    g.add_argument("--frames", metavar="START:END", help="source frames, half-open (either side may be empty)")
+    g.add_argument("--chunk-frames", type=positive_int, default=48, metavar="N", help="frames per chunk (default 48)")
+    g.add_argument("--chunk", metavar="ID", help="render only this chunk (a farm task); no master")
+    g.add_argument("--assemble", action="store_true", help="only join the committed chunks into the master")
+    g.add_argument("--work-dir", type=Path, metavar="DIR",
+                   help="chunk folder (default: .MASTER.render beside the master)")
+    p.set_defaults(**dict.fromkeys(PROJECT_SETTINGS))
+    return p
+
+
+def apply_project_settings(args: argparse.Namespace, settings) -> None:
+    """Fill every flag the user left out from the project's RenderSettings."""
+    for name in PROJECT_SETTINGS:
+        if getattr(args, name) is not None:
+            continue
+        value = getattr(settings, name)
+        if name == "temporal":
+            value = "on" if value else "off"
+        if name == "crf" and args.bitrate is not None:
+            value = None
+        setattr(args, name, value)
+    args.swap_eyes = args.swap_eyes or settings.swap_eyes
+
+
+def render_request(args: argparse.Namespace):
+    """The RenderRequest of a parsed `render` command line."""
+    project = api.load_project(args.project)
+    try:
+        clip = project.clip(args.clip)
+    except KeyError as exc:
+        raise api.UsageError(str(exc.args[0]), path=args.project, hint="Name the clip with --clip") from exc
+    apply_project_settings(args, project.render)
+    args.input, args.project_file, args.project = None, args.project, project
+    convert = convert_request(args)
+    shots = api.parse_shot_list(args.shot_list, len(clip.shots)) if args.shot_list else None
+    frames = api.parse_frame_range(args.frames) if args.frames else None
+    return api.RenderRequest(convert, shots=shots, frames=frames, chunk_frames=args.chunk_frames,
+                             chunk=args.chunk, assemble_only=args.assemble, work_dir=args.work_dir)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Render with a progress bar; say what was rendered, kept and written."""
+    request = render_request(args)
+    report = run_job(lambda token: api.render(request, cancel=token), args.progress, args.quiet)
+    if not args.quiet and args.progress != "json":
+        n = len(report.chunks)
+        if report.up_to_date:
+            what = f"chunk {args.chunk} is" if args.chunk else ", ".join(str(p) for p in report.master) + " is"
+            print(f"{what} up to date ({n} chunk{'s' if n != 1 else ''} committed)", file=sys.stderr)
+        else:
+            print(f"rendered {len(report.rendered)} of {n} chunks ({len(report.kept)} kept"
+                  f"{f', {len(report.damaged)} damaged and rendered again' if report.damaged else ''})"
+                  + (f"; wrote {', '.join(str(p) for p in report.master)}" if report.master else "")
+                  + f" in {report.seconds:.1f} s", file=sys.stderr)
+    return 0

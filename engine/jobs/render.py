@@ -1,0 +1,416 @@
+"""`spatialdreamer render PROJECT`: a project's clip rendered in resumable chunks, then one master.
+
+    for p in render(RenderRequest(project_path, convert=ConvertRequest(input=None, project=p, ...))): ...
+
+1. plan: the chosen shots within the frame range, cut into chunks (:mod:`engine.jobs.render_chunks`);
+2. per shot, analysis: depth, stabilisation and the shot's δ range into the shared depth cache (the
+   same entries `convert` and the studio use — δ is normalised over the whole shot);
+3. per chunk: the frames through the one per-frame assembly (engine/jobs/frame.py) into a lossless
+   intermediate (FFV1 RGB, `.mkv`), committed in the manifest with its size and digest. DVG's temporal
+   state is saved at the end of a chunk; the next chunk of the shot continues from it, or — when it
+   is missing or damaged — warms up from the shot start. Either way a chunk's frames are bit-identical
+   to the same frames of an unchunked render;
+4. the master: the intermediates decoded in order and encoded once, with the source's audio, colour
+   tags, timecode and stereo metadata (the same writer as `convert`).
+
+Rerunning resumes from the manifest (committed chunks whose files check out are kept; a damaged one
+is re-rendered); a finished render answers "up to date". `chunk` renders one chunk (farm tasks),
+`assemble` only joins committed chunks.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+
+from engine.device import resolve_device
+from engine.document import Clip
+from engine.errors import InputError, OutputError, UsageError
+from engine.fileio import temp_path_beside
+from engine.jobs.convert import (
+    DepthStage,
+    Segment,
+    depth_editor,
+    params_at,
+    prepare_edits,
+    project_clip,
+    windows_at,
+)
+from engine.jobs.frame import FrameAssembly, eye_image
+from engine.jobs.plan import RenderPlan, plan_convert
+from engine.jobs.render_chunks import (
+    Chunk,
+    Manifest,
+    digest_matches,
+    file_digest,
+    fingerprint,
+    plan_chunks,
+    remove_dead_partials,
+    valid_commit,
+)
+from engine.jobs.request import ConvertRequest, with_project_media
+from engine.media import EncodeSettings, MediaReader, VideoWriter, commit_together, open_media
+from engine.progress import CancelToken, Progress
+
+DEFAULT_CHUNK_FRAMES = 48
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    """A chunked project render.
+
+    Attributes:
+        convert: the picture and encode settings (project, clip, layout, codec, grade …); its `output`
+            is the master (`pair`: `<stem>_L` / `_R`).
+        shots: shot numbers (1-based) to render; None = all.
+        frames: source frames [start, end) (either None = open).
+        chunk_frames: frames per chunk (a shot's tail shorter than DVG's look-ahead joins its chunk).
+        chunk: render only this chunk id (a farm task); no master.
+        assemble_only: join the committed chunks into the master; render nothing.
+        work_dir: the chunk folder (default: `.<master name>.render` beside the master).
+    """
+
+    convert: ConvertRequest
+    shots: tuple[int, ...] | None = None
+    frames: tuple[int | None, int | None] | None = None
+    chunk_frames: int = DEFAULT_CHUNK_FRAMES
+    chunk: str | None = None
+    assemble_only: bool = False
+    work_dir: Path | None = None
+
+    @property
+    def output(self) -> Path:
+        if self.convert.output is None:
+            raise UsageError("render needs -o MASTER")
+        return Path(self.convert.output)
+
+    def folder(self) -> Path:
+        out = self.output
+        return Path(self.work_dir) if self.work_dir is not None else out.with_name(f".{out.name}.render")
+
+
+@dataclass(frozen=True)
+class RenderReport:
+    """What a render did: chunk ids rendered now, kept from earlier runs, re-rendered as damaged."""
+
+    chunks: tuple[str, ...]
+    rendered: tuple[str, ...] = ()
+    kept: tuple[str, ...] = ()
+    damaged: tuple[str, ...] = ()
+    master: tuple[Path, ...] = ()
+    up_to_date: bool = False
+    seconds: float = 0.0
+    notes: tuple[str, ...] = field(default=())
+
+
+def check_request(request: RenderRequest) -> ConvertRequest:
+    """The convert request a render uses (media from the project's clip), refused when it cannot be chunked."""
+    c = request.convert
+    if c.project is None:
+        raise UsageError("render needs a project", hint="Make one with `spatialdreamer project new MEDIA -o P.sdproj`")
+    if c.export_depth is not None or c.export_holes is not None:
+        raise UsageError("render does not export depth or holes", hint="Use `spatialdreamer convert --project`")
+    if not c.use_cache and c.depth is None:
+        raise UsageError("render keeps each shot's analysis in the shared depth cache; it cannot run with --no-cache",
+                         hint="Leave out --no-cache (point --cache-dir at shared storage on a farm)")
+    if c.start is not None or c.end is not None:
+        raise UsageError("render takes --frames START:END (source frames), not --start/--end")
+    c = with_project_media(replace(c, shots="off"))
+    if not Path(c.input).is_file():
+        raise InputError("the clip's media is missing on this machine", path=c.input,
+                         hint="Relink the clip, or map the shared storage path")
+    return c
+
+
+class _Job:
+    """Everything one process needs to render chunks of one clip: reader, depth stage, plan."""
+
+    def __init__(self, request: RenderRequest, convert: ConvertRequest, reader: MediaReader) -> None:
+        self.request, self.convert, self.reader = request, convert, reader
+        self.clip: Clip = project_clip(convert)
+        if self.clip.frame_count != len(reader):
+            raise InputError(f"the media has {len(reader)} frames but clip {self.clip.id} of the project "
+                             f"has {self.clip.frame_count}", path=convert.input, hint="Relink the clip")
+        if not self.clip.shots:
+            raise UsageError(f"clip {self.clip.id} has no shots", hint="Cut it with `spatialdreamer project new`")
+        self.device = resolve_device(convert.device)
+        self.lag = convert.dvg.neighbours if convert.temporal else 0
+        self.chunks = plan_chunks(self.clip, request.shots, request.frames, request.chunk_frames, self.lag)
+        self.folder = request.folder()
+        if not request.output.parent.is_dir():
+            raise OutputError("the master's folder does not exist", path=request.output.parent, hint="Create it first")
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create the render folder ({exc.strerror or exc})", path=self.folder) from exc
+        first, last = self.chunks[0].start, self.chunks[-1].end
+        self.contiguous = all(a.end == b.start for a, b in zip(self.chunks, self.chunks[1:], strict=False))
+        span = replace(convert, start=f"{first}f", end=f"{last}f", output=self.folder / "plan.mkv", overwrite=True)
+        self.plan: RenderPlan = plan_convert(span, reader)
+        self.depth = DepthStage(convert, self.plan.eye_size, reader)
+        self.editor = None if self.depth.is_disparity else depth_editor(self.clip, reader, self.depth)
+        self.bit_depth = convert.encode.bit_depth
+        self.header = {"project_name": convert.project.name, "clip": self.clip.id, "media": str(convert.input),
+                       "lag": self.lag, "chunk_frames": request.chunk_frames, "fingerprint": self._fingerprint()}
+
+    def _fingerprint(self) -> str:
+        """Everything that decides a chunk's pixels (not the master's codec; not machine paths)."""
+        c = self.convert
+        shots = sorted({ch.shot for ch in self.chunks})
+        depth_config = {k: v for k, v in asdict(c.depth_config).items() if k not in ("models_dir", "device")}
+        from engine.document.schema import shot_to_dict  # light, pure
+
+        return fingerprint({
+            "media": self.depth.media_hash if getattr(self.depth, "media_hash", None) else str(c.input),
+            "shots": {n: shot_to_dict(self.clip.shots[n - 1]) for n in shots},
+            "params": c.params, "layout": c.layout, "synthesize": c.synthesize, "temporal": c.temporal,
+            "dvg": c.dvg, "swap_eyes": c.swap_eyes, "depth": c.depth, "depth_config": depth_config,
+            "stabilise": c.stabilise, "max_width": c.max_width, "bit_depth": self.bit_depth,
+            "frame_size": self.plan.frame_size, "padding": self.plan.padding,
+            "chunks": [ch.id for ch in self.chunks], "engine": 1})
+
+    # -- files of a chunk ---------------------------------------------------------------------
+
+    def files(self, chunk: Chunk) -> list[Path]:
+        names = ("_L", "_R") if self.convert.layout == "pair" else ("",)
+        return [self.folder / f"{chunk.id}{n}.mkv" for n in names]
+
+    def state_path(self, chunk: Chunk) -> Path:
+        return self.folder / f"{chunk.id}.state.pt"
+
+    # -- analysis -------------------------------------------------------------------------------
+
+    def analyse(self, chunk: Chunk, cancel: CancelToken) -> Iterator[Progress]:
+        """The shot's depth and δ range into the cache (a cache read when it is there)."""
+        segment = Segment(chunk.shot_start, chunk.shot_end)
+        if segment.start not in self.depth.normalisers:
+            yield from self.depth.depth_pass(self.reader, segment, cancel, 0, len(self.clip.shots[chunk.shot - 1]))
+            yield from self.depth.drain_notes()
+
+    # -- one chunk ------------------------------------------------------------------------------
+
+    def _previous_state(self, chunk: Chunk, manifest: dict) -> dict | None:
+        """The DVG state the previous chunk of the shot saved, when committed and intact."""
+        if chunk.first_in_shot or not self.lag:
+            return None
+        prev = next((c for c in self.chunks if c.end == chunk.start and c.shot == chunk.shot), None)
+        record = manifest["committed"].get(prev.id) if prev is not None else None
+        if prev is None:  # the chunk before is not part of this plan (another --frames); look in the manifest
+            record = next((r for cid, r in manifest["committed"].items()
+                           if r.get("end") == chunk.start and r.get("shot") == chunk.shot), None)
+        state = record.get("state") if record else None
+        if not state or not digest_matches(self.folder, state):
+            return None
+        try:
+            data = torch.load(self.folder / state["name"], map_location=self.device, weights_only=False)
+        except Exception:
+            return None
+        return data if isinstance(data, dict) and data.get("version") == STATE_VERSION else None
+
+    def render_chunk(self, chunk: Chunk, manifest: dict, cancel: CancelToken) -> Iterator[Progress]:
+        """Render `chunk` into its intermediate(s), save the DVG state, commit it in the manifest."""
+        t0 = time.perf_counter()
+        yield from self.analyse(chunk, cancel)
+        segment = Segment(chunk.shot_start, chunk.shot_end)
+        assembly = FrameAssembly(self.convert, self.device, self.editor)
+        yield from prepare_edits(self.editor, self.clip, segment, cancel)
+        state = self._previous_state(chunk, manifest)
+        if state is not None:
+            assembly.stereo.restore(state["dvg"])
+            first = state["pushed"] + 1
+        else:
+            first = chunk.shot_start  # warm up: frames before the chunk run through DVG but are not written
+        last = min(chunk.end - 1 + self.lag, chunk.shot_end - 1)
+        fps = self.reader.info.video.fps
+        w, h = self.plan.frame_size
+        lossless = EncodeSettings(codec="ffv1", bit_depth=self.bit_depth)
+        writers = [VideoWriter(p, width=w, height=h, fps=fps, settings=lossless, overwrite=True)
+                   for p in self.files(chunk)]
+        written = 0
+
+        def emit(ready) -> Iterator[Progress]:
+            nonlocal written
+            for index, views in ready:
+                if chunk.start <= index < chunk.end:
+                    for writer, image in zip(writers, assembly.packed(views, self.bit_depth, self.plan.padding,
+                                                                      windows_at(self.clip, index)), strict=True):
+                        writer.write(image)
+                    written += 1
+                    yield Progress("render", written, chunk.frames, message=chunk.id)
+
+        try:
+            for frame in self.reader.frames(first, last + 1):
+                cancel.check()
+                params = None if self.depth.is_disparity else params_at(self.convert, frame.index, self.clip)
+                prepared = assembly.prepare(frame.index, eye_image(frame.image, self.plan.eye_size),
+                                            self.depth.depth_tensor(frame.index, segment, self.device), params)
+                yield from emit(assembly.push(prepared))
+            state_record = None
+            if last == chunk.shot_end - 1:
+                yield from emit(assembly.flush())
+            elif self.lag:
+                state_record = self._save_state(chunk, assembly, last)
+            if written != chunk.frames:
+                raise OutputError(f"chunk {chunk.id} produced {written} of {chunk.frames} frames", path=self.folder)
+            commit_together(writers)
+        except BaseException:
+            for writer in writers:
+                writer.abort()
+            raise
+        record = {"shot": chunk.shot, "start": chunk.start, "end": chunk.end, "frames": written,
+                  "files": [file_digest(p) for p in self.files(chunk)], "state": state_record,
+                  "host": socket.gethostname(), "pid": os.getpid(), "seconds": round(time.perf_counter() - t0, 3)}
+        Manifest(self.folder).commit(chunk, record)
+
+    def _save_state(self, chunk: Chunk, assembly: FrameAssembly, pushed: int) -> dict:
+        path = self.state_path(chunk)
+        tmp = temp_path_beside(path)
+        try:
+            torch.save({"version": STATE_VERSION, "pushed": pushed, "dvg": assembly.stereo.snapshot()}, tmp)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return file_digest(path)
+
+    # -- the master -----------------------------------------------------------------------------
+
+    def master_fingerprint(self) -> str:
+        c = self.convert
+        return fingerprint({"chunks": self.header["fingerprint"], "encode": c.encode, "stereo": self.plan.stereo_mode,
+                            "outputs": [str(p) for p in self.plan_outputs()]})
+
+    def plan_outputs(self) -> tuple[Path, ...]:
+        from engine.jobs.plan import output_paths
+
+        return output_paths(self.request.output, self.convert.layout)
+
+    def assemble(self, cancel: CancelToken) -> Iterator[Progress]:
+        """Decode the committed intermediates in order and encode the master once (audio, tags from the source)."""
+        c = self.convert
+        w, h = self.plan.frame_size
+        outputs = self.plan_outputs()
+        audio = self.plan.audio_range if self.contiguous else None
+        info = self.reader.info
+        writers = [VideoWriter(p, width=w, height=h, fps=info.video.fps, settings=c.encode, source=info,
+                               audio_range=audio, stereo_mode=self.plan.stereo_mode, overwrite=c.overwrite)
+                   for p in outputs]
+        t0 = self.reader.time_of(self.chunks[0].start)
+        total = sum(ch.frames for ch in self.chunks)
+        done = 0
+        try:
+            for chunk in self.chunks:
+                streams = [_decode(p, self.bit_depth) for p in self.files(chunk)]
+                for index in range(chunk.start, chunk.end):
+                    cancel.check()
+                    when = self.reader.time_of(index) - t0 if self.contiguous else None
+                    for writer, stream in zip(writers, streams, strict=True):
+                        image = next(stream, None)
+                        if image is None:
+                            raise OutputError(f"chunk {chunk.id} is short of frame {index}", path=self.folder,
+                                              hint="Rerun the render: the chunk is re-rendered")
+                        writer.write(image, when)
+                    done += 1
+                    yield Progress("assemble", done, total)
+            commit_together(writers)
+        except BaseException:
+            for writer in writers:
+                writer.abort()
+            raise
+        if not self.contiguous and info.audio:
+            yield Progress("note", 0, 0, message="the chosen shots are not contiguous: the master has no audio")
+
+
+def _decode(path: Path, bit_depth: int) -> Iterator[np.ndarray]:
+    """RGB frames of a lossless intermediate, exactly as they were written."""
+    fmt = "rgb48le" if bit_depth > 8 else "rgb24"
+    try:
+        with av.open(str(path)) as container:
+            for frame in container.decode(video=0):
+                yield frame.to_ndarray(format=fmt)
+    except av.FFmpegError as exc:
+        raise OutputError(f"cannot read the chunk ({exc})", path=path,
+                          hint="Rerun the render: a damaged chunk is re-rendered") from exc
+
+
+def render(request: RenderRequest, cancel: CancelToken | None = None) -> Iterator[Progress]:
+    """Render the project in chunks (or one chunk, or only assemble); a generator of Progress whose
+    return value is a :class:`RenderReport`."""
+    cancel = cancel or CancelToken()
+    t_start = time.perf_counter()
+    convert = check_request(request)
+    with open_media(convert.input) as reader:
+        job = _Job(request, convert, reader)
+        try:
+            manifest_store = Manifest(job.folder)
+            manifest, notes = manifest_store.start(job.header, job.chunks)
+            for note in notes:
+                yield Progress("note", 0, 0, message=note)
+            removed = remove_dead_partials(job.folder)
+            if removed:
+                yield Progress("note", 0, 0, message=f"removed {len(removed)} partial file(s) of dead workers")
+            ids = tuple(c.id for c in job.chunks)
+            if request.chunk is not None:
+                chunk = next((c for c in job.chunks if c.id == request.chunk), None)
+                if chunk is None:
+                    raise UsageError(f"no chunk {request.chunk!r} in this render's plan",
+                                     hint="List the chunks with `spatialdreamer render --emit json`")
+                if valid_commit(job.folder, manifest["committed"].get(chunk.id)):
+                    return RenderReport(ids, kept=(chunk.id,), up_to_date=True,
+                                        seconds=time.perf_counter() - t_start)
+                yield from job.render_chunk(chunk, manifest, cancel)
+                return RenderReport(ids, rendered=(chunk.id,), seconds=time.perf_counter() - t_start)
+            outputs = job.plan_outputs()
+            master = manifest.get("master")
+            if (master and master.get("fingerprint") == job.master_fingerprint()
+                    and all(digest_matches(p.parent, r) for p, r in zip(outputs, master["files"], strict=False))
+                    and len(master["files"]) == len(outputs)):
+                return RenderReport(ids, kept=ids, master=outputs, up_to_date=True,
+                                    seconds=time.perf_counter() - t_start)
+            if not convert.overwrite:
+                for p in outputs:
+                    if p.exists():
+                        raise OutputError("already exists", path=p, hint="Pass --overwrite to replace it")
+            kept, damaged, rendered = [], [], []
+            for c in job.chunks:
+                record = manifest["committed"].get(c.id)
+                if valid_commit(job.folder, record):
+                    kept.append(c.id)
+                elif record is not None:
+                    damaged.append(c.id)
+            if damaged:
+                manifest_store.forget(damaged)
+                for cid in damaged:
+                    manifest["committed"].pop(cid, None)
+                yield Progress("note", 0, 0, message=f"{len(damaged)} committed chunk(s) failed their check "
+                                                     "and are rendered again")
+            if kept:
+                yield Progress("note", 0, 0, message=f"resuming: {len(kept)} of {len(ids)} chunks already committed")
+            if request.assemble_only and len(kept) < len(ids):
+                missing = [cid for cid in ids if cid not in kept]
+                raise OutputError(f"{len(missing)} chunk(s) are not committed yet (first: {missing[0]})",
+                                  path=job.folder, hint="Render them first (`spatialdreamer render --chunk ID`)")
+            todo = [c for c in job.chunks if c.id not in kept]
+            total = sum(c.frames for c in todo)
+            done = 0
+            for c in todo:
+                for p in job.render_chunk(c, manifest_store.read(), cancel):
+                    yield Progress(p.stage, done + p.done, total, p.message) if p.stage == "render" else p
+                done += c.frames
+                rendered.append(c.id)
+            yield from job.assemble(cancel)
+            manifest_store.set_master({"fingerprint": job.master_fingerprint(),
+                                       "files": [file_digest(p) for p in outputs]})
+            return RenderReport(ids, rendered=tuple(rendered), kept=tuple(kept), damaged=tuple(damaged),
+                                master=outputs, seconds=time.perf_counter() - t_start)
+        finally:
+            job.depth.close()

@@ -1,0 +1,184 @@
+"""Chunked project render (issue #13): chunk plan, manifest, chunked == unchunked bit-exactly on the
+geometric path (FFV1, decoded frames), resume, up to date, damaged chunks, SIGKILL mid-render."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from engine import api
+from engine.document import Project, save_project
+from engine.jobs.render_chunks import Manifest, parse_frame_range, parse_shot_list, plan_chunks
+from engine.jobs.render_project import default_shots
+from tests.support.shot_clips import two_shots
+
+LENGTHS = (12, 9)
+N = sum(LENGTHS)
+
+
+@pytest.fixture(scope="module")
+def project_file(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("proj")
+    media = two_shots(folder / "two.mp4", LENGTHS)
+    project = Project.single(str(media), Fraction(24), N, default_shots([(0, LENGTHS[0]), (LENGTHS[0], N)]))
+    path = folder / "two.sdproj"
+    save_project(project, path)
+    return path
+
+
+def frames_of(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+@pytest.fixture(scope="module")
+def reference(project_file, tmp_path_factory) -> list[np.ndarray]:
+    """The unchunked master: convert --project, FFV1 (lossless), DVG on."""
+    out = tmp_path_factory.mktemp("ref") / "ref.mkv"
+    request = api.ConvertRequest(input=None, project=api.load_project(project_file), output=out,
+                                 encode=api.EncodeSettings(codec="ffv1"))
+    for _ in api.convert(request):
+        pass
+    frames = frames_of(out)
+    assert len(frames) == N
+    return frames
+
+
+def test_plan_keeps_dvg_lookahead_inside_the_shot(project_file):
+    clip = api.load_project(project_file).clip()
+    chunks = plan_chunks(clip, None, None, 4, lag=2)
+    assert [(c.start, c.end) for c in chunks] == [(0, 4), (4, 8), (8, 12), (12, 16), (16, 21)]
+    assert all(c.end <= c.shot_end - 2 or c.end == c.shot_end for c in chunks)
+    assert [(c.start, c.end) for c in plan_chunks(clip, (2,), (0, 18), 4, lag=2)] == [(12, 16), (16, 18)]
+    assert len({c.id for c in chunks}) == len(chunks)
+    covered = [i for c in chunks for i in range(c.start, c.end)]
+    assert covered == list(range(N))  # every frame once
+    assert parse_shot_list("2,1-2", 2) == (1, 2) and parse_frame_range("5:") == (5, None)
+    with pytest.raises(api.UsageError, match="outside"):
+        parse_shot_list("3", 2)
+    with pytest.raises(api.UsageError, match="START:END"):
+        parse_frame_range("12")
+
+
+def test_chunked_equals_unchunked_resumes_and_is_up_to_date(cli, project_file, reference, tmp_path):
+    master = tmp_path / "m.mkv"
+    args = ("render", project_file, "-o", master, "--codec", "ffv1", "--chunk-frames", "4", "--progress", "none")
+    r = cli(*args)
+    assert r.code == 0, r.err
+    assert "rendered 5 of 5 chunks" in r.err
+    got = frames_of(master)
+    assert len(got) == N
+    for k, (a, b) in enumerate(zip(got, reference, strict=True)):
+        assert np.array_equal(a, b), f"frame {k} differs from the unchunked render"
+    folder = tmp_path / ".m.mkv.render"
+    data = json.loads((folder / "manifest.json").read_text())
+    assert data["schema"] == "RenderManifest.1" and len(data["committed"]) == 5
+    assert sum(1 for r_ in data["committed"].values() if r_["state"]) == 3  # chunks followed within their shot
+    again = cli(*args)
+    assert again.code == 0 and "up to date" in again.err
+    # damage one chunk and the state the next one continues from: both are redone, the master is identical
+    ids = sorted(data["committed"])
+    victim = folder / data["committed"][ids[1]]["files"][0]["name"]
+    victim.write_bytes(victim.read_bytes()[:-100])
+    state = folder / data["committed"][ids[0]]["state"]["name"]
+    state.write_bytes(b"garbage")
+    master.unlink()
+    redo = cli(*args)
+    assert redo.code == 0, redo.err
+    assert "1 damaged" in redo.err and "rendered 1 of 5" in redo.err
+    for a, b in zip(frames_of(master), reference, strict=True):
+        assert np.array_equal(a, b)
+
+
+def test_one_chunk_then_assemble(cli, project_file, reference, tmp_path):
+    master = tmp_path / "farm.mkv"
+    base = ("render", project_file, "-o", master, "--codec", "ffv1", "--chunk-frames", "4", "--progress", "none")
+    early = cli(*base, "--assemble")
+    assert early.code == 4 and "not committed" in early.err
+    clip = api.load_project(project_file).clip()
+    ids = [c.id for c in plan_chunks(clip, None, None, 4, lag=2)]
+    for cid in reversed(ids):  # any order: a chunk without its predecessor's state warms up from the shot start
+        r = cli(*base, "--chunk", cid)
+        assert r.code == 0, r.err
+        assert not master.exists()
+    assert cli(*base, "--chunk", ids[0]).err.count("up to date") == 1
+    done = cli(*base, "--assemble")
+    assert done.code == 0, done.err
+    for a, b in zip(frames_of(master), reference, strict=True):
+        assert np.array_equal(a, b)
+    bad = cli(*base, "--chunk", "c1-s009-000000-000001")
+    assert bad.code == 2 and "no chunk" in bad.err
+
+
+def test_shots_and_frames_select_the_masters_frames(cli, project_file, reference, tmp_path):
+    master = tmp_path / "part.mkv"
+    r = cli("render", project_file, "-o", master, "--codec", "ffv1", "--shots", "2", "--frames", "14:",
+            "--chunk-frames", "3", "--progress", "none")
+    assert r.code == 0, r.err
+    got = frames_of(master)
+    assert len(got) == N - 14
+    for a, b in zip(got, reference[14:], strict=True):  # the frames of the full render, not a re-normalised cut
+        assert np.array_equal(a, b)
+
+
+def test_bad_requests(cli, project_file, tmp_path):
+    r = cli("render", project_file, "-o", tmp_path / "x.mkv", "--no-cache")
+    assert r.code == 2 and "--no-cache" in r.err
+    r = cli("render", project_file, "-o", tmp_path / "x.mkv", "--shots", "1-3")
+    assert r.code == 2 and "outside" in r.err
+    moved = tmp_path / "moved.sdproj"
+    data = json.loads(project_file.read_text())
+    data["clips"][0]["media"] = "/nowhere/two.mp4"
+    data["clips"][0].pop("media_absolute", None)
+    moved.write_text(json.dumps(data))
+    r = cli("render", moved, "-o", tmp_path / "x.mkv")
+    assert r.code == 3 and "two.mp4" in r.err and "Traceback" not in r.err
+
+
+def test_sigkill_mid_render_then_rerun_gives_the_identical_master(project_file, reference, tmp_path):
+    master = tmp_path / "k.mkv"
+    cmd = [sys.executable, "-m", "engine", "render", str(project_file), "-o", str(master), "--codec", "ffv1",
+           "--chunk-frames", "2", "--progress", "none"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    manifest = Manifest(tmp_path / ".k.mkv.render")
+    deadline = time.monotonic() + 300
+    committed = 0
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            data = manifest.read()
+        except api.InvalidProject:
+            data = None
+        committed = len(data["committed"]) if data else 0
+        if committed >= 2:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the render finished before it could be killed"
+    assert not master.exists()
+    request = api.RenderRequest(api.ConvertRequest(input=None, project=api.load_project(project_file), output=master,
+                                                   encode=api.EncodeSettings(codec="ffv1")), chunk_frames=2)
+    job = api.render(request)
+    try:
+        while True:
+            next(job)
+    except StopIteration as stop:
+        report = stop.value
+    assert len(report.kept) >= committed and report.rendered and not report.damaged
+    assert set(report.kept).isdisjoint(report.rendered)
+    assert len(report.kept) + len(report.rendered) == len(report.chunks)
+    assert not list(master.parent.glob(".k*.partial-*"))
+    assert not list((tmp_path / ".k.mkv.render").glob(".*.partial-*"))  # the killed worker's partials went
+    for a, b in zip(frames_of(master), reference, strict=True):
+        assert np.array_equal(a, b)

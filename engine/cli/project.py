@@ -24,7 +24,7 @@ EXAMPLES = """examples:
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add `project new|show` to `subparsers`."""
     p = subparsers.add_parser(NAME, help="make or inspect a project (.sdproj) without the studio", epilog=EXAMPLES,
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+                              formatter_class=argparse.RawDescriptionHelpFormatter, parents=[common_options()])
     sub = p.add_subparsers(dest="project_command", required=True, metavar="new|show")
     new = sub.add_parser("new", help="a project for MEDIA: shots detected (or from an edit), default grades",
                          parents=[common_options()])

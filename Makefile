@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	# CPU build of torch from the local wheel store; on a GPU machine install your CUDA torch first.
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[studio,models,test]'
+	$(BIN)/python -m pip install -q -e '.[studio,models,test,farm]'
 	# PySceneDetect without its opencv-python dependency (we use opencv-contrib-python-headless).
 	$(BIN)/python -m pip install -q --no-deps scenedetect==0.7.2
 	touch $(STAMP)

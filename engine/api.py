@@ -71,6 +71,9 @@ _LAZY: dict[str, str] = {
     "format_project_summary": "engine.jobs.render_project:format_summary",
     **dict.fromkeys(("RenderRequest", "RenderReport"), "engine.jobs.render"),
     **dict.fromkeys(("parse_shot_list", "parse_frame_range", "plan_chunks"), "engine.jobs.render_chunks"),
+    **dict.fromkeys(("EMIT_FORMATS", "farm_job", "openjd_template", "opencue_spec"), "engine.farm.emit"),
+    "write_text_atomic": "engine.fileio:atomic_write_text",
+    "render_on_ray": "engine.farm.ray_runner",
 }
 
 

@@ -20,6 +20,20 @@ from engine.errors import InvalidProject, SpatialDreamerError
 
 Upgrade = Callable[[dict], dict]
 _UPGRADES: dict[tuple[str, int], Upgrade] = {}
+_CURRENT: dict[str, int] = {}
+
+
+def register_format(name: str, version: int) -> str:
+    """Record `name.<version>` as the current version of one of our formats; returns its tag."""
+    if _CURRENT.get(name, version) != version:
+        raise ValueError(f"format {name} is already registered at version {_CURRENT[name]}")
+    _CURRENT[name] = version
+    return schema_tag(name, version)
+
+
+def current_version(name: str) -> int:
+    """The registered current version of format `name` (KeyError if it is not registered)."""
+    return _CURRENT[name]
 
 
 def upgrade(name: str, from_version: int) -> Callable[[Upgrade], Upgrade]:

@@ -43,10 +43,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     g.add_argument("--shots", dest="shot_list", metavar="3,5-7", help="shot numbers from 1 (default: all)")
     g.add_argument("--frames", metavar="START:END", help="source frames, half-open (either side may be empty)")
     g.add_argument("--chunk-frames", type=positive_int, default=48, metavar="N", help="frames per chunk (default 48)")
-    g.add_argument("--chunk", metavar="ID", help="render only this chunk (a farm task); no master")
+    g.add_argument("--chunk", metavar="ID|NUMBER", help="render only this chunk (a farm task); no master")
+    g.add_argument("--analyse-shot", type=positive_int, metavar="N",
+                   help="only analyse shot N (depth and its δ range into the shared cache; a farm task)")
     g.add_argument("--assemble", action="store_true", help="only join the committed chunks into the master")
     g.add_argument("--work-dir", type=Path, metavar="DIR",
                    help="chunk folder (default: .MASTER.render beside the master)")
+    f = p.add_argument_group("farm")
+    f.add_argument("--ray", metavar="ADDRESS|local",
+                   help="render the chunks on a Ray cluster (HOST:PORT of its head) or a local one ('local')")
+    f.add_argument("--workers", type=positive_int, default=2, metavar="N",
+                   help="Ray workers (actors) rendering chunks (default 2)")
+    f.add_argument("--emit", choices=api.EMIT_FORMATS,
+                   help="write a job description whose tasks are `spatialdreamer render --chunk ID` calls "
+                        "(OpenJD template, OpenCue job spec, or a JSON list of commands); renders nothing")
+    f.add_argument("--emit-to", type=Path, metavar="FILE", help="where --emit writes (default: stdout)")
     p.set_defaults(**dict.fromkeys(PROJECT_SETTINGS))
     return p
 
@@ -78,16 +89,72 @@ def render_request(args: argparse.Namespace):
     shots = api.parse_shot_list(args.shot_list, len(clip.shots)) if args.shot_list else None
     frames = api.parse_frame_range(args.frames) if args.frames else None
     return api.RenderRequest(convert, shots=shots, frames=frames, chunk_frames=args.chunk_frames,
-                             chunk=args.chunk, assemble_only=args.assemble, work_dir=args.work_dir)
+                             chunk=args.chunk, analyse_shot=args.analyse_shot, assemble_only=args.assemble,
+                             work_dir=args.work_dir)
+
+
+# (flag, attribute) of every value a farm task repeats, explicitly (after the project's settings)
+_TASK_VALUES = (("--layout", "layout"), ("--codec", "codec"), ("--bit-depth", "bit_depth"), ("--crf", "crf"),
+                ("--bitrate", "bitrate"), ("--preset", "preset"), ("--prores-profile", "prores_profile"),
+                ("--synthesize", "synthesize"), ("--temporal", "temporal"), ("--max-width", "max_width"),
+                ("--depth-model", "depth_model"), ("--stabilise", "stabilise"), ("--divergence", "divergence"),
+                ("--convergence", "convergence"), ("--depth", "depth"), ("--depth-kind", "depth_kind"),
+                ("--depth-scale", "depth_scale"), ("--clip", "clip"), ("--shots", "shot_list"),
+                ("--frames", "frames"), ("--chunk-frames", "chunk_frames"), ("--work-dir", "work_dir"),
+                ("--cache-dir", "cache_dir"), ("--models-dir", "models_dir"), ("--device", "device"))
+
+
+def task_command(args: argparse.Namespace) -> list[str]:
+    """The render command line every farm task shares (absolute paths, every setting explicit)."""
+    argv = ["spatialdreamer", "render", str(args.project_file.resolve()), "-o", str(args.output.resolve())]
+    for flag, name in _TASK_VALUES:
+        value = getattr(args, name, None)
+        if value is not None:
+            argv += [flag, str(value.resolve() if isinstance(value, Path) else value)]
+    argv += [flag for flag, on in (("--swap-eyes", args.swap_eyes), ("--overwrite", args.overwrite)) if on]
+    return [*argv, "--progress", "json"]
+
+
+def emit(args: argparse.Namespace, request) -> int:
+    """Write the job description of `request` as `args.emit`."""
+    import json
+
+    convert = request.convert
+    clip = convert.project.clip(convert.clip)
+    lag = convert.dvg.neighbours if convert.temporal else 0
+    chunks = api.plan_chunks(clip, request.shots, request.frames, request.chunk_frames, lag)
+    job = api.farm_job(task_command(args), chunks, convert.project.name or args.project_file.stem)
+    if args.emit == "openjd":
+        text = json.dumps(api.openjd_template(job), indent=2) + "\n"
+    elif args.emit == "opencue":
+        text = api.opencue_spec(job)
+    else:
+        text = json.dumps(job, indent=2) + "\n"
+    if args.emit_to is None:
+        sys.stdout.write(text)
+    else:
+        api.write_text_atomic(args.emit_to, text)
+        if not args.quiet:
+            print(f"wrote {args.emit_to}: {len(chunks)} chunk task(s), {len(job['analyse'])} shot(s)",
+                  file=sys.stderr)
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     """Render with a progress bar; say what was rendered, kept and written."""
     request = render_request(args)
-    report = run_job(lambda token: api.render(request, cancel=token), args.progress, args.quiet)
+    if args.emit is not None:
+        return emit(args, request)
+    if args.ray is not None:
+        report = run_job(lambda token: api.render_on_ray(request, args.ray, args.workers, cancel=token),
+                         args.progress, args.quiet)
+    else:
+        report = run_job(lambda token: api.render(request, cancel=token), args.progress, args.quiet)
     if not args.quiet and args.progress != "json":
         n = len(report.chunks)
-        if report.up_to_date:
+        if args.analyse_shot is not None:
+            print(f"shot {args.analyse_shot} analysed", file=sys.stderr)
+        elif report.up_to_date:
             what = f"chunk {args.chunk} is" if args.chunk else ", ".join(str(p) for p in report.master) + " is"
             print(f"{what} up to date ({n} chunk{'s' if n != 1 else ''} committed)", file=sys.stderr)
         else:

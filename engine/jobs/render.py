@@ -74,7 +74,8 @@ class RenderRequest:
         shots: shot numbers (1-based) to render; None = all.
         frames: source frames [start, end) (either None = open).
         chunk_frames: frames per chunk (a shot's tail shorter than DVG's look-ahead joins its chunk).
-        chunk: render only this chunk id (a farm task); no master.
+        chunk: render only this chunk (its id, or its 1-based number in the plan; a farm task); no master.
+        analyse_shot: only analyse this shot (number from 1) into the shared cache (a farm task).
         assemble_only: join the committed chunks into the master; render nothing.
         work_dir: the chunk folder (default: `.<master name>.render` beside the master).
     """
@@ -84,6 +85,7 @@ class RenderRequest:
     frames: tuple[int | None, int | None] | None = None
     chunk_frames: int = DEFAULT_CHUNK_FRAMES
     chunk: str | None = None
+    analyse_shot: int | None = None
     assemble_only: bool = False
     work_dir: Path | None = None
 
@@ -342,6 +344,18 @@ def _decode(path: Path, bit_depth: int) -> Iterator[np.ndarray]:
                           hint="Rerun the render: a damaged chunk is re-rendered") from exc
 
 
+def plan_render(request: RenderRequest) -> tuple[Chunk, ...]:
+    """The chunks of `request` (its manifest started, so workers share one header); no rendering."""
+    convert = check_request(request)
+    with open_media(convert.input) as reader:
+        job = _Job(request, convert, reader)
+        try:
+            Manifest(job.folder).start(job.header, job.chunks)
+            return job.chunks
+        finally:
+            job.depth.close()
+
+
 def render(request: RenderRequest, cancel: CancelToken | None = None) -> Iterator[Progress]:
     """Render the project in chunks (or one chunk, or only assemble); a generator of Progress whose
     return value is a :class:`RenderReport`."""
@@ -359,8 +373,16 @@ def render(request: RenderRequest, cancel: CancelToken | None = None) -> Iterato
             if removed:
                 yield Progress("note", 0, 0, message=f"removed {len(removed)} partial file(s) of dead workers")
             ids = tuple(c.id for c in job.chunks)
+            if request.analyse_shot is not None:
+                chunk = next((c for c in job.chunks if c.shot == request.analyse_shot), None)
+                if chunk is None:
+                    raise UsageError(f"shot {request.analyse_shot} is not part of this render's plan")
+                yield from job.analyse(chunk, cancel)
+                return RenderReport(ids, seconds=time.perf_counter() - t_start)
             if request.chunk is not None:
-                chunk = next((c for c in job.chunks if c.id == request.chunk), None)
+                number = int(request.chunk) if request.chunk.isdigit() else 0
+                chunk = (job.chunks[number - 1] if 1 <= number <= len(job.chunks) else
+                         next((c for c in job.chunks if c.id == request.chunk), None))
                 if chunk is None:
                     raise UsageError(f"no chunk {request.chunk!r} in this render's plan",
                                      hint="List the chunks with `spatialdreamer render --emit json`")

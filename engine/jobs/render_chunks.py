@@ -27,11 +27,11 @@ from typing import Any
 from engine.document import Clip
 from engine.errors import InvalidProject, OutputError, UsageError
 from engine.fileio import atomic_write_json, remove_stale_partials
-from engine.versioning import schema_tag, upgrade_to_current
+from engine.versioning import register_format, upgrade_to_current
 
 MANIFEST_NAME = "RenderManifest"
 MANIFEST_VERSION = 1
-MANIFEST_SCHEMA = schema_tag(MANIFEST_NAME, MANIFEST_VERSION)
+MANIFEST_SCHEMA = register_format(MANIFEST_NAME, MANIFEST_VERSION)
 MANIFEST_FILE = "manifest.json"
 
 

@@ -17,8 +17,9 @@ from engine.errors import InputError
 from engine.media import open_media
 from engine.progress import CancelToken, Progress
 from engine.shots import ShotDetectConfig, cuts_to_ranges, detect_cuts, edl_to_project, otio_to_project
+from engine.versioning import register_format
 
-SUMMARY_SCHEMA = "ProjectSummary.1"
+SUMMARY_SCHEMA = register_format("ProjectSummary", 1)
 
 
 def default_shots(ranges: list[tuple[int, int]]) -> tuple[Shot, ...]:

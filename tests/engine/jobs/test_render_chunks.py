@@ -9,18 +9,14 @@ import signal
 import subprocess
 import sys
 import time
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
 from engine import api
-from engine.document import Project, save_project
 from engine.jobs.render_chunks import Manifest, parse_frame_range, parse_shot_list, plan_chunks
-from engine.jobs.render_project import default_shots
-from tests.support.shot_clips import two_shots
+from tests.support.farm_project import frames_of, two_shot_project, unchunked_master
 
 LENGTHS = (12, 9)
 N = sum(LENGTHS)
@@ -28,28 +24,13 @@ N = sum(LENGTHS)
 
 @pytest.fixture(scope="module")
 def project_file(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("proj")
-    media = two_shots(folder / "two.mp4", LENGTHS)
-    project = Project.single(str(media), Fraction(24), N, default_shots([(0, LENGTHS[0]), (LENGTHS[0], N)]))
-    path = folder / "two.sdproj"
-    save_project(project, path)
-    return path
-
-
-def frames_of(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as c:
-        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    return two_shot_project(tmp_path_factory.mktemp("proj"), LENGTHS)
 
 
 @pytest.fixture(scope="module")
 def reference(project_file, tmp_path_factory) -> list[np.ndarray]:
     """The unchunked master: convert --project, FFV1 (lossless), DVG on."""
-    out = tmp_path_factory.mktemp("ref") / "ref.mkv"
-    request = api.ConvertRequest(input=None, project=api.load_project(project_file), output=out,
-                                 encode=api.EncodeSettings(codec="ffv1"))
-    for _ in api.convert(request):
-        pass
-    frames = frames_of(out)
+    frames = unchunked_master(project_file, tmp_path_factory.mktemp("ref") / "ref.mkv")
     assert len(frames) == N
     return frames
 

@@ -1,0 +1,1 @@
+"""Farm integration: job descriptions for other render farms (OpenJD, OpenCue, plain JSON)."""

@@ -1,0 +1,38 @@
+"""A two-shot project on a synthetic clip, and the unchunked reference master, for the render/farm tests."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from engine import api
+from engine.document import Project, save_project
+from engine.jobs.render_project import default_shots
+from tests.support.shot_clips import two_shots
+
+
+def two_shot_project(folder: Path, lengths: tuple[int, int]) -> Path:
+    """folder/two.sdproj over folder/two.mp4: shots [0, a) and [a, a + b), default grades."""
+    n = sum(lengths)
+    media = two_shots(folder / "two.mp4", lengths)
+    path = folder / "two.sdproj"
+    save_project(Project.single(str(media), Fraction(24), n, default_shots([(0, lengths[0]), (lengths[0], n)])), path)
+    return path
+
+
+def frames_of(path: Path) -> list[np.ndarray]:
+    """Every decoded frame of a master, RGB."""
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+def unchunked_master(project_file: Path, out: Path) -> list[np.ndarray]:
+    """`convert --project` (DVG on, FFV1) of the project, decoded."""
+    request = api.ConvertRequest(input=None, project=api.load_project(project_file), output=out,
+                                 encode=api.EncodeSettings(codec="ffv1"))
+    for _ in api.convert(request):
+        pass
+    return frames_of(out)

@@ -90,7 +90,7 @@ def render_request(args: argparse.Namespace):
     frames = api.parse_frame_range(args.frames) if args.frames else None
     return api.RenderRequest(convert, shots=shots, frames=frames, chunk_frames=args.chunk_frames,
                              chunk=args.chunk, analyse_shot=args.analyse_shot, assemble_only=args.assemble,
-                             work_dir=args.work_dir)
+                             work_dir=args.work_dir, project_file=args.project_file)
 
 
 # (flag, attribute) of every value a farm task repeats, explicitly (after the project's settings)

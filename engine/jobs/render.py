@@ -34,7 +34,7 @@ import torch
 from engine.device import resolve_device
 from engine.document import Clip
 from engine.errors import InputError, OutputError, UsageError
-from engine.fileio import temp_path_beside
+from engine.fileio import refuse_inputs_as_outputs, temp_path_beside
 from engine.jobs.convert import (
     DepthStage,
     Segment,
@@ -45,7 +45,7 @@ from engine.jobs.convert import (
     windows_at,
 )
 from engine.jobs.frame import FrameAssembly, eye_image
-from engine.jobs.plan import RenderPlan, plan_convert
+from engine.jobs.plan import RenderPlan, job_inputs, output_paths, plan_convert
 from engine.jobs.render_chunks import (
     Chunk,
     Manifest,
@@ -78,6 +78,7 @@ class RenderRequest:
         analyse_shot: only analyse this shot (number from 1) into the shared cache (a farm task).
         assemble_only: join the committed chunks into the master; render nothing.
         work_dir: the chunk folder (default: `.<master name>.render` beside the master).
+        project_file: the project file the request was loaded from (never written over).
     """
 
     convert: ConvertRequest
@@ -88,6 +89,7 @@ class RenderRequest:
     analyse_shot: int | None = None
     assemble_only: bool = False
     work_dir: Path | None = None
+    project_file: Path | None = None
 
     @property
     def output(self) -> Path:
@@ -127,6 +129,8 @@ def check_request(request: RenderRequest) -> ConvertRequest:
     if c.start is not None or c.end is not None:
         raise UsageError("render takes --frames START:END (source frames), not --start/--end")
     c = with_project_media(replace(c, shots="off"))
+    inputs = job_inputs(c) + ((Path(request.project_file),) if request.project_file is not None else ())
+    refuse_inputs_as_outputs(output_paths(request.output, c.layout), inputs)
     if not Path(c.input).is_file():
         raise InputError("the clip's media is missing on this machine", path=c.input,
                          hint="Relink the clip, or map the shared storage path")
@@ -292,8 +296,6 @@ class _Job:
                             "outputs": [str(p) for p in self.plan_outputs()]})
 
     def plan_outputs(self) -> tuple[Path, ...]:
-        from engine.jobs.plan import output_paths
-
         return output_paths(self.request.output, self.convert.layout)
 
     def assemble(self, cancel: CancelToken) -> Iterator[Progress]:

@@ -117,6 +117,10 @@ def test_bad_requests(cli, project_file, tmp_path):
     assert r.code == 2 and "--no-cache" in r.err
     r = cli("render", project_file, "-o", tmp_path / "x.mkv", "--shots", "1-3")
     assert r.code == 2 and "outside" in r.err
+    for own_input in (project_file, project_file.with_name("two.mp4")):  # never written over, --overwrite or not
+        before = own_input.read_bytes()
+        r = cli("render", project_file, "-o", own_input, "--overwrite")
+        assert r.code == 2 and "never writes over" in r.err and own_input.read_bytes() == before
     moved = tmp_path / "moved.sdproj"
     data = json.loads(project_file.read_text())
     data["clips"][0]["media"] = "/nowhere/two.mp4"

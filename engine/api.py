@@ -69,11 +69,12 @@ _LAZY: dict[str, str] = {
     "decode_pcm": "engine.media.pcm",
     **dict.fromkeys(("new_project", "project_summary"), "engine.jobs.render_project"),
     "format_project_summary": "engine.jobs.render_project:format_summary",
-    **dict.fromkeys(("RenderRequest", "RenderReport"), "engine.jobs.render"),
+    **dict.fromkeys(("RenderRequest", "RenderReport", "HeldJob"), "engine.jobs.render"),
     **dict.fromkeys(("parse_shot_list", "parse_frame_range", "plan_chunks"), "engine.jobs.render_chunks"),
     **dict.fromkeys(("EMIT_FORMATS", "farm_job", "openjd_template", "opencue_spec"), "engine.farm.emit"),
     "write_text_atomic": "engine.fileio:atomic_write_text",
     "render_on_ray": "engine.farm.ray_runner",
+    **dict.fromkeys(("parse_path_maps", "map_path"), "engine.farm.path_map"),
 }
 
 
@@ -99,12 +100,13 @@ def convert(request, cancel: CancelToken | None = None) -> Iterator[Progress]:
     return _convert.convert(request, cancel)
 
 
-def render(request, cancel: CancelToken | None = None):
+def render(request, cancel: CancelToken | None = None, held=None):
     """Render a project's clip in resumable chunks into one master (a RenderRequest); a generator of
-    Progress whose return value is a RenderReport (chunks rendered, kept, damaged; up to date)."""
+    Progress whose return value is a RenderReport (chunks rendered, kept, damaged; up to date).
+    `held` (a HeldJob) keeps the media and the depth model open between chunk calls."""
     from engine.jobs import render as _render
 
-    return _render.render(request, cancel)
+    return _render.render(request, cancel, held)
 
 
 def evaluate(request, cancel: CancelToken | None = None):

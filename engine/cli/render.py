@@ -54,6 +54,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                    help="render the chunks on a Ray cluster (HOST:PORT of its head) or a local one ('local')")
     f.add_argument("--workers", type=positive_int, default=2, metavar="N",
                    help="Ray workers (actors) rendering chunks (default 2)")
+    f.add_argument("--gpus-per-worker", type=float, metavar="F",
+                   help="GPUs each Ray worker asks for (default: 1 when --device is cuda, or auto on a "
+                        "cluster with GPUs; else 0)")
+    f.add_argument("--path-map", action="append", metavar="FROM=TO",
+                   help="shared storage this machine sees at FROM is at TO on the workers (--ray, --emit; "
+                        "repeatable); without them, media paths stored in the project are mapped")
     f.add_argument("--emit", choices=api.EMIT_FORMATS,
                    help="write a job description whose tasks are `spatialdreamer render --chunk ID` calls "
                         "(OpenJD template, OpenCue job spec, or a JSON list of commands); renders nothing")
@@ -88,9 +94,11 @@ def render_request(args: argparse.Namespace):
     convert = convert_request(args)
     shots = api.parse_shot_list(args.shot_list, len(clip.shots)) if args.shot_list else None
     frames = api.parse_frame_range(args.frames) if args.frames else None
+    # with --ray / --emit the map is how the workers see this machine's paths; else it maps the project's media
+    local_map = () if (args.ray or args.emit) else api.parse_path_maps(args.path_map)
     return api.RenderRequest(convert, shots=shots, frames=frames, chunk_frames=args.chunk_frames,
                              chunk=args.chunk, analyse_shot=args.analyse_shot, assemble_only=args.assemble,
-                             work_dir=args.work_dir, project_file=args.project_file)
+                             work_dir=args.work_dir, project_file=args.project_file, path_map=local_map)
 
 
 # (flag, attribute) of every value a farm task repeats, explicitly (after the project's settings)
@@ -105,13 +113,21 @@ _TASK_VALUES = (("--layout", "layout"), ("--codec", "codec"), ("--bit-depth", "b
 
 
 def task_command(args: argparse.Namespace) -> list[str]:
-    """The render command line every farm task shares (absolute paths, every setting explicit)."""
-    argv = ["spatialdreamer", "render", str(args.project_file.resolve()), "-o", str(args.output.resolve())]
+    """The render command line every farm task shares (absolute paths as the workers see them through
+    --path-map, every setting explicit; the map itself goes along for the media paths in the project)."""
+    mapping = api.parse_path_maps(args.path_map)
+
+    def worker_path(p: Path) -> str:
+        return str(api.map_path(p.resolve(), mapping))
+
+    argv = ["spatialdreamer", "render", worker_path(args.project_file), "-o", worker_path(args.output)]
     for flag, name in _TASK_VALUES:
         value = getattr(args, name, None)
         if value is not None:
-            argv += [flag, str(value.resolve() if isinstance(value, Path) else value)]
+            argv += [flag, worker_path(value) if isinstance(value, Path) else str(value)]
     argv += [flag for flag, on in (("--swap-eyes", args.swap_eyes), ("--overwrite", args.overwrite)) if on]
+    for src, dst in mapping:
+        argv += ["--path-map", f"{src}={dst}"]
     return [*argv, "--progress", "json"]
 
 
@@ -146,7 +162,9 @@ def run(args: argparse.Namespace) -> int:
     if args.emit is not None:
         return emit(args, request)
     if args.ray is not None:
-        report = run_job(lambda token: api.render_on_ray(request, args.ray, args.workers, cancel=token),
+        mapping = api.parse_path_maps(args.path_map)
+        report = run_job(lambda token: api.render_on_ray(request, args.ray, args.workers, cancel=token,
+                                                         path_map=mapping, gpus_per_worker=args.gpus_per_worker),
                          args.progress, args.quiet)
     else:
         report = run_job(lambda token: api.render(request, cancel=token), args.progress, args.quiet)

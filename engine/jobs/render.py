@@ -34,6 +34,7 @@ import torch
 from engine.device import resolve_device
 from engine.document import Clip
 from engine.errors import InputError, OutputError, UsageError
+from engine.farm.path_map import map_project_media
 from engine.fileio import refuse_inputs_as_outputs, temp_path_beside
 from engine.jobs.convert import (
     DepthStage,
@@ -79,6 +80,8 @@ class RenderRequest:
         assemble_only: join the committed chunks into the master; render nothing.
         work_dir: the chunk folder (default: `.<master name>.render` beside the master).
         project_file: the project file the request was loaded from (never written over).
+        path_map: (FROM, TO) prefixes applied to the media paths stored in the project (`--path-map`:
+            a project written on a machine that mounts the shared storage elsewhere).
     """
 
     convert: ConvertRequest
@@ -90,6 +93,7 @@ class RenderRequest:
     assemble_only: bool = False
     work_dir: Path | None = None
     project_file: Path | None = None
+    path_map: tuple[tuple[str, str], ...] = ()
 
     @property
     def output(self) -> Path:
@@ -128,7 +132,7 @@ def check_request(request: RenderRequest) -> ConvertRequest:
                          hint="Leave out --no-cache (point --cache-dir at shared storage on a farm)")
     if c.start is not None or c.end is not None:
         raise UsageError("render takes --frames START:END (source frames), not --start/--end")
-    c = with_project_media(replace(c, shots="off"))
+    c = with_project_media(replace(c, shots="off", project=map_project_media(c.project, request.path_map)))
     inputs = job_inputs(c) + ((Path(request.project_file),) if request.project_file is not None else ())
     refuse_inputs_as_outputs(output_paths(request.output, c.layout), inputs)
     if not Path(c.input).is_file():
@@ -293,7 +297,7 @@ class _Job:
     def master_fingerprint(self) -> str:
         c = self.convert
         return fingerprint({"chunks": self.header["fingerprint"], "encode": c.encode, "stereo": self.plan.stereo_mode,
-                            "outputs": [str(p) for p in self.plan_outputs()]})
+                            "outputs": [p.name for p in self.plan_outputs()]})  # names: a farm's paths differ
 
     def plan_outputs(self) -> tuple[Path, ...]:
         return output_paths(self.request.output, self.convert.layout)
@@ -358,83 +362,126 @@ def plan_render(request: RenderRequest) -> tuple[Chunk, ...]:
             job.depth.close()
 
 
-def render(request: RenderRequest, cancel: CancelToken | None = None) -> Iterator[Progress]:
+def render(request: RenderRequest, cancel: CancelToken | None = None,
+           held: HeldJob | None = None) -> Iterator[Progress]:
     """Render the project in chunks (or one chunk, or only assemble); a generator of Progress whose
-    return value is a :class:`RenderReport`."""
+    return value is a :class:`RenderReport`. `held` keeps the media open and the depth model loaded
+    for the next call with the same request (a farm actor's chunks)."""
     cancel = cancel or CancelToken()
     t_start = time.perf_counter()
     convert = check_request(request)
+    if held is not None:
+        return (yield from _render(held.job(request, convert), request, convert, cancel, t_start))
     with open_media(convert.input) as reader:
         job = _Job(request, convert, reader)
         try:
-            manifest_store = Manifest(job.folder)
-            manifest, notes = manifest_store.start(job.header, job.chunks)
-            for note in notes:
-                yield Progress("note", 0, 0, message=note)
-            removed = remove_dead_partials(job.folder)
-            if removed:
-                yield Progress("note", 0, 0, message=f"removed {len(removed)} partial file(s) of dead workers")
-            ids = tuple(c.id for c in job.chunks)
-            if request.analyse_shot is not None:
-                chunk = next((c for c in job.chunks if c.shot == request.analyse_shot), None)
-                if chunk is None:
-                    raise UsageError(f"shot {request.analyse_shot} is not part of this render's plan")
-                yield from job.analyse(chunk, cancel)
-                return RenderReport(ids, seconds=time.perf_counter() - t_start)
-            if request.chunk is not None:
-                number = int(request.chunk) if request.chunk.isdigit() else 0
-                chunk = (job.chunks[number - 1] if 1 <= number <= len(job.chunks) else
-                         next((c for c in job.chunks if c.id == request.chunk), None))
-                if chunk is None:
-                    raise UsageError(f"no chunk {request.chunk!r} in this render's plan",
-                                     hint="List the chunks with `spatialdreamer render --emit json`")
-                if valid_commit(job.folder, manifest["committed"].get(chunk.id)):
-                    return RenderReport(ids, kept=(chunk.id,), up_to_date=True,
-                                        seconds=time.perf_counter() - t_start)
-                yield from job.render_chunk(chunk, manifest, cancel)
-                return RenderReport(ids, rendered=(chunk.id,), seconds=time.perf_counter() - t_start)
-            outputs = job.plan_outputs()
-            master = manifest.get("master")
-            if (master and master.get("fingerprint") == job.master_fingerprint()
-                    and all(digest_matches(p.parent, r) for p, r in zip(outputs, master["files"], strict=False))
-                    and len(master["files"]) == len(outputs)):
-                return RenderReport(ids, kept=ids, master=outputs, up_to_date=True,
-                                    seconds=time.perf_counter() - t_start)
-            if not convert.overwrite:
-                for p in outputs:
-                    if p.exists():
-                        raise OutputError("already exists", path=p, hint="Pass --overwrite to replace it")
-            kept, damaged, rendered = [], [], []
-            for c in job.chunks:
-                record = manifest["committed"].get(c.id)
-                if valid_commit(job.folder, record):
-                    kept.append(c.id)
-                elif record is not None:
-                    damaged.append(c.id)
-            if damaged:
-                manifest_store.forget(damaged)
-                for cid in damaged:
-                    manifest["committed"].pop(cid, None)
-                yield Progress("note", 0, 0, message=f"{len(damaged)} committed chunk(s) failed their check "
-                                                     "and are rendered again")
-            if kept:
-                yield Progress("note", 0, 0, message=f"resuming: {len(kept)} of {len(ids)} chunks already committed")
-            if request.assemble_only and len(kept) < len(ids):
-                missing = [cid for cid in ids if cid not in kept]
-                raise OutputError(f"{len(missing)} chunk(s) are not committed yet (first: {missing[0]})",
-                                  path=job.folder, hint="Render them first (`spatialdreamer render --chunk ID`)")
-            todo = [c for c in job.chunks if c.id not in kept]
-            total = sum(c.frames for c in todo)
-            done = 0
-            for c in todo:
-                for p in job.render_chunk(c, manifest_store.read(), cancel):
-                    yield Progress(p.stage, done + p.done, total, p.message) if p.stage == "render" else p
-                done += c.frames
-                rendered.append(c.id)
-            yield from job.assemble(cancel)
-            manifest_store.set_master({"fingerprint": job.master_fingerprint(),
-                                       "files": [file_digest(p) for p in outputs]})
-            return RenderReport(ids, rendered=tuple(rendered), kept=tuple(kept), damaged=tuple(damaged),
-                                master=outputs, seconds=time.perf_counter() - t_start)
+            return (yield from _render(job, request, convert, cancel, t_start))
         finally:
             job.depth.close()
+
+
+class HeldJob:
+    """A reader and a :class:`_Job` (depth stage: model, stabiliser, cache handles) kept open across
+    :func:`render` calls for the same request that differ only in the chunk asked for — what a farm
+    actor holds so that a learned depth model is loaded once per worker, not once per chunk."""
+
+    def __init__(self) -> None:
+        self._key: RenderRequest | None = None
+        self._job: _Job | None = None
+        self.opened = 0  # how many times a job was built (tests, benchmarks)
+
+    def job(self, request: RenderRequest, convert: ConvertRequest) -> _Job:
+        # the same request object's settings (compared by identity: a project may hold arrays)
+        key = replace(request, chunk=None, analyse_shot=None, assemble_only=False)
+        same = (self._key is not None and self._key.convert is request.convert
+                and replace(self._key, convert=None) == replace(key, convert=None))
+        if self._job is None or not same:
+            self.close()
+            reader = open_media(convert.input)
+            try:
+                self._job = _Job(request, convert, reader)
+            except BaseException:
+                reader.close()
+                raise
+            self._key = key
+            self.opened += 1
+        return self._job
+
+    def close(self) -> None:
+        if self._job is not None:
+            self._job.depth.close()
+            self._job.reader.close()
+        self._job = self._key = None
+
+
+def _render(job: _Job, request: RenderRequest, convert: ConvertRequest, cancel: CancelToken,
+            t_start: float) -> Iterator[Progress]:
+    manifest_store = Manifest(job.folder)
+    manifest, notes = manifest_store.start(job.header, job.chunks)
+    for note in notes:
+        yield Progress("note", 0, 0, message=note)
+    removed = remove_dead_partials(job.folder)
+    if removed:
+        yield Progress("note", 0, 0, message=f"removed {len(removed)} partial file(s) of dead workers")
+    ids = tuple(c.id for c in job.chunks)
+    if request.analyse_shot is not None:
+        chunk = next((c for c in job.chunks if c.shot == request.analyse_shot), None)
+        if chunk is None:
+            raise UsageError(f"shot {request.analyse_shot} is not part of this render's plan")
+        yield from job.analyse(chunk, cancel)
+        return RenderReport(ids, seconds=time.perf_counter() - t_start)
+    if request.chunk is not None:
+        number = int(request.chunk) if request.chunk.isdigit() else 0
+        chunk = (job.chunks[number - 1] if 1 <= number <= len(job.chunks) else
+                 next((c for c in job.chunks if c.id == request.chunk), None))
+        if chunk is None:
+            raise UsageError(f"no chunk {request.chunk!r} in this render's plan",
+                             hint="List the chunks with `spatialdreamer render --emit json`")
+        if valid_commit(job.folder, manifest["committed"].get(chunk.id)):
+            return RenderReport(ids, kept=(chunk.id,), up_to_date=True,
+                                seconds=time.perf_counter() - t_start)
+        yield from job.render_chunk(chunk, manifest, cancel)
+        return RenderReport(ids, rendered=(chunk.id,), seconds=time.perf_counter() - t_start)
+    outputs = job.plan_outputs()
+    master = manifest.get("master")
+    if (master and master.get("fingerprint") == job.master_fingerprint()
+            and all(digest_matches(p.parent, r) for p, r in zip(outputs, master["files"], strict=False))
+            and len(master["files"]) == len(outputs)):
+        return RenderReport(ids, kept=ids, master=outputs, up_to_date=True,
+                            seconds=time.perf_counter() - t_start)
+    if not convert.overwrite:
+        for p in outputs:
+            if p.exists():
+                raise OutputError("already exists", path=p, hint="Pass --overwrite to replace it")
+    kept, damaged, rendered = [], [], []
+    for c in job.chunks:
+        record = manifest["committed"].get(c.id)
+        if valid_commit(job.folder, record):
+            kept.append(c.id)
+        elif record is not None:
+            damaged.append(c.id)
+    if damaged:
+        manifest_store.forget(damaged)
+        for cid in damaged:
+            manifest["committed"].pop(cid, None)
+        yield Progress("note", 0, 0, message=f"{len(damaged)} committed chunk(s) failed their check "
+                                             "and are rendered again")
+    if kept:
+        yield Progress("note", 0, 0, message=f"resuming: {len(kept)} of {len(ids)} chunks already committed")
+    if request.assemble_only and len(kept) < len(ids):
+        missing = [cid for cid in ids if cid not in kept]
+        raise OutputError(f"{len(missing)} chunk(s) are not committed yet (first: {missing[0]})",
+                          path=job.folder, hint="Render them first (`spatialdreamer render --chunk ID`)")
+    todo = [c for c in job.chunks if c.id not in kept]
+    total = sum(c.frames for c in todo)
+    done = 0
+    for c in todo:
+        for p in job.render_chunk(c, manifest_store.read(), cancel):
+            yield Progress(p.stage, done + p.done, total, p.message) if p.stage == "render" else p
+        done += c.frames
+        rendered.append(c.id)
+    yield from job.assemble(cancel)
+    manifest_store.set_master({"fingerprint": job.master_fingerprint(),
+                               "files": [file_digest(p) for p in outputs]})
+    return RenderReport(ids, rendered=tuple(rendered), kept=tuple(kept), damaged=tuple(damaged),
+                        master=outputs, seconds=time.perf_counter() - t_start)

@@ -47,10 +47,18 @@ def test_openjd_template_validates_and_lists_every_chunk_once(cli, project_file,
 
 def test_json_commands_render_the_master_and_opencue_spec(cli, project_file, tmp_path):
     master = tmp_path / "m.mkv"
-    r = cli("render", project_file, "-o", master, "--codec", "ffv1", "--chunk-frames", "3", "--emit", "json")
+    # the workers mount this machine's folders elsewhere (links here): tasks carry the workers' paths
+    (tmp_path / "w_out").symlink_to(tmp_path)
+    (tmp_path / "w_proj").symlink_to(project_file.parent)
+    maps = ("--path-map", f"{project_file.parent}={tmp_path / 'w_proj'}",
+            "--path-map", f"{tmp_path}={tmp_path / 'w_out'}")
+    r = cli("render", project_file, "-o", master, "--codec", "ffv1", "--chunk-frames", "3", "--emit", "json", *maps)
     assert r.code == 0, r.err
     job = json.loads(r.out)
     assert job["schema"] == "FarmJob.1" and [c["id"] for c in job["chunks"]] == expected_ids(project_file)
+    assert job["base"][2] == str(tmp_path / "w_proj" / project_file.name)
+    assert job["base"][job["base"].index("-o") + 1] == str(tmp_path / "w_out" / "m.mkv")
+    assert job["base"].count("--path-map") == 2
     for task in [*job["analyse"], *job["chunks"], job["assemble"]]:  # what a shell loop would run, in-process
         argv = task["command"]
         assert argv[:2] == ["spatialdreamer", "render"]

@@ -51,6 +51,7 @@ _LAZY: dict[str, str] = {
                      "otio_to_project", "shots_to_project"), "engine.shots"),
     **dict.fromkeys(("ConvertRequest", "ImportedDepthSpec"), "engine.jobs.request"),
     "DepthExportSpec": "engine.jobs.export_depth",
+    "RefinerSpec": "engine.jobs.refine",
     "player_name": "engine.jobs.plan",
     **dict.fromkeys(("EvalReport", "EvalRequest"), "engine.jobs.evaluate"),
     **dict.fromkeys(("PairReport", "PairRequest", "SkippedInput"), "engine.jobs.pairs"),

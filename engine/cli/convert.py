@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from engine import api
-from engine.cli.options import common_options, convert_request, encode_options, render_options
+from engine.cli.options import common_options, convert_request, encode_options, refiner_options, render_options
 from engine.cli.progress import run_job
 
 NAME = "convert"
@@ -20,6 +20,7 @@ EXAMPLES = """examples:
   spatialdreamer convert plate.exr.mp4 -o out.mp4 --depth disp/ --depth-kind disparity-px
   spatialdreamer convert --project reel.sdproj --clip 2 -o reel_clip2.mp4
   spatialdreamer convert reel.mp4 -o reel_sbs.mp4 --auto-grade tv65     # per-shot grades fitted to a 65" TV
+  spatialdreamer convert shot.mp4 -o refined.mp4 --refiner runs/small --refiner-steps 8   # diffusion refiner
 """
 
 
@@ -27,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """Add `convert` (render, encode and common options) to `subparsers`."""
     p = subparsers.add_parser(NAME, help="convert a video or still into a stereo master", epilog=EXAMPLES,
                               formatter_class=argparse.RawDescriptionHelpFormatter,
-                              parents=[render_options(), encode_options(), common_options()])
+                              parents=[render_options(), encode_options(), refiner_options(), common_options()])
     p.add_argument("input", type=Path, nargs="?", help="source video or still (default: the --project clip's media)")
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--name-for-players", action="store_true",

@@ -129,6 +129,37 @@ def render_options() -> argparse.ArgumentParser:
     return p
 
 
+def refiner_options() -> argparse.ArgumentParser:
+    """--refiner NAME|PATH and how it runs (unset values: the model's saved defaults)."""
+    p = _parent()
+    g = p.add_argument_group("diffusion refiner (SpatialDreamer; needs a trained refiner)")
+    g.add_argument("--refiner", metavar="NAME|PATH",
+                   help="refine the synthesised eyes with this refiner: a name in the models folder (or shipped), "
+                        "or a folder `train-refiner --out` wrote")
+    g.add_argument("--refiner-blend", choices=("composite", "full"), default="composite",
+                   help="composite: refined pixels only in and near the holes (default); full: the whole "
+                        "refined view, as the paper does")
+    g.add_argument("--refiner-steps", type=positive_int, metavar="N", help="denoising steps per window")
+    g.add_argument("--refiner-guidance", type=float, metavar="G", help="guidance on the reference (1 = off)")
+    g.add_argument("--refiner-seed", type=int, default=0, metavar="N",
+                   help="noise seed (each window's noise comes from it, its shot and its start; default 0)")
+    g.add_argument("--refiner-window", type=positive_int, metavar="FRAMES", help="frames per temporal window")
+    g.add_argument("--refiner-window-overlap", type=int, metavar="FRAMES",
+                   help="frames shared by neighbouring windows (blended)")
+    g.add_argument("--refiner-tile", type=int, metavar="PX", help="spatial tile size (0 = whole frame)")
+    g.add_argument("--refiner-tile-overlap", type=int, metavar="PX", help="overlap of neighbouring tiles")
+    return p
+
+
+def _refiner_spec(args: argparse.Namespace):
+    if getattr(args, "refiner", None) is None:
+        return None
+    return api.RefinerSpec(args.refiner, steps=args.refiner_steps, guidance=args.refiner_guidance,
+                           seed=args.refiner_seed, window=args.refiner_window,
+                           window_overlap=args.refiner_window_overlap, tile=args.refiner_tile,
+                           tile_overlap=args.refiner_tile_overlap, blend=args.refiner_blend)
+
+
 def encode_options(with_range: bool = True) -> argparse.ArgumentParser:
     """Codec, quality and (`with_range`) the --start/--end range of a video master."""
     p = _parent()
@@ -185,4 +216,4 @@ def convert_request(args: argparse.Namespace):
         project=args.project if isinstance(args.project, api.Project) else (
             api.load_project(args.project) if args.project else None), clip=args.clip,
         export_depth=_export_spec(args), export_holes=getattr(args, "export_holes", None),
-        cache_dir=args.cache_dir, use_cache=not args.no_cache)
+        cache_dir=args.cache_dir, use_cache=not args.no_cache, refiner=_refiner_spec(args))

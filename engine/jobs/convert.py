@@ -46,6 +46,7 @@ from engine.jobs.frame import (
     to_tensor,
 )
 from engine.jobs.plan import RenderPlan, hole_mask_paths, job_inputs, plan_convert
+from engine.jobs.refine import RefineStage
 from engine.jobs.request import ConvertRequest, with_project_media
 from engine.jobs.stream import Sink, prefetch
 from engine.media import EncodeSettings, MediaReader, VideoWriter, commit_together, open_media, write_still
@@ -322,12 +323,14 @@ def hole_image(holes: torch.Tensor) -> np.ndarray:
 
 def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader, depth: DepthStage,
                   clip: Clip, segments: list[Segment], device: torch.device, cancel: CancelToken,
-                  exporter: DepthExporter | None) -> Iterator[Progress]:
+                  exporter: DepthExporter | None, refiner: RefineStage | None = None) -> Iterator[Progress]:
     writers = _open_writers(request, plan, reader.info) + _open_hole_writers(request, plan, reader.info.video.fps)
     t0 = reader.frame(plan.start).time
     bit_depth = request.encode.bit_depth
     editor = None if depth.is_disparity else depth_editor(clip, reader, depth)
-    assembly = FrameAssembly(request, device, editor)
+    assembly = FrameAssembly(request, device, editor, refiner)
+    if refiner is not None:
+        refiner.plan([s.end - s.start for s in segments])
 
     def encode(item: tuple[list[np.ndarray], _Pending]) -> None:
         images, pending = item
@@ -352,7 +355,7 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
 
     try:
         for segment in segments:
-            assembly.reset()
+            assembly.begin_shot(segment.start, segment.end)
             yield from prepare_edits(editor, clip, segment, cancel)
             for frame in prefetch(reader.frames(segment.start, segment.end), maxsize=4, name="decode-render"):
                 cancel.check()
@@ -360,8 +363,10 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
                 prepared = assembly.prepare(frame.index, eye_image(frame.image, plan.eye_size),
                                             depth.depth_tensor(frame.index, segment, device), params)
                 pending[frame.index] = _Pending(frame.time - t0, export_item(prepared, exporter))
-                yield from emit(assembly.push(prepared))
-            yield from emit(assembly.flush())
+                yield from emit((yield from assembly.refine(assembly.push(prepared))))
+            yield from emit((yield from assembly.refine(assembly.flush())))
+            if refiner is not None:
+                refiner.finish_shot()
         for note in summarise_notes(assembly.notes):
             yield Progress("note", 0, 0, message=note)
         sink.close()
@@ -412,8 +417,17 @@ def summarise_notes(notes: list[str], limit: int = 5) -> list[str]:
     return unique[:limit] + ([f"... and {len(unique) - limit} more"] if len(unique) > limit else [])
 
 
+def open_refiner(request: ConvertRequest, plan: RenderPlan, device: torch.device,
+                 cancel: CancelToken) -> RefineStage | None:
+    """The refiner stage of `request.refiner` (found, checked, loaded and sized against free memory), or None."""
+    if request.refiner is None:
+        return None
+    return RefineStage(request.refiner, request.synthesize, plan.eye_size, device, request.depth_config.models_dir,
+                       cancel)
+
+
 def _convert_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader, device: torch.device,
-                   cancel: CancelToken) -> Iterator[Progress]:
+                   cancel: CancelToken, refiner: RefineStage | None = None) -> Iterator[Progress]:
     depth = DepthStage(request, plan.eye_size, reader)
     exporter = make_exporter(request, plan, reader, depth.kind)
     try:
@@ -427,7 +441,7 @@ def _convert_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
             yield from depth.depth_pass(reader, segment, cancel, done, plan.frame_count)
             yield from depth.drain_notes()
             done += segment.end - segment.start
-        yield from _render_video(request, plan, reader, depth, clip, segments, device, cancel, exporter)
+        yield from _render_video(request, plan, reader, depth, clip, segments, device, cancel, exporter, refiner)
         if exporter is not None:
             exporter.finish()
             for note in exporter.notes:
@@ -454,7 +468,7 @@ def write_stills_together(paths: tuple, images: list[np.ndarray]) -> None:
 
 
 def _convert_still(request: ConvertRequest, plan: RenderPlan, reader: MediaReader, device: torch.device,
-                   cancel: CancelToken) -> Iterator[Progress]:
+                   cancel: CancelToken, refiner: RefineStage | None = None) -> Iterator[Progress]:
     depth = DepthStage(request, plan.eye_size, reader)
     exporter = make_exporter(request, plan, reader, depth.kind)
     try:
@@ -467,9 +481,11 @@ def _convert_still(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
         editor = None if depth.is_disparity or clip is None else depth_editor(clip, reader, depth)
         if editor is not None:
             yield from prepare_edits(editor, clip, segment, cancel)
-        assembly = FrameAssembly(request, device, editor)
+        assembly = FrameAssembly(request, device, editor, refiner)
         prepared = assembly.prepare(0, image, depth.depth_tensor(0, segment, device), params)
-        views = assembly.render_one(prepared)
+        if refiner is not None:
+            refiner.plan([1])
+        views = yield from assembly.refine_one(prepared, assembly.render_one(prepared))
         cancel.check()
         if exporter is not None:
             exporter.write(*export_item(prepared, exporter))
@@ -495,8 +511,9 @@ def convert(request: ConvertRequest, cancel: CancelToken | None = None) -> Itera
         for note in plan.notes:
             yield Progress("note", 0, 0, message=note)
         device = resolve_device(request.device)
+        refiner = open_refiner(request, plan, device, cancel)
         run = _convert_still if plan.is_still else _convert_video
-        yield from run(request, plan, reader, device, cancel)
+        yield from run(request, plan, reader, device, cancel, refiner)
 
 
 __all__ = ["ConvertRequest", "EncodeSettings", "PerFrameStereo", "Segment", "convert", "depth_to_tensor",

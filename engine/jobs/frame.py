@@ -5,6 +5,7 @@ and the farm all use, so a preview is the master's frame.
             → depth edits (hook)                   (:class:`DepthEditor`; the painting issue fills it)
             → depth curve → grade → disparity      (engine.grading.render.graded_disparity)
             → splat + fill (per-frame) or DVG      (make_stereo_renderer)
+            → [refiner]                            (engine.jobs.refine.RefineStage, `--refiner`)
             → pack → image                         (pack, to_image)
 
 :class:`FrameAssembly` holds the stereo renderer (DVG keeps temporal state across the frames of a
@@ -14,8 +15,9 @@ decoded arrays and tensors live here too.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import cv2
 import numpy as np
@@ -28,6 +30,10 @@ from engine.grading.floating_window import apply_floating_windows
 from engine.grading.render import graded_disparity, render_graded
 from engine.jobs.request import ConvertRequest
 from engine.ops import StereoViews, pack
+from engine.progress import Progress
+
+if TYPE_CHECKING:
+    from engine.jobs.refine import RefineStage
 
 
 def eye_image(image: np.ndarray, eye_size: tuple[int, int]) -> np.ndarray:
@@ -134,15 +140,19 @@ def make_stereo_renderer(request: ConvertRequest, device: torch.device) -> PerFr
 class FrameAssembly:
     """The master's per-frame path after depth: edits → curve → grade → eyes → floating windows → pack.
 
-    Feed the frames of one shot in order with :meth:`push` (call :meth:`reset` at each cut and
-    :meth:`flush` at the end of a shot); each returns the frames whose eyes are complete.
+    Feed the frames of one shot in order with :meth:`push` (call :meth:`reset` — or :meth:`begin_shot`
+    when a refiner runs — at each cut and :meth:`flush` at the end of a shot); each returns the frames
+    whose eyes are complete. With a refiner, what they return goes through :meth:`refine` (a generator
+    of per-step Progress) before packing.
     """
 
-    def __init__(self, request: ConvertRequest, device: torch.device, editor: DepthEditor | None = None) -> None:
+    def __init__(self, request: ConvertRequest, device: torch.device, editor: DepthEditor | None = None,
+                 refiner: RefineStage | None = None) -> None:
         self.request = request
         self.device = device
         self.editor = editor
         self.stereo = make_stereo_renderer(request, device)
+        self.refiner = refiner
 
     @property
     def notes(self) -> list[str]:
@@ -171,7 +181,31 @@ class FrameAssembly:
         return PreparedFrame(index, image, delta, graded_disparity(delta, params))
 
     def push(self, frame: PreparedFrame) -> list[tuple[int, StereoViews]]:
+        if self.refiner is not None:
+            self.refiner.add_source(frame.index, frame.image)
         return self.stereo.push(frame.index, frame.image, frame.disparity)
+
+    def begin_shot(self, start: int, end: int) -> None:
+        """A new shot of source frames [start, end): the stereo renderer and the refiner start afresh."""
+        self.reset()
+        if self.refiner is not None:
+            self.refiner.begin_shot(start, end)
+
+    def refine(self, ready: list[tuple[int, StereoViews]]) -> Generator[Progress, None, list[tuple[int, StereoViews]]]:
+        """The refiner over frames the stereo renderer handed out: the frames now refined (`ready` itself
+        without a refiner)."""
+        if self.refiner is None:
+            return ready
+        return (yield from self.refiner.push(ready))
+
+    def refine_one(self, frame: PreparedFrame, views: StereoViews) -> Generator[Progress, None, StereoViews]:
+        """A still's eyes through the refiner (a one-frame shot, padded to its window); `views` without one."""
+        if self.refiner is None:
+            return views
+        self.begin_shot(frame.index, frame.index + 1)
+        self.refiner.add_source(frame.index, frame.image)
+        (_, refined), = yield from self.refiner.push([(frame.index, views)])
+        return refined
 
     def flush(self) -> list[tuple[int, StereoViews]]:
         return self.stereo.flush()

@@ -11,6 +11,7 @@ from engine.document import DEFAULT_CONVERGENCE, DEFAULT_DIVERGENCE, Project, St
 from engine.dvg import DvgConfig
 from engine.errors import UsageError
 from engine.jobs.export_depth import DepthExportSpec
+from engine.jobs.refine import RefinerSpec
 from engine.media import EncodeSettings
 from engine.shots import ShotDetectConfig
 
@@ -43,6 +44,7 @@ class ConvertRequest:
         max_width: cap on one eye's width in pixels (aspect kept).
         shots: 'auto' (detect cuts), 'off' (one shot), or a path to an .otio / .edl whose cuts to use;
             ignored when `project` is given (its shots are used).
+        refiner: the SpatialDreamer diffusion refiner after the geometric path (`--refiner`); None = off.
     """
 
     input: Path | None
@@ -70,6 +72,7 @@ class ConvertRequest:
     export_holes: Path | None = None
     cache_dir: Path | None = None
     use_cache: bool = True
+    refiner: RefinerSpec | None = None
 
 
 def with_project_media(request: ConvertRequest) -> ConvertRequest:

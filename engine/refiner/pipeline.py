@@ -118,6 +118,24 @@ def pad_frames(x: Tensor, length: int) -> Tensor:
 # ----------------------------------------------------------------------------- the pipeline
 
 
+@dataclass(frozen=True)
+class RefineSettings:
+    """One run's inference settings (see :meth:`SpatialDreamerPipeline.settings`).
+
+    Attributes:
+        steps: Euler steps per window. guidance: classifier-free guidance on the reference (1 = off).
+        window, overlap: frames per temporal window and frames shared by neighbouring windows.
+        tile, tile_overlap: spatial tile and overlap in pixels (tile 0 = whole frame).
+    """
+
+    steps: int
+    guidance: float
+    window: int
+    overlap: int
+    tile: int
+    tile_overlap: int
+
+
 class SpatialDreamerPipeline(DiffusionPipeline):
     """SpatialDreamer refiner (see the module doc). Modules: vae (SVD's or the patch autoencoder), denoiser
     (SpatialDreamerUNet), refiner_net (RefinerNet), scheduler (EulerDiscrete, v-prediction), image_encoder
@@ -281,7 +299,13 @@ class SpatialDreamerPipeline(DiffusionPipeline):
 
     # -- the whole clip ---------------------------------------------------------------------
 
-    def _settings(self, steps, guidance, window, overlap, tile, tile_overlap) -> tuple:
+    def settings(self, steps=None, guidance=None, window=None, overlap=None, tile=None,
+                 tile_overlap=None) -> RefineSettings:
+        """The run's settings: each None takes the default saved with the pipeline; checked.
+
+        Raises:
+            UsageError: a setting out of range for this model.
+        """
         c = self.config
         steps = c.default_steps if steps is None else int(steps)
         guidance = c.default_guidance if guidance is None else float(guidance)
@@ -299,7 +323,7 @@ class SpatialDreamerPipeline(DiffusionPipeline):
             raise UsageError(f"refiner tile {tile} px is too small (at least {2 * self.spatial_multiple} px)")
         if tile and not 0 <= tile_overlap < tile:
             raise UsageError(f"refiner tile overlap {tile_overlap} px must be in [0, {tile})")
-        return steps, guidance, window, overlap, tile, tile_overlap
+        return RefineSettings(steps, guidance, window, overlap, tile, tile_overlap)
 
     def check_inputs(self, reference: Tensor, geometric: Tensor, mask: Tensor) -> None:
         if reference.ndim != 4 or reference.shape[1] != 3:
@@ -331,21 +355,14 @@ class SpatialDreamerPipeline(DiffusionPipeline):
             SpatialDreamerPipelineOutput (or a tuple) with the refined target view.
         """
         self.check_inputs(reference, geometric, mask)
-        steps, guidance, window, overlap, tile, tile_overlap = self._settings(
-            num_inference_steps, guidance_scale, window, window_overlap, tile, tile_overlap)
-        length = reference.shape[0]
-        windows = plan_windows(length, window, overlap)
-        blender, frames = WindowBlender(), []
-        for k, (start, end) in enumerate(windows):
-            part = [pad_frames(x[start:end], end - start) for x in (reference, geometric, mask)]
-            gen = torch.Generator(device="cpu").manual_seed(window_seed(seed, shot_start, shot_start + start))
-            run = self.denoise_window(*part, steps=steps, guidance=guidance, generator=gen, tile=tile,
-                                      tile_overlap=tile_overlap, callback_on_step_end=callback_on_step_end,
-                                      callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs)
-            out = drain(run)
-            blender.add(start, out, window_weights(k, windows, overlap), length)
-            nxt = windows[k + 1][0] if k + 1 < len(windows) else length
-            frames += [f for _, f in blender.pop_before(nxt)]
+        settings = self.settings(num_inference_steps, guidance_scale, window, window_overlap, tile, tile_overlap)
+        stream = ClipStream(self, reference.shape[0], settings, seed=seed, shot_start=shot_start,
+                            callback_on_step_end=callback_on_step_end,
+                            callback_on_step_end_tensor_inputs=callback_on_step_end_tensor_inputs)
+        frames = []
+        for k in range(reference.shape[0]):
+            frames += [f for _, f in drain(stream.push(reference[k], geometric[k], mask[k]))]
+        stream.finish()
         result = torch.stack(frames)
         if output_type == "np":
             result = result.permute(0, 2, 3, 1).cpu().numpy()
@@ -362,6 +379,71 @@ def drain(run: Generator) -> object:
             return stop.value
 
 
+class ClipStream:
+    """One shot refined as its frames arrive: window by window, holding only the frames of the windows not
+    yet run (what :meth:`SpatialDreamerPipeline.__call__` does for a whole clip, which is built on it).
+
+    :meth:`push` takes the next frame and, once a window's frames are all there (the last window runs
+    when the shot's last frame arrives, padded), denoises it — a generator yielding after every denoising
+    step — and returns the frames no later window touches, blended, in order.
+    """
+
+    def __init__(self, pipe: SpatialDreamerPipeline, length: int, settings: RefineSettings, *, seed: int = 0,
+                 shot_start: int = 0, callback_on_step_end: Callable | None = None,
+                 callback_on_step_end_tensor_inputs: tuple[str, ...] = ("latents",)) -> None:
+        self.pipe, self.length, self.settings = pipe, length, settings
+        self.seed, self.shot_start = seed, shot_start
+        self.callback = (callback_on_step_end, callback_on_step_end_tensor_inputs)
+        self.windows = plan_windows(length, settings.window, settings.overlap)
+        self.next_window = 0
+        self.first = 0  # shot frame of self.buffer[0]
+        self.buffer: list[tuple[Tensor, Tensor, Tensor]] = []
+        self.blender = WindowBlender()
+        self.emitted = 0
+
+    @property
+    def steps_total(self) -> int:
+        """Denoising steps the whole shot takes."""
+        return len(self.windows) * self.settings.steps
+
+    def push(self, reference: Tensor, geometric: Tensor, mask: Tensor) -> Generator[int, None, list]:
+        """Add the shot's next frame ((3, H, W), (3, H, W), (1, H, W)); run every window it completes.
+
+        Returns:
+            [(shot frame, (3, H, W) refined float in [0, 1])] of the frames now final.
+        """
+        if self.first + len(self.buffer) >= self.length:
+            raise ValueError(f"the shot has {self.length} frames; no more can be pushed")
+        self.buffer.append((reference, geometric, mask))
+        have, out = self.first + len(self.buffer), []
+        while self.next_window < len(self.windows) and have >= min(self.windows[self.next_window][1], self.length):
+            out += yield from self._run(self.next_window)
+            self.next_window += 1
+        self.emitted += len(out)
+        return out
+
+    def finish(self) -> None:
+        """Check every frame of the shot was pushed and handed out."""
+        if self.emitted != self.length:
+            raise ValueError(f"the shot has {self.length} frames but {self.emitted} were refined")
+
+    def _run(self, k: int) -> Generator[int, None, list]:
+        start, end = self.windows[k]
+        s, pipe = self.settings, self.pipe
+        frames = self.buffer[start - self.first:end - self.first]
+        part = [pad_frames(torch.stack([f[i] for f in frames]), end - start) for i in range(3)]
+        seed = window_seed(self.seed, self.shot_start, self.shot_start + start)
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        out = yield from pipe.denoise_window(*part, steps=s.steps, guidance=s.guidance, generator=gen, tile=s.tile,
+                                             tile_overlap=s.tile_overlap, callback_on_step_end=self.callback[0],
+                                             callback_on_step_end_tensor_inputs=self.callback[1])
+        self.blender.add(start, out, window_weights(k, self.windows, s.overlap), self.length)
+        nxt = self.windows[k + 1][0] if k + 1 < len(self.windows) else self.length
+        del self.buffer[:max(0, nxt - self.first)]
+        self.first = max(self.first, nxt)
+        return self.blender.pop_before(nxt)
+
+
 def latent_tokens(pipe: SpatialDreamerPipeline, height: int, width: int) -> int:
     """Latent cells of a (height, width) frame after padding (for memory estimates)."""
     m = pipe.spatial_multiple
@@ -369,4 +451,5 @@ def latent_tokens(pipe: SpatialDreamerPipeline, height: int, width: int) -> int:
     return math.ceil(height / m) * m // ls * (math.ceil(width / m) * m // ls)
 
 
-__all__ = ["SpatialDreamerPipeline", "SpatialDreamerPipelineOutput", "drain", "window_seed"]
+__all__ = ["ClipStream", "RefineSettings", "SpatialDreamerPipeline", "SpatialDreamerPipelineOutput", "drain",
+           "window_seed"]

@@ -18,35 +18,21 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DATA = ROOT.parent / "shared" / "data" / "stereo_pairs" / "middlebury_2001_2003"
-MIDDLEBURY = {"tsukuba": ("im3.png", "im4.png", "disp3.pgm", 16), "venus": ("im2.png", "im6.png", "disp2.pgm", 8),
-              "teddy": ("im2.png", "im6.png", "disp2.png", 4), "cones": ("im2.png", "im6.png", "disp2.png", 4)}
-PAIRS = (*MIDDLEBURY, "motorcycle")
 
-
-def _rgb(path: Path) -> np.ndarray:
-    return cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+from tests.support.stereo_protocol import PAIRS  # noqa: E402
+from tests.support.stereo_protocol import load_pair as load_pair_u8  # noqa: E402
 
 
 def load_pair(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(left, right) (H, W, 3) float32 in [0, 1] and the left GT disparity (H, W) px, NaN = unknown."""
-    if name == "motorcycle":
-        from skimage import data
-
-        left, right, disp = data.stereo_motorcycle()
-        disp = disp.astype(np.float32)
-        disp[~np.isfinite(disp) | (disp <= 0)] = np.nan
-        return left.astype(np.float32) / 255.0, right.astype(np.float32) / 255.0, disp
-    lname, rname, dname, divisor = MIDDLEBURY[name]
-    raw = cv2.imread(str(DATA / name / dname), cv2.IMREAD_UNCHANGED).astype(np.float32)
-    disp = np.where(raw == 0, np.nan, raw / divisor).astype(np.float32)
-    return _rgb(DATA / name / lname), _rgb(DATA / name / rname), disp
+    """(left, right) (H, W, 3) float32 in [0, 1] and the left GT disparity (H, W) px, NaN = unknown: the scored
+    protocol's own loader (tests/support/stereo_protocol.py), in floats."""
+    left, right, disp = load_pair_u8(name)
+    return left.astype(np.float32) / 255.0, right.astype(np.float32) / 255.0, disp
 
 
 def evaluate_refiner(run: Path, steps: int | None = None, pairs=PAIRS) -> dict:

@@ -40,7 +40,15 @@ def run(args: argparse.Namespace) -> int:
     folder, source = api.resolve_models_dir(args.models_dir)
     if args.action == "list":
         print(f"models folder: {folder}  (from {source})")
+        print("depth models (--depth-model):")
         print(api.format_models_table(api.scan_models(folder)))
+        print("refiner base weights (train-refiner --config svd-xt):")
+        print(api.format_models_table(api.scan_base_weights(folder)))
+        refiners = api.scan_refiners(folder)
+        print("refiners (convert --refiner NAME):")
+        print(api.format_models_table(refiners) if refiners else
+              "  none installed (train one with `spatialdreamer train-refiner --out DIR`, then put DIR in the "
+              "models folder or pass --refiner DIR)")
         return 0
     if not args.name:
         raise api.UsageError("models get needs a model name", hint=f"one of: {', '.join(api.HUB_MODEL_NAMES)}")

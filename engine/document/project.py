@@ -205,6 +205,9 @@ class RenderSettings:
         synthesize: ``both`` | ``right`` | ``left``.
         temporal: DVG temporal filling (False = the per-frame path).
         swap_eyes, max_width, depth_model, stabilise, name_for_players: as the convert flags.
+        refiner: the diffusion refiner (`--refiner NAME|PATH`); None = the geometric path only.
+        refiner_steps, refiner_seed, refiner_blend: as `--refiner-steps` (None = the model's default),
+            `--refiner-seed` and `--refiner-blend` (``composite`` | ``full``).
     """
 
     layout: str = "sbs-full"
@@ -220,6 +223,10 @@ class RenderSettings:
     depth_model: str = "auto"
     stabilise: str = "align"
     name_for_players: bool = False
+    refiner: str | None = None
+    refiner_steps: int | None = None
+    refiner_seed: int = 0
+    refiner_blend: str = "composite"
 
     def __post_init__(self) -> None:
         if self.bit_depth not in (8, 10):
@@ -230,6 +237,10 @@ class RenderSettings:
             raise ValueError(f"max width must be at least 16 px, got {self.max_width!r}")
         if self.crf is not None and (not isinstance(self.crf, int) or not 0 <= self.crf <= 63):
             raise ValueError(f"crf must be 0..63, got {self.crf!r}")
+        if self.refiner_blend not in ("composite", "full"):
+            raise ValueError(f"refiner blend must be composite or full, got {self.refiner_blend!r}")
+        if self.refiner_steps is not None and (not isinstance(self.refiner_steps, int) or self.refiner_steps < 1):
+            raise ValueError(f"refiner steps must be at least 1, got {self.refiner_steps!r}")
         for name in ("layout", "codec", "depth_model", "stabilise"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name):
                 raise ValueError(f"render setting {name} must be a non-empty string")

@@ -18,7 +18,6 @@ diffusers loads only when a request has a refiner (this module imports it lazily
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
@@ -67,13 +66,6 @@ class RefinerSpec:
 # ----------------------------------------------------------------------------- where the refiner is
 
 
-def shipped_refiners() -> list[Path]:
-    """The `resources/refiner/` folders of the installed package (where shipped refiners live)."""
-    spec = importlib.util.find_spec("resources")
-    locations = [] if spec is None or spec.submodule_search_locations is None else spec.submodule_search_locations
-    return [Path(loc) / "refiner" for loc in locations if (Path(loc) / "refiner").is_dir()]
-
-
 def looks_like_path(text: str) -> bool:
     """A `--refiner` value naming a folder (has a separator, or starts with . or ~) rather than a name."""
     return os.sep in text or "/" in text or text.startswith((".", "~"))
@@ -81,6 +73,8 @@ def looks_like_path(text: str) -> bool:
 
 def refiner_candidates(model: str, models_dir: Path) -> list[Path]:
     """Where `model` is looked for, in order (one folder for a PATH)."""
+    from engine.models import shipped_refiners
+
     if looks_like_path(model):
         return [Path(model).expanduser()]
     return [models_dir / model, *(root / model for root in shipped_refiners())]
@@ -175,7 +169,7 @@ def memory_need(pipe, eye_size: tuple[int, int], settings, dtype: torch.dtype) -
     guidance branch pair (8 feature maps of the first resolution's width kept alive at once: skip
     connections, the attention's [own ‖ reference] keys and values, the feed-forward's 4× hidden
     layer — with memory-efficient attention, which torch's SDPA uses on CUDA and CPU) + the decoder
-    (8 frames at a time at full resolution, 4 maps of its widest channel count) + the window's frames.
+    (8 frames at a time, 4 maps of its full-resolution channel count) + the window's frames.
     An estimate, deliberately on the safe side; it grows with window, size and tile as the real peak does.
     """
     size = torch.tensor([], dtype=dtype).element_size()
@@ -193,7 +187,7 @@ def memory_need(pipe, eye_size: tuple[int, int], settings, dtype: torch.dtype) -
     bank = len(pipe.paired_layers) * frames * cells * c0 * size * tiles
     branches = 2 if settings.guidance > 1.0 else 1
     activations = 8 * branches * frames * cells * c0 * size * 4
-    vae_width = max(getattr(pipe.vae.config, "block_out_channels", [3 * ls * ls]))
+    vae_width = getattr(pipe.vae.config, "block_out_channels", [3])[0]  # the decoder's full-resolution width
     decoder = 4 * min(8, frames) * width * height * vae_width * size
     clip = 8 * frames * width * height * 4
     return int(weights + bank + activations + decoder + clip)
@@ -318,5 +312,4 @@ class RefineStage:
         return out
 
 
-__all__ = ["BLENDS", "RefineStage", "RefinerSpec", "check_memory", "find_refiner", "memory_need",
-           "refined_eyes", "shipped_refiners"]
+__all__ = ["BLENDS", "RefineStage", "RefinerSpec", "check_memory", "find_refiner", "memory_need", "refined_eyes"]

@@ -15,6 +15,7 @@ architecture. Loading itself re-checks shapes (see :mod:`engine.depth.learned`).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import zipfile
@@ -118,6 +119,31 @@ MODEL_SPECS: dict[str, ModelSpec] = {
         identity=(("model_index.json", "_class_name", "MarigoldDepthPipeline"),),
         size="2.6 GB, or 1.3 GB as the fp16 variant",
     ),
+}
+
+
+def _base_component(folder: str) -> tuple[tuple[str, ...], ...]:
+    """A base-weights module folder: its config and one safetensors file (what the refiner's loader reads)."""
+    names = ("diffusion_pytorch_model", "model")
+    return ((f"{folder}/config.json",),
+            tuple(f"{folder}/{n}{v}.safetensors" for n in names for v in ("", ".fp16")))
+
+
+# The refiner's base weights for training (`train-refiner --config svd-xt`; CONVENTIONS.md "Models"): what
+# engine.refiner.models.loading reads from them, as `models get svd-xt|sd21` fetches them.
+BASE_SPECS: dict[str, ModelSpec] = {
+    "svd-xt": ModelSpec(
+        name="svd-xt", family="refiner-base", title="Stable Video Diffusion img2vid-xt (refiner base)",
+        repo_id="stabilityai/stable-video-diffusion-img2vid-xt",
+        required=(("model_index.json",), ("scheduler/scheduler_config.json",), *_base_component("unet"),
+                  *_base_component("vae"), *_base_component("image_encoder")),
+        identity=(("unet/config.json", "_class_name", "UNetSpatioTemporalConditionModel"),),
+        size="4.5 GB as the fp16 variant"),
+    "sd21": ModelSpec(
+        name="sd21", family="refiner-base", title="Stable Diffusion 2.1 (RefinerNet base)",
+        repo_id="stabilityai/stable-diffusion-2-1", required=_base_component("unet"),
+        identity=(("unet/config.json", "_class_name", "UNet2DConditionModel"),),
+        size="2.6 GB as the fp16 variant"),
 }
 
 # Best first. Any Depth Anything V2 beats Marigold for video: one forward pass
@@ -226,16 +252,20 @@ def _corruption(folder: Path, spec: ModelSpec) -> str | None:
 
 
 def _hint(spec: ModelSpec, folder: Path, again: bool = False) -> str:
-    verb = "Delete the folder and put the files" if again else "Put the files"
+    verb = "delete the folder and put the files" if again else "put the files"
     return (
-        f"{verb} of the Hugging Face repo {spec.repo_id} ({spec.size}) into {folder}"
-        f" (e.g. `hf download {spec.repo_id} --local-dir {folder}`)"
+        f"Run `spatialdreamer models get {spec.name}`, or {verb} of the Hugging Face repo {spec.repo_id}"
+        f" ({spec.size}) into {folder} (e.g. `hf download {spec.repo_id} --local-dir {folder}`)"
     )
 
 
 def check_model(name: str, models_dir: Path) -> ModelStatus:
     """The state of one model's sub-folder of ``models_dir`` (cheap checks, nothing loaded)."""
-    spec = get_spec(name)
+    return check_spec(get_spec(name), models_dir)
+
+
+def check_spec(spec: ModelSpec, models_dir: Path) -> ModelStatus:
+    """The state of the sub-folder of ``models_dir`` that `spec` describes (cheap checks, nothing loaded)."""
     folder = Path(models_dir) / spec.name
     missing = _missing(folder, spec)
     hint = _hint(spec, folder)
@@ -252,6 +282,53 @@ def check_model(name: str, models_dir: Path) -> ModelStatus:
 def scan_models(models_dir: Path) -> list[ModelStatus]:
     """The state of every known learned model in ``models_dir``, in preference order."""
     return [check_model(name, models_dir) for name in PREFERENCE]
+
+
+def scan_base_weights(models_dir: Path) -> list[ModelStatus]:
+    """The state of the refiner's base weights (``svd-xt/``, ``sd21/``) in ``models_dir``."""
+    return [check_spec(spec, models_dir) for spec in BASE_SPECS.values()]
+
+
+def _is_refiner(folder: Path) -> bool:
+    try:
+        index = json.loads((folder / "model_index.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(index, dict) and index.get("_class_name") == "SpatialDreamerPipeline"
+
+
+def refiner_status(folder: Path, name: str) -> ModelStatus:
+    """A trained refiner folder checked as `convert --refiner` checks it (every module's files and shapes)."""
+    from engine.errors import InvalidProject
+    from engine.refiner.models.loading import check_pipeline_folder
+
+    try:
+        check_pipeline_folder(folder)
+    except ModelNotFound as exc:
+        return ModelStatus(name, folder, "incomplete", (exc.message,), exc.hint or "")
+    except InvalidProject as exc:
+        return ModelStatus(name, folder, "corrupt", (), exc.hint or "Train it again (train-refiner --out)",
+                           exc.message)
+    return ModelStatus(name, folder, "ok", (), "")
+
+
+def shipped_refiners() -> list[Path]:
+    """The ``resources/refiner/`` folders of the installed package (where shipped refiners live)."""
+    spec = importlib.util.find_spec("resources")
+    locations = [] if spec is None or spec.submodule_search_locations is None else spec.submodule_search_locations
+    return [Path(loc) / "refiner" for loc in locations if (Path(loc) / "refiner").is_dir()]
+
+
+def scan_refiners(models_dir: Path, shipped: list[Path] | None = None) -> list[ModelStatus]:
+    """Every trained refiner a `--refiner NAME` finds: sub-folders of ``models_dir`` holding a SpatialDreamer
+    pipeline, then the refiners shipped in ``resources/refiner/`` (a name in both: the models folder's wins)."""
+    roots = [Path(models_dir), *(shipped_refiners() if shipped is None else shipped)]
+    found: dict[str, Path] = {}
+    for root in roots:
+        for folder in sorted(root.iterdir()) if root.is_dir() else []:
+            if folder.is_dir() and folder.name not in found and _is_refiner(folder):
+                found[folder.name] = folder
+    return [refiner_status(folder, name) for name, folder in found.items()]
 
 
 def best_available(models_dir: Path) -> str | None:

@@ -181,60 +181,48 @@ SVD_VAE = {
     "latent_channels": 4, "layers_per_block": 2, "in_channels": 3, "out_channels": 3, "scaling_factor": 0.18215,
 }
 
-TINY = RefinerConfig(
-    name="tiny",
-    autoencoder="patch",
-    patch_size=2,
-    denoiser={
-        "down_block_types": ["CrossAttnDownBlockSpatioTemporal", "DownBlockSpatioTemporal"],
-        "up_block_types": ["UpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal"],
-        "block_out_channels": [32, 64], "layers_per_block": 1, "cross_attention_dim": 32,
-        "num_attention_heads": [2, 4], "addition_time_embed_dim": 8, "projection_class_embeddings_input_dim": 24,
-        "num_frames": 4, "stereo_embed_dim": 16,
-    },
-    refiner_net={
-        "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"],
-        "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"],
-        "block_out_channels": [32, 64], "layers_per_block": 1, "cross_attention_dim": 32,
-        "attention_head_dim": [2, 4], "norm_num_groups": 32,
-    },
-    image_encoder=None,
-    til_neighbours=2,
-    residual_sigma=0.1,
-    scheduler={**SVD_SCHEDULER, "sigma_max": 80.0},
-    train=TrainSettings(num_frames=4, height=32, width=32, batch_size=2, learning_rate=2e-3, warmup_steps=5,
-                        ema_decay=0.99, mixed_precision="no", checkpoint_every=20, validate_every=20,
-                        keep_checkpoints=2, validation_steps=4, validation_clips=2, max_steps=60),
-    inference=InferenceSettings(steps=4, guidance=1.0, window=4, window_overlap=1, tile=0, tile_overlap=16),
+def cpu_unets(attention: tuple[bool, ...], channels: tuple[int, ...], heads: tuple[int, ...], time_dim: int,
+              stereo_dim: int, frames: int, cross_dim: int = 32) -> tuple[dict, dict]:
+    """The denoiser's and RefinerNet's keyword arguments of a from-scratch CPU config: the same levels (with or
+    without attention, from the top), widths and heads for both, spatio-temporal blocks for the denoiser."""
+    def blocks(kind: str, suffix: str) -> tuple[list[str], list[str]]:
+        down = [f"{'CrossAttn' if a else ''}Down{kind}{suffix}" for a in attention]
+        up = [f"{'CrossAttn' if a else ''}Up{kind}{suffix}" for a in reversed(attention)]
+        return down, up
+
+    shared = {"block_out_channels": list(channels), "layers_per_block": 1, "cross_attention_dim": cross_dim}
+    (down_st, up_st), (down_2d, up_2d) = blocks("Block", "SpatioTemporal"), blocks("Block", "2D")
+    denoiser = {"down_block_types": down_st, "up_block_types": up_st, **shared, "num_attention_heads": list(heads),
+                "addition_time_embed_dim": time_dim, "projection_class_embeddings_input_dim": 3 * time_dim,
+                "num_frames": frames, "stereo_embed_dim": stereo_dim}
+    refiner_net = {"down_block_types": down_2d, "up_block_types": up_2d, **shared, "attention_head_dim": list(heads),
+                   "norm_num_groups": 32}
+    return denoiser, refiner_net
+
+
+def cpu_config(name: str, patch_size: int, unets: tuple[dict, dict], train: TrainSettings,
+               inference: InferenceSettings) -> RefinerConfig:
+    """A from-scratch CPU config: the patch autoencoder, no image encoder, the residual parametrisation
+    (σ_d = 0.1) and SVD's scheduler with σ_max 80 (see the package docstring)."""
+    return RefinerConfig(name=name, autoencoder="patch", patch_size=patch_size, denoiser=unets[0],
+                         refiner_net=unets[1], image_encoder=None, til_neighbours=2, residual_sigma=0.1,
+                         scheduler={**SVD_SCHEDULER, "sigma_max": 80.0}, train=train, inference=inference)
+
+
+TINY = cpu_config(
+    "tiny", 2, cpu_unets((True, False), (32, 64), (2, 4), time_dim=8, stereo_dim=16, frames=4),
+    TrainSettings(num_frames=4, height=32, width=32, batch_size=2, learning_rate=2e-3, warmup_steps=5,
+                  ema_decay=0.99, mixed_precision="no", checkpoint_every=20, validate_every=20,
+                  keep_checkpoints=2, validation_steps=4, validation_clips=2, max_steps=60),
+    InferenceSettings(steps=4, guidance=1.0, window=4, window_overlap=1, tile=0, tile_overlap=16),
 )
 
-SMALL = RefinerConfig(
-    name="small",
-    autoencoder="patch",
-    patch_size=4,
-    denoiser={
-        "down_block_types": ["DownBlockSpatioTemporal", "CrossAttnDownBlockSpatioTemporal",
-                             "CrossAttnDownBlockSpatioTemporal"],
-        "up_block_types": ["CrossAttnUpBlockSpatioTemporal", "CrossAttnUpBlockSpatioTemporal",
-                           "UpBlockSpatioTemporal"],
-        "block_out_channels": [32, 64, 64], "layers_per_block": 1, "cross_attention_dim": 32,
-        "num_attention_heads": [1, 2, 2], "addition_time_embed_dim": 16,
-        "projection_class_embeddings_input_dim": 48, "num_frames": 4, "stereo_embed_dim": 32,
-    },
-    refiner_net={
-        "down_block_types": ["DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"],
-        "up_block_types": ["CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"],
-        "block_out_channels": [32, 64, 64], "layers_per_block": 1, "cross_attention_dim": 32,
-        "attention_head_dim": [1, 2, 2], "norm_num_groups": 32,
-    },
-    image_encoder=None,
-    til_neighbours=2,
-    residual_sigma=0.1,
-    scheduler={**SVD_SCHEDULER, "sigma_max": 80.0},
-    train=TrainSettings(num_frames=4, height=128, width=128, batch_size=2, learning_rate=5e-4, warmup_steps=50,
-                        ema_decay=0.995, mixed_precision="no", checkpoint_every=200, validate_every=200,
-                        keep_checkpoints=2, validation_steps=8, validation_clips=4, max_steps=4000),
-    inference=InferenceSettings(steps=8, guidance=1.0, window=8, window_overlap=2, tile=256, tile_overlap=32),
+SMALL = cpu_config(
+    "small", 4, cpu_unets((False, True, True), (32, 64, 64), (1, 2, 2), time_dim=16, stereo_dim=32, frames=4),
+    TrainSettings(num_frames=4, height=128, width=128, batch_size=2, learning_rate=5e-4, warmup_steps=50,
+                  ema_decay=0.995, mixed_precision="no", checkpoint_every=200, validate_every=200,
+                  keep_checkpoints=2, validation_steps=8, validation_clips=4, max_steps=4000),
+    InferenceSettings(steps=8, guidance=1.0, window=8, window_overlap=2, tile=256, tile_overlap=32),
 )
 
 SVD_XT = RefinerConfig(

@@ -23,7 +23,9 @@ def job_request(project, job) -> api.ConvertRequest:
         input=None, output=Path(job.output), project=project, clip=job.clip, layout=s.layout,
         synthesize=s.synthesize, temporal=s.temporal, swap_eyes=s.swap_eyes, max_width=s.max_width,
         encode=api.EncodeSettings(codec=s.codec, bit_depth=s.bit_depth, crf=s.crf, preset=s.preset),
-        start=f"{job.start}f", end=f"{job.end}f", overwrite=True)
+        start=f"{job.start}f", end=f"{job.end}f", overwrite=True,
+        refiner=api.RefinerSpec(s.refiner, steps=s.refiner_steps, seed=s.refiner_seed, blend=s.refiner_blend)
+        if s.refiner else None)
 
 
 class QueueRunner(QObject):

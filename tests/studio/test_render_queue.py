@@ -59,3 +59,16 @@ def test_a_failing_job_is_marked_failed_with_a_dialog_and_can_be_retried(window,
     assert window.document.project.job(job).state == "queued"
     window.document.stack.undo()  # the retry is an edit like any other
     assert window.document.project.job(job).state == "failed"
+
+
+def test_a_job_with_a_refiner_asks_convert_for_it():
+    from engine import api
+    from engine.document import Project, RenderJob, RenderSettings
+    from studio.queue.runner import job_request
+
+    project = Project.single(str(DEMO_CLIP), 24, 10, ())
+    plain = RenderJob("j1", "c1", 0, 10, "/tmp/out.mp4")
+    refined = replace(plain, settings=RenderSettings(refiner="small", refiner_steps=6, refiner_seed=3,
+                                                     refiner_blend="full"))
+    assert job_request(project, plain).refiner is None
+    assert job_request(project, refined).refiner == api.RefinerSpec("small", steps=6, seed=3, blend="full")

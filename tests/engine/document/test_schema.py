@@ -41,7 +41,8 @@ def full_project(media: str) -> Project:
     first = Clip("c1", media, Fraction(24000, 1001), 48,
                  (Shot(0, 24, grade, "A", (stroke,), windows), Shot(24, 48, name="B")), "Opening")
     second = Clip("c2", media + ".second.mov", Fraction(25), 10, (Shot(0, 10, Grade(), "C"),))
-    settings = RenderSettings(layout="tb-half", codec="hevc", bit_depth=10, crf=20, output_dir=str(Path(media).parent))
+    settings = RenderSettings(layout="tb-half", codec="hevc", bit_depth=10, crf=20, output_dir=str(Path(media).parent),
+                              refiner="small", refiner_steps=6, refiner_blend="full")
     job = RenderJob("j1", "c1", 0, 24, str(Path(media).with_name("a_tb.mp4")), settings, "failed", "disk full",
                     "Shot 001")
     return Project((first, second), "reel", settings, (job,))

@@ -276,6 +276,15 @@ def remove_stroke(project: Project, clip: str, shot: int, stroke_id: str) -> Pro
     return with_shot(project, clip, shot, replace(s, strokes=tuple(k for k in s.strokes if k.id != stroke_id)))
 
 
+def set_stroke_visible(project: Project, clip: str, shot: int, stroke_id: str, visible: bool) -> Project:
+    """Show or hide a stroke (a hidden stroke stays in the document and changes δ nowhere)."""
+    s = get_shot(project, clip, shot)
+    if not any(k.id == stroke_id for k in s.strokes):
+        raise KeyError(f"shot {shot + 1} has no stroke {stroke_id!r}")
+    strokes = tuple(replace(k, visible=bool(visible)) if k.id == stroke_id else k for k in s.strokes)
+    return with_shot(project, clip, shot, replace(s, strokes=strokes))
+
+
 # ---------------------------------------------------------------- clips and settings
 
 

@@ -42,6 +42,14 @@ class Stroke:
         amount: ``push``: the δ offset a in [−1, 1]; other kinds: strength in [0, 1] that scales w.
         value: ``set``: the target δ in [0, 1] (unused by the other kinds).
         edge_aware: snap the brush weight to the frame's image edges.
+        visible: False hides the stroke: it stays in the document (and its list) but changes δ nowhere,
+            in the preview and the master alike (a muted layer).
+        matte: an imported matte instead of a brush path: an image, a folder of images or a frame-number
+            pattern (``roto.%04d.png`` / ``roto.####.exr``); its grey level (integers over their range,
+            floats clipped to [0, 1]) is the weight. A single image is the matte of `frame` and is carried
+            by flow like a painted stroke; a sequence's j-th file (number order) is the matte of source
+            frame ``frame + j`` (no flow). `points`, `softness` and `edge_aware` are unused (`radius` sets
+            smooth's blur as for a brush).
     """
 
     id: str
@@ -53,6 +61,8 @@ class Stroke:
     amount: float = 1.0
     value: float = 0.0
     edge_aware: bool = False
+    visible: bool = True
+    matte: str = ""
 
     def __post_init__(self) -> None:
         if not self.id:
@@ -61,7 +71,7 @@ class Stroke:
             raise ValueError(f"stroke kind {self.kind!r} is not one of {', '.join(STROKE_KINDS)}")
         if isinstance(self.frame, bool) or not isinstance(self.frame, int) or self.frame < 0:
             raise ValueError(f"stroke frame must be a source frame >= 0, got {self.frame!r}")
-        if not self.points:
+        if not self.points and not self.matte:
             raise ValueError(f"stroke {self.id} has no points")
         if not all(len(p) == 2 and all(math.isfinite(c) for c in p) for p in self.points):
             raise ValueError(f"stroke {self.id} has a point that is not a finite (x, y)")

@@ -124,7 +124,7 @@ def _track_from_list(items: Any, what: str) -> Track:
 def _stroke_to_dict(s: Stroke) -> dict:
     return {"id": s.id, "kind": s.kind, "frame": s.frame, "points": [list(p) for p in s.points],
             "radius": s.radius, "softness": s.softness, "amount": s.amount, "value": s.value,
-            "edge_aware": s.edge_aware}
+            "edge_aware": s.edge_aware, "visible": s.visible, **({"matte": s.matte} if s.matte else {})}
 
 
 def _point(value: Any) -> tuple[float, float]:
@@ -136,13 +136,14 @@ def _point(value: Any) -> tuple[float, float]:
 def _stroke_from_dict(d: Any) -> Stroke:
     d = _dict(d, "stroke")
     points = tuple(_point(p) for p in _list(d["points"], "stroke points"))
-    edge_aware = d.get("edge_aware", False)
-    if not isinstance(edge_aware, bool):
-        raise TypeError(f"stroke edge_aware must be true or false, got {edge_aware!r}")
+    edge_aware, visible = d.get("edge_aware", False), d.get("visible", True)
+    for name, flag in (("edge_aware", edge_aware), ("visible", visible)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"stroke {name} must be true or false, got {flag!r}")
     return Stroke(_str(d["id"], "stroke id"), _str(d["kind"], "stroke kind"), _int(d["frame"], "stroke frame"),
                   points, _num(d["radius"], "stroke radius"), _num(d.get("softness", 0.0), "stroke softness"),
                   _num(d.get("amount", 1.0), "stroke amount"), _num(d.get("value", 0.0), "stroke value"),
-                  edge_aware)
+                  edge_aware, visible, _str(d.get("matte", ""), "stroke matte"))
 
 
 def shot_to_dict(s: Shot) -> dict:

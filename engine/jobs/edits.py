@@ -21,9 +21,11 @@ import torch
 from torch import Tensor
 
 from engine.cache import ArrayCache, params_fingerprint
-from engine.document import Clip, Shot
+from engine.depth.imported import depth_source_files, read_depth_image
+from engine.document import Clip, Shot, Stroke
 from engine.dvg.fields import PairFlow, pair_flow
 from engine.edits import ShotEdits
+from engine.errors import InputError
 from engine.flow import FlowConfig, FlowEstimator, to_gray, working_size
 from engine.progress import CancelToken, Progress
 
@@ -156,6 +158,48 @@ class ShotFlows:
         return _unpack(values, self._matched[j])
 
 
+def matte_weight(raw: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A matte image as a brush weight: (h, w[, c]) integers over their range or floats -> (H, W) in [0, 1]
+    (first channel; NaN counts as 0), resized to `shape` (area when shrinking, bilinear when enlarging)."""
+    grey = raw[..., 0] if raw.ndim == 3 else raw
+    if grey.dtype.kind in "iub":
+        top = 1.0 if grey.dtype.kind == "b" else float(np.iinfo(grey.dtype).max)
+        values = grey.astype(np.float32) / np.float32(top)
+    else:
+        values = np.nan_to_num(grey.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+    values = np.clip(values, 0.0, 1.0)
+    if values.shape != tuple(shape):
+        shrink = shape[1] < values.shape[1]
+        values = cv2.resize(values, (shape[1], shape[0]), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    return np.clip(values, 0.0, 1.0).astype(np.float32)
+
+
+class MatteFiles:
+    """The imported-matte strokes' images on disk (an :class:`engine.edits.shot.MatteSource`): one image, a
+    folder (natural order) or a frame-number pattern, read with the depth importer's readers (PNG 8/16-bit,
+    EXR, TIFF, PFM, JPEG …). An unreadable file counts as an empty matte (the stroke is then noted as ignored)."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, list] = {}
+        self._lock = threading.Lock()
+
+    def files(self, stroke: Stroke) -> list:
+        with self._lock:
+            if stroke.matte not in self._files:
+                self._files[stroke.matte] = depth_source_files(stroke.matte)
+            return self._files[stroke.matte]
+
+    def count(self, stroke: Stroke) -> int:
+        return len(self.files(stroke))
+
+    def weight(self, stroke: Stroke, index: int, shape: tuple[int, int]) -> np.ndarray:
+        try:
+            raw = read_depth_image(self.files(stroke)[index])
+        except (InputError, OSError, ValueError):
+            return np.zeros(shape, np.float32)
+        return matte_weight(raw, shape)
+
+
 class ClipEditor:
     """The depth-edit hook of one clip: each shot's strokes carried by flow and applied to δ.
 
@@ -176,6 +220,7 @@ class ClipEditor:
         self.config = config or EditFlowConfig()
         self.source_size = (int(reader.info.video.width), int(reader.info.video.height))
         self.memo: dict = {}
+        self.mattes = MatteFiles()
         self._flows: dict[tuple[int, int], ShotFlows] = {}
         self._shots: dict[tuple, ShotEdits] = {}
         self._lock = threading.RLock()  # one flow pass per shot however many threads ask
@@ -207,7 +252,8 @@ class ClipEditor:
             if key not in self._shots:  # flows are computed when a stroke is first carried (or by prepare)
                 flows = self.flows(shot)
                 self._shots[key] = ShotEdits(shot.start, shot.end, shot.strokes, self.source_size,
-                                             (self.eye_size[1], self.eye_size[0]), flows, self._image, self.memo)
+                                             (self.eye_size[1], self.eye_size[0]), flows, self._image, self.memo,
+                                             self.mattes)
             return self._shots[key]
 
     def prepare(self, shot: Shot, cancel: CancelToken | None = None) -> Iterator[Progress]:

@@ -266,15 +266,16 @@ class Session:
                 self._editor = self._editor.with_clip(clip)
             return self._editor
 
-    def edit_overlay(self, n: int) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    def edit_overlay(self, n: int, wait: bool = True) -> tuple[np.ndarray | None, tuple[str, ...]]:
         """The depth edits' weight on frame `n` at eye size ((H, W) float32 in [0, 1], the largest stroke
         weight per pixel; None when the shot has no strokes) and the shot's stroke notes (strokes ignored,
-        or applied only on part of the shot and why)."""
+        or applied only on part of the shot and why). `wait` False answers at once: strokes not carried
+        yet show only on their painted frame, and only carried strokes have notes."""
         editor, shot = self._depth_editor(), self.shot_at(n)
         if editor is None or shot is None or not shot.strokes:
             return None, ()
         edits = editor.shot_edits(shot)
-        return edits.overlay(n), tuple(edits.notes())
+        return edits.overlay(n, wait), tuple(edits.notes(wait))
 
     def _reader_for_analysis(self) -> MediaReader:
         """A second decoder for analysis, so a shot's sequential read never fights the scrub's seeks."""

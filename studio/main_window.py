@@ -28,6 +28,7 @@ from studio import project_io
 from studio.bin.panel import BinPanel
 from studio.document import DocumentModel
 from studio.inspector.panel import InspectorPanel
+from studio.paint.tool import PaintTool
 from studio.playback import FrameController
 from studio.queue.panel import QueuePanel
 from studio.queue.runner import QueueRunner
@@ -118,6 +119,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_status()
         self._connect()
+        self.paint = PaintTool(self)  # the depth brush: its inspector section, viewer layer and menu
         self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self.autosave)
         self.autosave_timer.start()
         self._refresh_budget("tv65")
@@ -455,6 +457,7 @@ class MainWindow(QMainWindow):
         self.autosave_timer.stop()
         self.headset.shutdown()
         self.runner.close()
+        self.paint.close()
         self.jobs.close()
         self.controller.close()
         self.viewer.shutdown()

@@ -5,9 +5,10 @@ Everything the brush computes goes through engine.document (strokes, pure edits)
 session's δ for sampling and its edit overlay), never past the front door.
 """
 
-from studio.paint.brush import BrushGesture, BrushSettings, ViewTransform, sample_depth
+from studio.paint.brush import BrushGesture, BrushSettings, sample_depth
 from studio.paint.commands import AddStrokeCommand, RemoveStrokeCommand
+from studio.paint.layer import ViewMapping
 from studio.paint.overlay import overlay_qimage, overlay_rgba
 
-__all__ = ["AddStrokeCommand", "BrushGesture", "BrushSettings", "RemoveStrokeCommand", "ViewTransform",
-           "overlay_qimage", "overlay_rgba", "sample_depth"]
+__all__ = ["AddStrokeCommand", "BrushGesture", "BrushSettings", "RemoveStrokeCommand",
+           "ViewMapping", "overlay_qimage", "overlay_rgba", "sample_depth"]

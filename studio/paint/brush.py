@@ -1,7 +1,7 @@
 """The brush: settings the inspector edits, and one press-drag-release gesture in source pixels.
 
-Pointer positions arrive in viewer pixels; :class:`ViewTransform` maps them to full-resolution source
-pixels (stroke coordinates, CONVENTIONS.md). A drag is decimated to points about a quarter of the
+Pointer positions arrive in viewer pixels; :class:`studio.paint.layer.ViewMapping` maps them to full-resolution
+source pixels (stroke coordinates, CONVENTIONS.md). A drag is decimated to points about a quarter of the
 brush radius apart (the rasteriser draws the segments between them exactly). Push pulls nearer with the
 modifier held (a < 0); ``set`` with no value given takes δ under the press point (set-to-sampled-value).
 """
@@ -42,22 +42,6 @@ class BrushSettings:
             raise ValueError("brush radius and softness must be >= 0 and amount in [0, 1]")
         if self.value is not None and not 0 <= self.value <= 1:
             raise ValueError(f"set value must be in [0, 1], got {self.value}")
-
-
-@dataclass(frozen=True)
-class ViewTransform:
-    """Viewer pixel -> source pixel: source = (view - offset) / scale (the viewer's zoom and pan)."""
-
-    scale: float = 1.0
-    offset_x: float = 0.0
-    offset_y: float = 0.0
-
-    def to_source(self, x: float, y: float) -> tuple[float, float]:
-        return (x - self.offset_x) / self.scale, (y - self.offset_y) / self.scale
-
-    def radius_in_view(self, radius: float) -> float:
-        """A source-pixel length in viewer pixels (to draw the brush cursor)."""
-        return radius * self.scale
 
 
 def sample_depth(delta: np.ndarray, x: float, y: float, source_size: tuple[int, int]) -> float | None:

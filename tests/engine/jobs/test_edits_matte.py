@@ -15,22 +15,11 @@ import pytest
 from engine import api
 from engine.document import Stroke
 from engine.document import edits as doc_edits
+from tests.engine.jobs import test_edits_render as render
 from tests.engine.jobs.test_edits_render import LENGTHS, N, master
-from tests.support.shot_clips import WARM, clip_from_shots, drift, pan
 
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("clip")
-    path, _ = clip_from_shots(folder / "two.mp4", [(LENGTHS[0], drift(3, WARM, LENGTHS[0])),
-                                                   (LENGTHS[1], pan(4, (0.4, 0.9, 0.6), LENGTHS[1], 3, 12))])
-    return path
-
-
-@pytest.fixture
-def settings(tmp_path) -> api.ConvertRequest:
-    return api.ConvertRequest(input=None, temporal=False, layout="sbs-full", cache_dir=tmp_path / "cache",
-                              encode=api.EncodeSettings(codec="ffv1"), params=api.StereoParams(4.0, 0.4))
+clip = render.clip  # the two-shot clip and the render settings of the render-parity tests
+settings = render.settings
 
 
 def source_size(clip: Path) -> tuple[int, int]:

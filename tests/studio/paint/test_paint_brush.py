@@ -16,7 +16,7 @@ from studio.paint import (
     BrushGesture,
     BrushSettings,
     RemoveStrokeCommand,
-    ViewTransform,
+    ViewMapping,
     overlay_qimage,
     overlay_rgba,
     sample_depth,
@@ -62,8 +62,12 @@ def test_paint_pull_modifier_and_sampled_set():
 
 
 def test_paint_view_mapping_and_depth_sampling():
-    view = ViewTransform(scale=0.5, offset_x=100, offset_y=20)
-    assert view.to_source(150, 70) == (100.0, 100.0) and view.radius_in_view(30) == 15
+    # a 192x108 frame of a 384x216 source shown at 0.5 view px per source px, content at (100, 20)
+    view = ViewMapping((100.0, 20.0, 192.0, 108.0), (192, 108), (192, 108), (384, 216))
+    assert view.to_source(150, 70) == (100.0, 100.0) and view.scale == 0.5
+    assert view.to_view(100.0, 100.0) == (150.0, 70.0)
+    sbs = ViewMapping((0.0, 0.0, 768.0, 216.0), (384, 108), (192, 108), (384, 216))  # side by side
+    assert sbs.to_source(400.0, 10.0) == pytest.approx((16.0, 10.0))  # the right tile maps to the same point
     delta = np.tile(np.linspace(0, 1, 96, dtype=np.float32), (54, 1))  # half of a 192x108 source
     assert sample_depth(delta, 191.0, 10.0, (192, 108)) == pytest.approx(1.0)
     assert sample_depth(delta, 0.0, 0.0, (192, 108)) == 0.0

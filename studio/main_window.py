@@ -30,6 +30,7 @@ from studio.document import DocumentModel
 from studio.inspector.panel import InspectorPanel
 from studio.paint.tool import PaintTool
 from studio.playback import FrameController
+from studio.qc.tool import QcTool
 from studio.queue.panel import QueuePanel
 from studio.queue.runner import QueueRunner
 from studio.timeline.widget import TimelineWidget
@@ -120,6 +121,7 @@ class MainWindow(QMainWindow):
         self._build_status()
         self._connect()
         self.paint = PaintTool(self)  # the depth brush: its inspector section, viewer layer and menu
+        self.qc = QcTool(self)  # the QC track, the one-click suggestion and the clip's QC
         self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self.autosave)
         self.autosave_timer.start()
         self._refresh_budget("tv65")
@@ -458,6 +460,7 @@ class MainWindow(QMainWindow):
         self.headset.shutdown()
         self.runner.close()
         self.paint.close()
+        self.qc.close()
         self.jobs.close()
         self.controller.close()
         self.viewer.shutdown()

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QScrollArea
 
 from engine.document import edits
 from studio.paint.brush import BrushGesture, BrushSettings, resized, sample_depth
@@ -65,6 +66,7 @@ class PaintTool(QObject):
         self.lane.failed.connect(lambda _rid, message: self.window.statusBar().showMessage(message))
         self.panel = PaintPanel(self)
         window.inspector.layout().insertWidget(window.inspector.layout().count() - 1, self.panel)
+        self._scroll_inspector()
         self.layer = PaintLayer(self, window.viewer)
         window.viewer.installEventFilter(self)
         window.viewer.fell_back.connect(lambda _why: self._watch_viewer())
@@ -91,6 +93,19 @@ class PaintTool(QObject):
         action("Smaller brush", lambda: self.resize_brush(1 / 1.25), "[")
         action("Larger brush", lambda: self.resize_brush(1.25), "]")
         action("Import matte…", self.choose_matte, "Ctrl+Shift+M")
+
+    def _scroll_inspector(self) -> None:
+        """The inspector grew by this section: let it scroll instead of stretching the window."""
+        dock = self.window.docks["inspector"]
+        if isinstance(dock.widget(), QScrollArea):
+            return
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(self.window.inspector)
+        scroll.setMinimumWidth(self.window.inspector.minimumWidth() + 16)
+        dock.setWidget(scroll)
 
     def _watch_viewer(self) -> None:
         viewer = self.window.viewer.viewer

@@ -10,18 +10,14 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from tests.support.data import DEMO_CLIP
+from tests.studio.test_main_window import _open_demo as open_demo
 
 RADIUS, SOFT = 20.0, 6.0
 A, B = (120.0, 110.0), (220.0, 120.0)  # the stroke, source pixels
 
 
 def open_analysed(window, qtbot):
-    window.show()
-    qtbot.waitExposed(window)
-    with qtbot.waitSignal(window.first_frame_shown, timeout=120_000):
-        assert window.open_media(DEMO_CLIP)
-    qtbot.waitUntil(lambda: window.controller.session is not None, timeout=60_000)
+    open_demo(window, qtbot)
     with qtbot.waitSignal(window.controller.analysed, timeout=180_000):
         window.analyse_current_shot()
     qtbot.waitUntil(lambda: not window.viewer.frame.provisional, timeout=60_000)

@@ -11,15 +11,7 @@ import pytest
 
 from engine import api
 from studio.qc.track import STATE_COLOURS, runs
-from tests.support.data import DEMO_CLIP
-
-
-def open_demo(window, qtbot):
-    window.show()
-    qtbot.waitExposed(window)
-    with qtbot.waitSignal(window.first_frame_shown, timeout=120_000):
-        assert window.open_media(DEMO_CLIP)
-    qtbot.waitUntil(lambda: window.controller.session is not None, timeout=60_000)
+from tests.studio.test_main_window import _open_demo as open_demo
 
 
 def set_divergence(window, qtbot, value: float) -> None:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("ops", "depth", "cache", "stabilise", "dvg", "learned_depth", "convert", "session", "edits", "xr")
+BENCHES = ("ops", "depth", "cache", "stabilise", "dvg", "learned_depth", "convert", "session", "edits", "xr", "farm")
 
 
 def main() -> int:

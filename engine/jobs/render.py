@@ -5,13 +5,16 @@
 1. plan: the chosen shots within the frame range, cut into chunks (:mod:`engine.jobs.render_chunks`);
 2. per shot, analysis: depth, stabilisation and the shot's δ range into the shared depth cache (the
    same entries `convert` and the studio use — δ is normalised over the whole shot);
-3. per chunk: the frames through the one per-frame assembly (engine/jobs/frame.py) into a lossless
-   intermediate (FFV1 RGB, `.mkv`), committed in the manifest with its size and digest. DVG's temporal
-   state is saved at the end of a chunk; the next chunk of the shot continues from it, or — when it
-   is missing or damaged — warms up from the shot start. Either way a chunk's frames are bit-identical
-   to the same frames of an unchunked render;
-4. the master: the intermediates decoded in order and encoded once, with the source's audio, colour
-   tags, timecode and stereo metadata (the same writer as `convert`).
+3. per chunk: the frames through the one per-frame assembly (engine/jobs/frame.py) into an
+   intermediate `.mkv` (the master's codec when it can be stream-copied, else lossless FFV1 RGB),
+   committed in the manifest with its size and digest. DVG's temporal state is saved at the end of a
+   chunk; the next chunk of the shot continues from it, or — when it is missing or damaged — warms up
+   from the shot start. Either way a chunk's frames are bit-identical to the same frames of an
+   unchunked render;
+4. the master, with the source's audio, colour tags, timecode and stereo metadata (the same writer as
+   `convert`): ProRes and FFV1 masters by stream copy of the chunks (written in the master's codec;
+   ProRes packets are byte-identical to a one-pass encode), H.264 / HEVC by one encode pass from
+   lossless FFV1 chunks.
 
 Rerunning resumes from the manifest (committed chunks whose files check out are kept; a damaged one
 is re-rendered); a finished render answers "up to date". `chunk` renders one chunk (farm tasks),
@@ -63,6 +66,10 @@ from engine.progress import CancelToken, Progress
 
 DEFAULT_CHUNK_FRAMES = 48
 STATE_VERSION = 1
+# masters whose chunks are written in the master's own codec and joined by stream copy: every ProRes
+# frame is intra-coded, and an FFV1 stream restarts cleanly at a chunk's first (key) frame. H.264 / HEVC
+# chunks would restart rate control and the look-ahead at every chunk: those masters get one encode pass.
+STREAM_COPY_CODECS = ("prores", "ffv1")
 
 
 @dataclass(frozen=True)
@@ -169,6 +176,11 @@ class _Job:
         self.depth = DepthStage(convert, self.plan.eye_size, reader)
         self.editor = None if self.depth.is_disparity else depth_editor(self.clip, reader, self.depth)
         self.bit_depth = convert.encode.bit_depth
+        self.copy = convert.encode.codec in STREAM_COPY_CODECS
+        # chunk files: the master's codec (stream copy) or lossless FFV1 (one encode pass at the end);
+        # stream-copied chunks carry the source's colour tags (not its audio: the master does)
+        self.intermediate = convert.encode if self.copy else EncodeSettings(codec="ffv1", bit_depth=self.bit_depth)
+        self.chunk_source = replace(reader.info, audio=()) if self.copy else None
         self.header = {"project_name": convert.project.name, "clip": self.clip.id, "media": str(convert.input),
                        "lag": self.lag, "chunk_frames": request.chunk_frames, "fingerprint": self._fingerprint()}
 
@@ -186,7 +198,7 @@ class _Job:
             "dvg": c.dvg, "swap_eyes": c.swap_eyes, "depth": c.depth, "depth_config": depth_config,
             "stabilise": c.stabilise, "max_width": c.max_width, "bit_depth": self.bit_depth,
             "frame_size": self.plan.frame_size, "padding": self.plan.padding,
-            "chunks": [ch.id for ch in self.chunks], "engine": 1})
+            "intermediate": asdict(self.intermediate), "chunks": [ch.id for ch in self.chunks], "engine": 1})
 
     # -- files of a chunk ---------------------------------------------------------------------
 
@@ -242,9 +254,8 @@ class _Job:
         last = min(chunk.end - 1 + self.lag, chunk.shot_end - 1)
         fps = self.reader.info.video.fps
         w, h = self.plan.frame_size
-        lossless = EncodeSettings(codec="ffv1", bit_depth=self.bit_depth)
-        writers = [VideoWriter(p, width=w, height=h, fps=fps, settings=lossless, overwrite=True)
-                   for p in self.files(chunk)]
+        writers = [VideoWriter(p, width=w, height=h, fps=fps, settings=self.intermediate, source=self.chunk_source,
+                               overwrite=True) for p in self.files(chunk)]
         written = 0
 
         def emit(ready) -> Iterator[Progress]:
@@ -303,32 +314,54 @@ class _Job:
         return output_paths(self.request.output, self.convert.layout)
 
     def assemble(self, cancel: CancelToken) -> Iterator[Progress]:
-        """Decode the committed intermediates in order and encode the master once (audio, tags from the source)."""
+        """The master from the committed chunks, in order, with the source's audio and tags: their
+        packets stream-copied (chunks in the master's codec, all with the same codec parameters), else
+        their frames decoded and encoded once."""
         c = self.convert
         w, h = self.plan.frame_size
         outputs = self.plan_outputs()
         audio = self.plan.audio_range if self.contiguous else None
         info = self.reader.info
-        writers = [VideoWriter(p, width=w, height=h, fps=info.video.fps, settings=c.encode, source=info,
-                               audio_range=audio, stereo_mode=self.plan.stereo_mode, overwrite=c.overwrite)
-                   for p in outputs]
-        t0 = self.reader.time_of(self.chunks[0].start)
-        total = sum(ch.frames for ch in self.chunks)
-        done = 0
+        templates = self._copy_templates() if self.copy else None
+        if self.copy and templates is None:
+            yield Progress("note", 0, 0, message="the chunks' codec parameters differ (workers with other FFmpeg "
+                                                 "builds?): the master is encoded from their frames")
+        writers: list[VideoWriter] = []
         try:
+            for k, p in enumerate(outputs):
+                template = _open_template(templates[k]) if templates else None
+                try:
+                    writers.append(VideoWriter(p, width=w, height=h, fps=info.video.fps, settings=c.encode,
+                                               source=info, audio_range=audio, stereo_mode=self.plan.stereo_mode,
+                                               overwrite=c.overwrite,
+                                               template=template.streams.video[0] if template else None))
+                finally:
+                    if template is not None:
+                        template.close()
+            t0 = self.reader.time_of(self.chunks[0].start)
+            total = sum(ch.frames for ch in self.chunks)
+            done = 0
+            read = _packets if templates else (lambda path: _decode(path, self.bit_depth))
             for chunk in self.chunks:
-                streams = [_decode(p, self.bit_depth) for p in self.files(chunk)]
+                streams = [read(p) for p in self.files(chunk)]
                 for index in range(chunk.start, chunk.end):
                     cancel.check()
                     when = self.reader.time_of(index) - t0 if self.contiguous else None
                     for writer, stream in zip(writers, streams, strict=True):
-                        image = next(stream, None)
-                        if image is None:
+                        item = next(stream, None)
+                        if item is None:
                             raise OutputError(f"chunk {chunk.id} is short of frame {index}", path=self.folder,
                                               hint="Rerun the render: the chunk is re-rendered")
-                        writer.write(image, when)
+                        if templates:
+                            writer.write_packet(item, when)
+                        else:
+                            writer.write(item, when)
                     done += 1
                     yield Progress("assemble", done, total)
+                for stream in streams:
+                    if next(stream, None) is not None:
+                        raise OutputError(f"chunk {chunk.id} has more frames than its range", path=self.folder,
+                                          hint="Rerun the render: the chunk is re-rendered")
             commit_together(writers)
         except BaseException:
             for writer in writers:
@@ -336,6 +369,46 @@ class _Job:
             raise
         if not self.contiguous and info.audio:
             yield Progress("note", 0, 0, message="the chosen shots are not contiguous: the master has no audio")
+
+
+    def _copy_templates(self) -> list[Path] | None:
+        """Per output, the chunk file whose stream the master copies: when every chunk of that output
+        has the same codec, size, pixel format and extradata; None otherwise (encode instead)."""
+        per_output = list(zip(*(self.files(ch) for ch in self.chunks), strict=True))
+        templates = []
+        for files in per_output:
+            params = {_stream_params(p) for p in files}
+            if len(params) != 1:
+                return None
+            templates.append(files[0])
+        return templates
+
+
+def _open_template(path: Path):
+    try:
+        return av.open(str(path))
+    except av.FFmpegError as exc:
+        raise OutputError(f"cannot read the chunk ({exc})", path=path,
+                          hint="Rerun the render: a damaged chunk is re-rendered") from exc
+
+
+def _stream_params(path: Path) -> tuple:
+    """What must match for packets of `path` to continue another chunk's stream."""
+    with _open_template(path) as container:
+        ctx = container.streams.video[0].codec_context
+        return ctx.name, ctx.width, ctx.height, ctx.pix_fmt, bytes(ctx.extradata or b"")
+
+
+def _packets(path: Path) -> Iterator[av.Packet]:
+    """The encoded frames of a chunk, in order (stream copy)."""
+    try:
+        with av.open(str(path)) as container:
+            for packet in container.demux(video=0):
+                if packet.size:
+                    yield packet
+    except av.FFmpegError as exc:
+        raise OutputError(f"cannot read the chunk ({exc})", path=path,
+                          hint="Rerun the render: a damaged chunk is re-rendered") from exc
 
 
 def _decode(path: Path, bit_depth: int) -> Iterator[np.ndarray]:

@@ -125,6 +125,7 @@ class VideoWriter:
         stereo_mode: str | None = None,
         overwrite: bool = False,
         timecode: str | None = None,
+        template: av.VideoStream | None = None,
     ) -> None:
         """Validate everything, create the temp file and write the container header.
 
@@ -139,6 +140,9 @@ class VideoWriter:
             stereo_mode: 'left_right' | 'top_bottom' | 'anaglyph_cyan_red' | None.
             overwrite: replace an existing target on commit.
             timecode: start timecode to write (default: the source's, advanced by the trimmed start).
+            template: stream copy: the video stream of a file in this codec whose packets are muxed
+                with :meth:`write_packet` (its codec parameters become the output's; every packet must
+                decode on its own or after the ones copied before it, e.g. ProRes or FFV1 from a keyframe).
         Raises:
             UsageError, OutputError (and MediaError if the source cannot be opened for its audio).
         """
@@ -159,6 +163,7 @@ class VideoWriter:
         self._last_dts: int | None = None
         self._time_base = writer_time_base(self.fps)
         self._finished = False
+        self._template = template
         hevc_sei = self._plan.encoder == "libx265" and has_frame_packing(stereo_mode)
         self._keyframe_prefix = frame_packing_sei_nal(stereo_mode) if hevc_sei else b""
         self._st3d_mode = stereo_mode if muxer in ("mp4", "mov") and stereo_mode in ST3D_MODES else None
@@ -211,6 +216,12 @@ class VideoWriter:
 
     def _add_video_stream(self, muxer: str, stereo_mode: str | None) -> av.VideoStream:
         assert self._container is not None
+        if self._template is not None:  # stream copy: the template's codec parameters, our timing and tags
+            stream = self._container.add_stream_from_template(self._template)
+            stream.time_base = self._time_base
+            if muxer == "matroska" and stereo_mode is not None:
+                stream.metadata["stereo_mode"] = stereo_mode
+            return stream
         stream = self._container.add_stream(self._plan.encoder, rate=self.fps)
         ctx = stream.codec_context
         ctx.width, ctx.height, ctx.pix_fmt = self.width, self.height, self._plan.pix_fmt
@@ -252,6 +263,35 @@ class VideoWriter:
                 "uint8/uint16",
                 path=self.path,
             )
+        seconds, pts = self._next_time(time)
+        frame = self._to_frame(np.ascontiguousarray(image))
+        self._colour.apply(frame)
+        frame.pts, frame.time_base = pts, self._time_base
+        self._guarded(lambda: self._encode(frame, seconds))
+        self._last_pts = pts
+        self.frames_written += 1
+
+    def write_packet(self, packet: av.Packet, time: Fraction | None = None) -> None:
+        """Stream copy: mux one encoded frame of the `template` stream at `time` (as :meth:`write`)."""
+        self._require_open()
+        if self._template is None:
+            raise UsageError("write_packet needs a writer made with template=")
+        seconds, pts = self._next_time(time)
+        packet.stream, packet.time_base = self._stream, self._time_base
+        packet.pts = packet.dts = pts
+
+        def mux() -> None:
+            assert self._container is not None
+            self._container.mux(packet)
+            if self._audio is not None:
+                self._audio.push_until(seconds)
+
+        self._guarded(mux)
+        self._last_pts = pts
+        self.frames_written += 1
+
+    def _next_time(self, time: Fraction | None) -> tuple[Fraction, int]:
+        """(seconds, pts) of the next frame; OutputError when the time does not increase."""
         seconds = (
             Fraction(self.frames_written) / self.fps if time is None else snap_time(Fraction(time), self.fps)
         )
@@ -262,12 +302,7 @@ class VideoWriter:
                 path=self.path,
                 hint="Give strictly increasing times",
             )
-        frame = self._to_frame(np.ascontiguousarray(image))
-        self._colour.apply(frame)
-        frame.pts, frame.time_base = pts, self._time_base
-        self._guarded(lambda: self._encode(frame, seconds))
-        self._last_pts = pts
-        self.frames_written += 1
+        return seconds, pts
 
     def _encode(self, frame: av.VideoFrame | None, seconds: Fraction | None) -> None:
         assert self._container is not None
@@ -293,7 +328,8 @@ class VideoWriter:
 
     def _flush(self) -> None:
         assert self._container is not None
-        self._encode(None, None)
+        if self._template is None:
+            self._encode(None, None)
         if self._audio is not None:
             self._audio.finish()
         self._container.close()

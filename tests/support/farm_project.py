@@ -29,10 +29,16 @@ def frames_of(path: Path) -> list[np.ndarray]:
         return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
 
 
-def unchunked_master(project_file: Path, out: Path) -> list[np.ndarray]:
-    """`convert --project` (DVG on, FFV1) of the project, decoded."""
+def unchunked_master(project_file: Path, out: Path, codec: str = "ffv1") -> list[np.ndarray]:
+    """`convert --project` (DVG on, FFV1 unless told) of the project, decoded."""
     request = api.ConvertRequest(input=None, project=api.load_project(project_file), output=out,
-                                 encode=api.EncodeSettings(codec="ffv1"))
+                                 encode=api.EncodeSettings(codec=codec))
     for _ in api.convert(request):
         pass
     return frames_of(out)
+
+
+def video_packets(path: Path) -> list[bytes]:
+    """The encoded video frames of a file, in order (to compare bitstreams)."""
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(video=0) if p.size]

@@ -12,13 +12,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 
 from engine import api
 from engine.jobs.render import HeldJob
 from engine.jobs.render_chunks import Manifest, parse_frame_range, parse_shot_list, plan_chunks
-from tests.support.farm_project import frames_of, two_shot_project, unchunked_master
+from tests.support.farm_project import frames_of, two_shot_project, unchunked_master, video_packets
 
 LENGTHS = (12, 9)
 N = sum(LENGTHS)
@@ -114,6 +115,26 @@ def test_one_chunk_then_assemble(cli, project_file, reference, tmp_path):
         assert np.array_equal(a, b)
     bad = cli(*base, "--chunk", "c1-s009-000000-000001")
     assert bad.code == 2 and "no chunk" in bad.err
+
+
+def test_prores_master_is_the_chunks_stream_copied(project_file, tmp_path):
+    """ProRes chunks are written in the master's codec and joined packet by packet: the master's
+    bitstream is byte-identical to a one-pass `convert --project` (MOV master from MKV chunks)."""
+    one_pass = tmp_path / "ref.mov"
+    unchunked_master(project_file, one_pass, codec="prores")
+    master = tmp_path / "m.mov"
+    request = api.RenderRequest(api.ConvertRequest(input=None, project=api.load_project(project_file), output=master,
+                                                   encode=api.EncodeSettings(codec="prores")), chunk_frames=5)
+    for _ in api.render(request):
+        pass
+    chunk_files = sorted((tmp_path / ".m.mov.render").glob("c1-*.mkv"))
+    assert len(chunk_files) >= 3
+    with av.open(str(chunk_files[0])) as c:
+        assert c.streams.video[0].codec_context.name == "prores"
+    got, want = video_packets(master), video_packets(one_pass)
+    assert len(got) == N and got == want
+    with av.open(str(master)) as c:
+        assert c.streams.video[0].codec_context.name == "prores" and c.format.name.startswith("mov")
 
 
 def test_shots_and_frames_select_the_masters_frames(cli, project_file, reference, tmp_path):

@@ -279,6 +279,7 @@ class VideoWriter:
         seconds, pts = self._next_time(time)
         packet.stream, packet.time_base = self._stream, self._time_base
         packet.pts = packet.dts = pts
+        packet.duration = round(1 / (self.fps * self._time_base))  # one frame (the chunk's was in its own units)
 
         def mux() -> None:
             assert self._container is not None

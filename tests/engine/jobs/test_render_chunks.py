@@ -117,6 +117,11 @@ def test_one_chunk_then_assemble(cli, project_file, reference, tmp_path):
     assert bad.code == 2 and "no chunk" in bad.err
 
 
+def packet_times(path):
+    with av.open(str(path)) as c:
+        return [(p.pts, p.duration) for p in c.demux(video=0) if p.size]
+
+
 def test_prores_master_is_the_chunks_stream_copied(project_file, tmp_path):
     """ProRes chunks are written in the master's codec and joined packet by packet: the master's
     bitstream is byte-identical to a one-pass `convert --project` (MOV master from MKV chunks)."""
@@ -133,6 +138,7 @@ def test_prores_master_is_the_chunks_stream_copied(project_file, tmp_path):
         assert c.streams.video[0].codec_context.name == "prores"
     got, want = video_packets(master), video_packets(one_pass)
     assert len(got) == N and got == want
+    assert packet_times(master) == packet_times(one_pass)  # pts and durations: same timing as one pass
     with av.open(str(master)) as c:
         assert c.streams.video[0].codec_context.name == "prores" and c.format.name.startswith("mov")
 

@@ -58,7 +58,7 @@ LAYERING_GRID = {"layering_weight": (0.0, 0.25, 0.5, 0.75, 1.0), "layering_sigma
 CANDIDATE_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 SINGLE = WeightsFreeSettings(use_parallax=False)
 #: the provider before the layering cue (version 1): ground contact only, no smoothing of the prior
-GROUND_ONLY = WeightsFreeSettings(layering_weight=0.0, prior_rate=1.0)
+GROUND_ONLY = WeightsFreeSettings(layering_weight=0.0, prior_rate=1.0, vertical_weight=0.0)
 GROUND_ONLY_SINGLE = replace(GROUND_ONLY, use_parallax=False)
 
 
@@ -220,6 +220,45 @@ def eval_leave_one_out(stills: Stills) -> dict[str, object]:
             "global": {"chosen": grid_label(grid[best]), **mean_scores(scores[best])},
             "defaults_are_global_best": grid_label(grid[best]) == grid_label(WeightsFreeSettings()),
             "grid": [{"settings": grid_label(s), **mean_scores(row)} for s, row in zip(grid, scores, strict=True)]}
+
+
+SAFETY_GRID = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75)
+
+
+def eval_vertical_safety(stills: Stills) -> dict[str, object]:
+    """The single-image prior blended with the vertical ramp, the blend chosen so no held-out still ranks worse.
+
+    For each still, the blend weight is picked on the other four by the largest *smallest* Spearman
+    margin over the vertical-gradient prior (max-min: the goal is never to rank worse than it, not the
+    best mean), then scored on the held-out still.
+    """
+    vertical = [align_and_score(vertical_map(*left.shape[:2]), gt) for _, left, _, gt in stills]
+    scores = [[align_and_score(still_depth(left, replace(SINGLE, vertical_weight=lam)), gt)
+               for _, left, _, gt in stills] for lam in SAFETY_GRID]
+    margin = np.array([[s["spearman"] - v["spearman"] for s, v in zip(row, vertical, strict=True)] for row in scores])
+    held = []
+    for i, (name, *_) in enumerate(stills):
+        pick = int(np.argmax(np.delete(margin, i, axis=1).min(axis=1)))
+        held.append({"image": name, "vertical_weight": SAFETY_GRID[pick], **scores[pick][i],
+                     "vertical": vertical[i]["spearman"], "vertical_absrel": vertical[i]["absrel"]})
+    best = int(np.argmax(margin.min(axis=1)))
+    return {"grid": list(SAFETY_GRID), "held_out": held, "global_choice": SAFETY_GRID[best],
+            "defaults_are_global_choice": SAFETY_GRID[best] == WeightsFreeSettings().vertical_weight,
+            "per_weight": {str(lam): [s["spearman"] for s in row]
+                           for lam, row in zip(SAFETY_GRID, scores, strict=True)}}
+
+
+def safety_table(safety: dict) -> str:
+    lines = ["| held-out still | vertical weight (chosen on the other four) | Spearman ↑ | vertical prior Spearman "
+             "| margin | AbsRel ↓ | vertical AbsRel |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in safety["held_out"]:
+        lines.append(f"| {r['image']} | {r['vertical_weight']:g} | {r['spearman']:.3f} | {r['vertical']:.3f} "
+                     f"| {r['spearman'] - r['vertical']:+.3f} | {r['absrel']:.3f} | {r['vertical_absrel']:.3f} |")
+    m = {k: float(np.mean([r[k] for r in safety["held_out"]])) for k in ("spearman", "vertical", "absrel",
+                                                                          "vertical_absrel")}
+    lines.append(f"| **mean** | | **{m['spearman']:.3f}** | {m['vertical']:.3f} | {m['spearman'] - m['vertical']:+.3f} "
+                 f"| {m['absrel']:.3f} | {m['vertical_absrel']:.3f} |")
+    return "\n".join(lines)
 
 
 def _norm(x: np.ndarray) -> np.ndarray:
@@ -457,7 +496,36 @@ def markdown_tables(stills: dict, loo: dict, cues: dict, euroc: dict, davis: dic
         davis_title, f"| variant | flicker |\n|---|---:|\n{davis_lines}\n<!-- /tables -->"])
 
 
+def replace_block(path: Path, marker: str, body: str) -> None:
+    """Replace the text between <!-- marker --> and <!-- /marker --> (appended when absent)."""
+    text = path.read_text() if path.exists() else ""
+    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
+    if start in text and end in text:
+        head, _, rest = text.partition(start)
+        _, _, tail = rest.partition(end)
+        text = head + start + "\n" + body + "\n" + end + tail
+    else:
+        text = text.rstrip("\n") + f"\n\n{start}\n{body}\n{end}\n"
+    write_atomic(path, text)
+
+
+def main_safety() -> None:
+    """Only the never-worse-than-vertical check (a minute): JSON, docs section and README table."""
+    started = time.perf_counter()
+    safety = eval_vertical_safety(load_stills())
+    payload = {"schema": "DepthSafety.1", "settings": repr(WeightsFreeSettings()), "safety": safety,
+               "load_avg_start": os.getloadavg(), "seconds": time.perf_counter() - started}
+    write_atomic(ROOT / "bench" / "results" / "depth_safety.json", json.dumps(payload, indent=2) + "\n")
+    table = safety_table(safety)
+    print(table)
+    replace_block(ROOT / "docs" / "depth_eval.md", "safety", table)
+    replace_block(ROOT / "README.md", "depth-safety", table)
+
+
 def main() -> None:
+    if "--safety-only" in sys.argv[1:]:
+        main_safety()
+        return
     for path in (MIDDLEBURY, EUROC, DAVIS):
         if not path.exists():
             sys.exit(f"{path}: shared data not found (see ../shared/data/README.md)")

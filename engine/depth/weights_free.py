@@ -38,7 +38,7 @@ import numpy as np
 from engine.depth.cues.defocus import defocus_spread, edge_blur
 from engine.depth.cues.layering import layering_prior
 from engine.depth.cues.parallax import ParallaxSettings, parallax_from_flow
-from engine.depth.cues.priors import ground_contact, sky_likelihood
+from engine.depth.cues.priors import ground_contact, sky_likelihood, vertical_prior
 from engine.depth.cues.refine import (
     edge_aware_fill,
     edge_aware_smooth,
@@ -65,6 +65,9 @@ class WeightsFreeSettings:
         layering_sigma: edge scale of the layering cue in pixels at working size.
         layering_suppression: texture suppression of the layering cue's edges (share of the local mean).
         layering_height_cost: cost of one frame height without edges, in CIELAB units.
+        vertical_weight: share of the plain vertical ramp ("lower is nearer") blended into the geometric
+            prior; chosen on the real stills so that no held-out still ranks worse than the ramp alone
+            (max-min leave-one-out, docs/depth_eval.md "Never worse than the vertical prior").
         prior_rate: in a clip, weight of the current frame's prior against the previous prior carried
             along the flow (1 = no temporal smoothing of the prior).
         history_decay: per-frame factor on the accumulated parallax weight (memory ≈ 1 / (1 − decay) frames).
@@ -86,6 +89,7 @@ class WeightsFreeSettings:
     layering_sigma: float = 3.0
     layering_suppression: float = 0.5
     layering_height_cost: float = 100.0
+    vertical_weight: float = 0.6
     prior_rate: float = 0.3
     history_decay: float = 0.85
     prior_fit_rate: float = 0.2
@@ -128,7 +132,8 @@ def single_image_prior(rgb: np.ndarray, gray: np.ndarray,
 
 
 def geometric_prior(rgb: np.ndarray, gray: np.ndarray, settings: WeightsFreeSettings) -> np.ndarray:
-    """Nearness in [0, 1]: layering and ground contact blended by `settings.layering_weight`.
+    """Nearness in [0, 1]: layering and ground contact blended by `settings.layering_weight`, then the
+    vertical ramp mixed in by `settings.vertical_weight`.
 
     Args:
         rgb: (h, w, 3) uint8 RGB at working size.
@@ -138,12 +143,16 @@ def geometric_prior(rgb: np.ndarray, gray: np.ndarray, settings: WeightsFreeSett
     """
     weight = float(np.clip(settings.layering_weight, 0.0, 1.0))
     if weight == 0.0:
-        return ground_contact(gray)
-    layers = layering_prior(rgb, settings.layering_sigma, settings.layering_suppression,
-                            settings.layering_height_cost)
-    if weight == 1.0:
-        return layers
-    return (weight * layers + (1.0 - weight) * ground_contact(gray)).astype(np.float32)
+        prior = ground_contact(gray)
+    else:
+        prior = layering_prior(rgb, settings.layering_sigma, settings.layering_suppression,
+                               settings.layering_height_cost)
+        if weight < 1.0:
+            prior = weight * prior + (1.0 - weight) * ground_contact(gray)
+    safety = float(np.clip(settings.vertical_weight, 0.0, 1.0))
+    if safety > 0.0:
+        prior = (1.0 - safety) * prior + safety * vertical_prior(*gray.shape)
+    return prior.astype(np.float32)
 
 
 def fit_prior(prior: np.ndarray, target: np.ndarray, weights: np.ndarray) -> tuple[float, float] | None:
@@ -196,7 +205,7 @@ class WeightsFreeDepth:
 
     name = "weights-free"
     output_kind = "inverse"
-    version = "3"  # part of the depth-cache key: bump whenever the output changes for the same settings
+    version = "4"  # part of the depth-cache key: bump whenever the output changes for the same settings
 
     def __init__(self, config: DepthConfig | None = None,
                  settings: WeightsFreeSettings | None = None) -> None:

@@ -49,6 +49,7 @@ import cv2
 import numpy as np
 import torch
 
+from bench.eval_depth import replace_block, write_atomic
 from engine import api
 from engine.jobs.convert import to_image, to_tensor
 from engine.ops import render_views
@@ -266,27 +267,6 @@ def leave_one_out(pairs, baselines) -> dict[str, object]:
 
 
 # -------------------------------------------------------------------------------------------- report
-
-
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
-def replace_block(path: Path, marker: str, body: str) -> None:
-    """Replace the text between <!-- marker --> and <!-- /marker --> (appended at the end when absent)."""
-    text = path.read_text() if path.exists() else ""
-    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
-    if start in text and end in text:
-        head, _, rest = text.partition(start)
-        _, _, tail = rest.partition(end)
-        text = head + start + "\n" + body + "\n" + end + tail
-    else:
-        text = text.rstrip("\n") + f"\n\n{start}\n{body}\n{end}\n"
-    write_atomic(path, text)
 
 
 def protocol_table(rows: list[dict[str, object]]) -> str:

@@ -14,8 +14,14 @@ first candidate that passes, in this order:
    tap, same confidence and disparity tests. This is what keeps a hole that no frame ever sees
    stable: its first spatial fill is carried forward unchanged instead of being redone (and
    flickering) every frame. Nearest sampling does not blur a fill carried over many frames.
-3. **Spatial fill** (:func:`engine.ops.fill_holes`: background-side row fill, then Telea) for
-   whatever no frame saw.
+3. **Spatial fill** (:func:`spatial_fill`) for whatever no frame saw: the background-side row
+   fill, then the membrane fill from the background only
+   (:func:`engine.ops.inpaint.diffuse_background`) — the per-frame render's default fill
+   (:mod:`engine.ops.synthesis`), so the large disocclusions beside moving objects are smooth
+   instead of striped (the row fill repeats one pixel per row). It is done once per hole: the
+   next frame carries the result (candidate 2). (The per-frame render's 1 px background halo is
+   left out here: the pixels it re-fills are not holes, so the next frame, which carries its
+   holes instead of filling them, would show them unfilled again — a one-frame flicker.)
 
 The local background disparity of a hole pixel is the disparity of the background-side end of
 its hole run (the same choice :func:`engine.ops.fill_holes` makes), from
@@ -35,6 +41,14 @@ from engine.dvg import _numba
 from engine.dvg.guided import Geometry, gate_taps, sample_taps
 from engine.ops import fill_holes
 from engine.ops._splat_numba import as_f32_array, use_numba
+from engine.ops.inpaint import diffuse_background
+from engine.ops.synthesis import SynthesisConfig
+
+SPATIAL_ITERATIONS = 20  # as SynthesisConfig.diffuse_iterations
+#: the per-frame render whose result a frame with no usable neighbour gets from DVG, bit for bit: DVG's
+#: splat (linear mesh, no halo, hard edges) and its spatial fallback (row fill, then the membrane fill)
+SPATIAL_SYNTHESIS = SynthesisConfig(kernel="linear", halo_px=0, fill="diffuse", edge_blend=0.0,
+                                    diffuse_iterations=SPATIAL_ITERATIONS)
 
 
 @dataclass(frozen=True)
@@ -111,8 +125,32 @@ def temporal_fill(
     if not bool(done.all()):
         remaining = holes.clone()
         remaining[0, 0, ys[done], xs[done]] = False
-        fill_holes(view, remaining, background, scale, backend=backend, inplace=True)
+        spatial_fill(view, remaining, background, scale, backend=backend)
     return view, temporal
+
+
+def spatial_fill(view: Tensor, holes: Tensor, background: Tensor, scale: float, *,
+                 iterations: int = SPATIAL_ITERATIONS, backend: str = "auto") -> Tensor:
+    """Fill `holes` of `view` in place from their background: row fill, then the membrane fill.
+
+    Args:
+        view: (1, C, H, W) float32 contiguous; every pixel outside `holes` is known (real or filled).
+        holes: (1, 1, H, W) bool, the pixels no candidate filled.
+        background: (1, 1, H, W) float32 from :func:`background_disparity` (target disparity outside
+            the view's holes, the background end's disparity in them).
+        scale: the splat scale of this view.
+        iterations: membrane sweeps (0 = the row fill alone, the classic fallback).
+        backend: "auto" | "numba" | "torch".
+    Returns:
+        `view`.
+    """
+    if not bool(holes.any()):
+        return view
+    fill_holes(view, holes, background, scale, backend=backend, inplace=True)
+    if iterations > 0:
+        target = torch.where(holes, torch.full_like(background, float("nan")), background)
+        view.copy_(diffuse_background(view, holes, target, background, iterations=iterations, backend=backend))
+    return view
 
 
 def _fill_numba(

@@ -32,11 +32,11 @@ from torch import Tensor
 
 from engine.dvg.config import DvgConfig
 from engine.dvg.fields import PairFlow, carry_to_target, compose, pair_flow, source_motion
-from engine.dvg.inpaint import Candidate, background_disparity, temporal_fill
+from engine.dvg.inpaint import Candidate, background_disparity, spatial_fill, temporal_fill
 from engine.dvg.propagate import hole_integral, propagate_guided
 from engine.errors import UsageError
 from engine.flow import FlowEstimator, to_gray, working_size
-from engine.ops import SYNTHESIZE_MODES, StereoViews, fill_holes, splat_with_disparity
+from engine.ops import SYNTHESIZE_MODES, StereoViews, splat_with_disparity
 from engine.ops._splat_numba import use_numba
 
 CUT_HISTORY = 8  # pairs of the shot whose matched fractions give its typical level (cut_drop)
@@ -252,7 +252,7 @@ class TemporalStereo:
         eye = frame.eyes[name]
         tol = self.config.depth_tolerance_px
         if not usable:
-            fill_holes(eye.view, eye.holes, eye.background, eye.scale, backend=self.backend, inplace=True)
+            spatial_fill(eye.view, eye.holes, eye.background, eye.scale, backend=self.backend)
             return eye.holes.clone()
         rx = frame.disp_small.shape[1] / eye.view.shape[-1]
         carried = carry_to_target(motion, frame.disp_small, eye.scale, tol * rx)

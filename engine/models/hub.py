@@ -24,7 +24,6 @@ unwritable folder or a full disk are OutputError (the partial file removed, the 
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import fnmatch
 import hashlib
@@ -38,7 +37,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from engine.errors import ModelNotFound, OutputError, UsageError
-from engine.fileio import atomic_write_bytes
+from engine.fileio import atomic_write_json, replace_folder
 from engine.progress import CancelToken, Progress
 
 MANIFEST = "spatialdreamer-model.json"
@@ -295,11 +294,7 @@ def _prepare_staging(staging: Path, source: HubSource, commit: str) -> None:
     if old is None or old.get("repo_id") != source.repo_id or old.get("commit") != commit:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-        _write_json(state, {"repo_id": source.repo_id, "commit": commit, "verified": []})
-
-
-def _write_json(path: Path, payload: Any) -> None:
-    atomic_write_bytes(path, (json.dumps(payload, indent=2) + "\n").encode("utf-8"))
+        atomic_write_json(state, {"repo_id": source.repo_id, "commit": commit, "verified": []})
 
 
 def _verified(staging: Path) -> set[str]:
@@ -312,7 +307,7 @@ def _verified(staging: Path) -> set[str]:
 def _mark_verified(staging: Path, path: str) -> None:
     state = json.loads((staging / STATE).read_text())
     state["verified"] = sorted({*state.get("verified", []), path})
-    _write_json(staging / STATE, state)
+    atomic_write_json(staging / STATE, state)
 
 
 def _kib(n: int) -> int:
@@ -442,23 +437,8 @@ def _write_manifest(staging: Path, source: HubSource, commit: str, files: list[R
                 "pinned": source.revision is not None, "licence": source.licence, "card_licence": hub_licence,
                 "licence_accepted_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "files": {f.path: {"size": f.size, f.algorithm: f.digest} for f in files}}
-    _write_json(staging / MANIFEST, manifest)
+    atomic_write_json(staging / MANIFEST, manifest)
     (staging / STATE).unlink(missing_ok=True)
-
-
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def _exchange(a: Path, b: Path) -> bool:
-    """Atomically swap two paths (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        fn = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    return fn(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
 
 
 def _swap_in(staging: Path, target: Path) -> None:
@@ -466,14 +446,4 @@ def _swap_in(staging: Path, target: Path) -> None:
     if not target.exists():
         os.replace(staging, target)
         return
-    if _exchange(staging, target):
-        shutil.rmtree(staging, ignore_errors=True)  # now the old model
-        return
-    old = target.with_name(f".{target.name}.old-{os.getpid()}")
-    os.replace(target, old)
-    try:
-        os.replace(staging, target)
-    except OSError:
-        os.replace(old, target)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    replace_folder(staging, target)

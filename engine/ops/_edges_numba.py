@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from engine.ops._splat_numba import next_hole_run
+
 
 @njit(parallel=True, cache=True, fastmath=False)
 def grow_halo(holes, disp, width, step, grown, out_disp):
@@ -28,12 +30,9 @@ def grow_halo(holes, disp, width, step, grown, out_disp):
         y = row % n_h
         x = 0
         while x < n_w:
-            if not holes[b, y, x]:
-                x += 1
-                continue
-            start = x
-            while x < n_w and holes[b, y, x]:
-                x += 1
+            start, x = next_hole_run(holes, b, y, x, n_w)
+            if start == n_w:
+                break
             if start == 0 or x == n_w:
                 continue
             d_l = disp[b, y, start - 1]

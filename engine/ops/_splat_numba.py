@@ -146,6 +146,17 @@ def splat_rows(image, disp, scale, max_len, n_seg, out, holes, out_disp):
             out_disp[b, y, j] = best[j] if src[j] >= 0 else np.nan
 
 
+@njit(cache=True, inline="always")
+def next_hole_run(holes, b, y, x, n_w):
+    """(start, stop) of the first run of True in holes[b, y, x:]; start == n_w when there is none."""
+    while x < n_w and not holes[b, y, x]:
+        x += 1
+    start = x
+    while x < n_w and holes[b, y, x]:
+        x += 1
+    return start, x
+
+
 @njit(parallel=True, cache=True, fastmath=False)
 def fill_rows(image, holes, disp, prefer_right, out):
     """Fill each hole run with the colour of its background-side neighbour.
@@ -170,12 +181,9 @@ def fill_rows(image, holes, disp, prefer_right, out):
         y = row % n_h
         x = 0
         while x < n_w:
-            if not holes[b, y, x]:
-                x += 1
-                continue
-            start = x
-            while x < n_w and holes[b, y, x]:
-                x += 1
+            start, x = next_hole_run(holes, b, y, x, n_w)
+            if start == n_w:
+                break
             src = -1
             if start > 0 and x < n_w:
                 d_left = disp[b, y, start - 1]

@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from engine.dvg import Candidate, DvgConfig, TemporalStereo, background_disparity, temporal_fill
+from engine.dvg.inpaint import SPATIAL_SYNTHESIS, spatial_fill
 from engine.ops import fill_holes, render_views, splat_with_disparity
 from engine.ops.synthesis import SynthesisConfig
 
-# DVG's spatial fallback is the classic per-frame render (row fill, linear mesh, hard edges).
+# The per-frame render before the view-synthesis work (row fill, linear mesh, hard edges): the baseline.
 CLASSIC = SynthesisConfig.classic()
 
 
@@ -89,7 +90,7 @@ def test_foreground_never_fills_a_disocclusion(backend):
     view, holes, disp, neighbour, fields = _tempting_frame()
     background = background_disparity(disp, holes, 1.0)
     assert torch.all(background[holes] == 2.0)  # the hole's background side is the right one
-    spatial = fill_holes(view, holes, disp, 1.0)
+    spatial = spatial_fill(view.clone(), holes, background, 1.0, backend=backend)
     n_disp = torch.full_like(disp, 10.0)  # the content the flow reaches is foreground
     cand = Candidate(neighbour, torch.zeros_like(holes), n_disp, fields)
     guide = disp[0, 0].nan_to_num(2.0)
@@ -134,7 +135,7 @@ def test_static_persistent_hole_has_no_shimmer(make_clip):
     clip = make_clip(frames=6, bg_speed=0, fg_speed=0, seed=2)
     temporal = _run(clip)
     pairs = zip(clip.images, clip.disparities, strict=True)
-    spatial = [render_views(im, d, "right", synthesis=CLASSIC).right for im, d in pairs]
+    spatial = [render_views(im, d, "right", synthesis=SPATIAL_SYNTHESIS).right for im, d in pairs]
     for a, b in pairwise(temporal):
         assert torch.equal(a.right, b.right)
     for a, b in pairwise(spatial):
@@ -194,3 +195,45 @@ def test_numba_and_torch_fill_agree_with_working_resolution_fields(seed):
     assert torch.equal(ta, tb)
     assert torch.equal(a, b)
     assert 0 < int(ta.sum()) < int(holes.sum())  # some filled from candidates, some spatially
+
+
+def _striping_frame():
+    """A 12-row hole run right of a foreground, over a background whose rows alternate dark / light."""
+    h, w = 16, 32
+    rows = torch.where(torch.arange(h) % 2 == 0, 0.2, 0.8)[:, None].expand(h, w)
+    view = torch.stack([rows, rows, rows]).unsqueeze(0).contiguous().clone()
+    disp = torch.full((1, 1, h, w), 2.0)
+    disp[..., 6:12] = 10.0
+    view[:, :, :, 6:12] = torch.tensor([1.0, 0.0, 0.0])[:, None, None]  # red foreground
+    holes = torch.zeros((1, 1, h, w), dtype=torch.bool)
+    holes[..., 2:14, 12:20] = True
+    view[holes.expand(1, 3, h, w)] = 0.0
+    disp = torch.where(holes, float("nan"), disp)
+    return view, holes, disp
+
+
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_spatial_fallback_is_smooth_background_not_row_stripes(backend):
+    """What no frame saw gets the membrane fill: the row fill copies one pixel per row (stripes as tall as
+    the background's rows), the membrane smooths across rows; neither takes the foreground's red."""
+    view, holes, disp = _striping_frame()
+    background = background_disparity(disp, holes, 1.0, backend=backend)
+    rows_only = fill_holes(view.clone(), holes, background, 1.0, backend=backend)
+    ours = spatial_fill(view.clone(), holes, background, 1.0, backend=backend)
+    inside = holes[0, 0]
+    assert torch.equal(ours[..., ~holes[0, 0]], view[..., ~holes[0, 0]])  # only the holes change
+
+    def stripes(x):  # mean |vertical step| between hole rows
+        return (x[0, 1, 3:14, 12:20] - x[0, 1, 2:13, 12:20]).abs().mean()
+
+    assert stripes(rows_only) > 0.5 and stripes(ours) < 0.5 * stripes(rows_only)
+    red = ours[0, 0][inside] - ours[0, 1][inside]
+    assert red.abs().max() < 1e-5  # grey, as the background: no foreground colour in the fill
+
+
+def test_spatial_fallback_numba_equals_torch():
+    view, holes, disp = _striping_frame()
+    background = background_disparity(disp, holes, 1.0)
+    a = spatial_fill(view.clone(), holes, background, 1.0, backend="numba")
+    b = spatial_fill(view.clone(), holes, background, 1.0, backend="torch")
+    assert torch.equal(a, b)

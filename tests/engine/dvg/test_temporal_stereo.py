@@ -4,14 +4,14 @@ import pytest
 import torch
 
 from engine.dvg import DvgConfig, TemporalStereo
+from engine.dvg.inpaint import SPATIAL_SYNTHESIS
 from engine.errors import UsageError
 from engine.ops import render_views, splat_with_disparity
-from engine.ops.synthesis import SynthesisConfig
 
 TINT = (0.08, -0.08 * 0.299 / 0.587, 0.0)  # changes chroma, not the luma DIS sees
 
-# DVG's spatial fallback is the classic per-frame render (row fill, linear mesh, hard edges).
-CLASSIC = SynthesisConfig.classic()
+# A frame DVG renders alone (no neighbour) is this per-frame render (linear mesh, row + membrane fill).
+ALONE = SPATIAL_SYNTHESIS
 
 
 def _push_all(ts, images, disparities, start=0):
@@ -37,9 +37,9 @@ def test_reset_keeps_content_from_crossing_a_cut(make_clip):
     tint = torch.tensor(TINT).view(1, 3, 1, 1)
     b_images = [im + tint for im in a.images]
     fill_a = _hole_pixels(a.images[0], a.disparities[0],
-                          render_views(a.images[0], a.disparities[0], "right", synthesis=CLASSIC))
+                          render_views(a.images[0], a.disparities[0], "right", synthesis=ALONE))
     fill_b = _hole_pixels(b_images[0], a.disparities[0],
-                          render_views(b_images[0], a.disparities[0], "right", synthesis=CLASSIC))
+                          render_views(b_images[0], a.disparities[0], "right", synthesis=ALONE))
     assert not torch.allclose(fill_a, fill_b, atol=0.05)
     joined = TemporalStereo(DvgConfig(), "right")
     crossed = _push_all(joined, a.images + b_images, a.disparities * 2) + joined.flush()
@@ -83,7 +83,7 @@ def test_a_clip_of_nothing_but_cuts_is_filled_frame_by_frame(make_clip):
     assert sum("treated as a cut" in n for n in ts.notes) == 5
     assert sum("spatial fill only" in n for n in ts.notes) == 6
     for i, views in out:
-        ref = render_views(images[i], disps[i], "right", synthesis=CLASSIC)
+        ref = render_views(images[i], disps[i], "right", synthesis=ALONE)
         assert torch.equal(views.right, ref.right) and torch.equal(views.right_holes, ref.right_holes), i
 
 
@@ -93,7 +93,7 @@ def test_single_frame_shot_is_the_spatial_fill_and_says_so(make_clip):
     assert ts.push(7, clip.images[0], clip.disparities[0]) == []
     (index, views), = ts.flush()
     assert index == 7
-    ref = render_views(clip.images[0], clip.disparities[0], "both", synthesis=CLASSIC)
+    ref = render_views(clip.images[0], clip.disparities[0], "both", synthesis=ALONE)
     for a, b in ((views.left, ref.left), (views.right, ref.right), (views.left_holes, ref.left_holes),
                  (views.right_holes, ref.right_holes)):
         assert torch.equal(a, b)

@@ -116,6 +116,49 @@ def propagation(frames: list[np.ndarray]) -> dict[str, float]:
             "carry_fps": round((reached - 1) / carry_s, 1)}
 
 
+def session_latency(frames: list[np.ndarray], repeat: int) -> dict[str, float]:
+    """The studio's path from pen-up to the viewer's new δ, without the GL upload: the document with the new
+    stroke handed to the session (``Session.update``), the painted frame's δ fetched again (depth cache ->
+    per-shot normalisation -> the FrameAssembly's ClipEditor), and the overlay at once
+    (``edit_overlay(wait=False)``), on an analysed 12-frame 1080p shot."""
+    import tempfile
+    from fractions import Fraction
+
+    import av
+
+    from engine import api
+    from engine.document import edits as doc_edits
+
+    with tempfile.TemporaryDirectory() as folder:
+        clip = Path(folder) / "shot.mp4"
+        with av.open(str(clip), "w") as out:
+            stream = out.add_stream("libx264", rate=24, options={"crf": "16"})
+            stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+            for image in frames[:12]:
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+            out.mux(stream.encode())
+        project = api.Project.single(str(clip), Fraction(24), 12, (api.Shot(0, 12),))
+        request = api.ConvertRequest(input=None, shots="off", cache_dir=Path(folder) / "cache")
+        with api.open_session(project, request=request) as session:
+            for _ in session.analyse(project.clips[0].shots[0]):
+                pass
+            session.depth(5)
+            clip_id = project.clips[0].id
+
+            count = iter(range(10_000))
+
+            def run():
+                n = next(count)
+                new = stroke(f"s{n}", "push", 5, False, dx=(n % 7) * 9.0)
+                edited = doc_edits.add_stroke(project, clip_id, 0, new)
+                session.update(edited)
+                session.depth(5)
+                session.edit_overlay(5, wait=False)
+
+            times = timed(run, repeat)
+    return {"median_ms": round(statistics.median(times), 2), "best_ms": round(min(times), 2)}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=240)
@@ -128,6 +171,7 @@ def main() -> int:
         "benchmark": "edits", "frames": source, "eye_size": [WIDTH, HEIGHT],
         "add_stroke_ms": add_stroke_latency(frames, args.repeat),
         "propagation": propagation(frames),
+        "session_stroke_to_delta_ms": session_latency(frames, args.repeat),
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
                     "loadavg_1min_at_start": round(load, 2), "loadavg_1min_at_end": round(os.getloadavg()[0], 2),
                     "python": platform.python_version()},
@@ -135,6 +179,8 @@ def main() -> int:
     print(f"edits benchmark ({source}, 1080p), load {load:.2f}")
     for name, s in result["add_stroke_ms"].items():
         print(f"  add stroke {name:<32} median {s['median_ms']:7.2f} ms  best {s['best_ms']:7.2f} ms")
+    t = result["session_stroke_to_delta_ms"]
+    print(f"  studio path: stroke -> session δ + overlay  median {t['median_ms']:7.2f} ms  best {t['best_ms']:7.2f} ms")
     p = result["propagation"]
     print(f"  flow pass {p['flow_pass_fps']} fps; carry one stroke over {p['frames_reached']} frames: "
           f"{p['carry_ms_per_frame']} ms/frame = {p['carry_fps']} fps")

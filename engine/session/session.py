@@ -47,13 +47,22 @@ from engine.jobs.convert import (
     windows_at,
 )
 from engine.jobs.edits import ClipEditor
-from engine.jobs.frame import FrameAssembly, PreparedFrame, depth_to_tensor, eye_image, to_image, to_tensor
+from engine.jobs.frame import (
+    FrameAssembly,
+    PreparedFrame,
+    depth_to_tensor,
+    edited_depth,
+    eye_image,
+    to_image,
+    to_tensor,
+)
 from engine.jobs.plan import RenderPlan, eye_size_for
 from engine.jobs.request import ConvertRequest, with_project_media
 from engine.media import MediaReader, open_media
 from engine.ops import StereoViews
 from engine.progress import CancelToken, Progress
 
+PRE_EDIT_FRAMES = 8  # frames whose unedited δ stays in memory (the frame being painted re-applies edits only)
 PROVISIONAL_WINDOW = 3  # frames of causal context for a provisional estimate (motion parallax)
 
 
@@ -132,6 +141,7 @@ class Session:
         self._lock = threading.RLock()
         self._ranges: dict[tuple[int, int], ShotNormaliser] = {}
         self._deltas: OrderedDict[tuple, DepthFrame] = OrderedDict()
+        self._pre_edit: OrderedDict[tuple, np.ndarray] = OrderedDict()  # δ before edits, the last few frames
         self._depth_cache = depth_cache
         self._clip = project_clip(self._request)
         self._editor: ClipEditor | None = None  # depth edits: flows and carried strokes kept for the session
@@ -296,13 +306,10 @@ class Session:
         norm = self._known_range(segment)
         if norm is None and not self._depth.is_disparity:
             return None
-        try:
-            raw = self._depth.raw(n, segment)
-        except OutputError:  # evicted since the analysis: not analysed any more
-            with self._lock:
-                self._ranges.pop((segment.start, segment.end), None)
+        unedited = self._unedited_depth(n, segment, norm)
+        if unedited is None:
             return None
-        values = depth_to_tensor(raw if norm is None else norm.apply(raw), self.device)
+        values = depth_to_tensor(unedited, self.device)
         result = DepthFrame(self._edited(n, values)[0, 0].cpu().numpy(), is_disparity=self._depth.is_disparity)
         with self._lock:
             self._deltas[key] = result
@@ -310,13 +317,37 @@ class Session:
                 self._deltas.popitem(last=False)
         return result
 
+    def _unedited_depth(self, n: int, segment: Segment, norm: ShotNormaliser | None) -> np.ndarray | None:
+        """δ of frame `n` before the edits (the disk cache, normalised), the last few kept in memory so a new
+        stroke on the frame being painted re-applies only the edits; None when the cache lost the frame."""
+        key = (n, segment.start, segment.end, id(norm))
+        with self._lock:
+            hit = self._pre_edit.get(key)
+            if hit is not None:
+                self._pre_edit.move_to_end(key)
+                return hit
+        try:
+            raw = self._depth.raw(n, segment)
+        except OutputError:  # evicted since the analysis: not analysed any more
+            with self._lock:
+                self._ranges.pop((segment.start, segment.end), None)
+            return None
+        values = raw if norm is None else norm.apply(raw)
+        with self._lock:
+            self._pre_edit[key] = values
+            while len(self._pre_edit) > PRE_EDIT_FRAMES:
+                self._pre_edit.popitem(last=False)
+        return values
+
     def _edited(self, n: int, values: torch.Tensor) -> torch.Tensor:
-        """δ after the clip's depth edits (the FrameAssembly hook); disparity-px passes through."""
+        """δ after the clip's depth edits: the FrameAssembly's own edit step (`edited_depth` with the clip's
+        editor, as `FrameAssembly.prepare` applies it), without building the grade it does not need here;
+        disparity-px passes through."""
         editor = self._depth_editor()
         if self._depth.is_disparity or editor is None:
             return values
-        image = eye_image(self.frame(n), self.eye_size)
-        return self._assembly().prepare(n, image, values, self.params_at(n)).delta
+        image = to_tensor(eye_image(self.frame(n), self.eye_size), self.device)
+        return edited_depth(values, n, image, editor)
 
     def depth(self, n: int, exact: bool = False, cancel: CancelToken | None = None) -> DepthFrame:
         """δ of frame `n` as the final render uses it (whole-shot normalisation, after depth edits,
@@ -448,6 +479,7 @@ class Session:
         self._depth.close()
         with self._lock:
             self._deltas.clear()
+            self._pre_edit.clear()
 
     def __enter__(self) -> Session:
         return self

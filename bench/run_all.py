@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("ops", "depth", "cache", "stabilise", "dvg", "learned_depth", "convert", "session", "edits", "xr", "farm")
+BENCHES = ("ops", "depth", "cache", "stabilise", "dvg", "learned_depth", "convert", "convert_profile", "session",
+           "edits", "xr", "farm")
 
 
 def main() -> int:

@@ -435,6 +435,18 @@ def estimate_stabilised(provider: DepthProvider, frames: Iterable[np.ndarray],
     if stabiliser.kind != provider.output_kind:
         raise ValueError(f"stabiliser is for {stabiliser.kind!r} depth but {provider.name} gives "
                          f"{provider.output_kind!r}")
+    return stabiliser.process(paired_estimates(provider, frames))
+
+
+def paired_estimates(provider: DepthProvider, frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(frame, its raw map) in order from `provider` over `frames`, whatever the provider's look-ahead.
+
+    The first half of :func:`estimate_stabilised`, so a pipeline can run the provider in one thread and
+    the stabiliser in another.
+
+    Args:
+        frames: (H, W, 3) RGB frames of one shot.
+    """
     pending: deque[np.ndarray] = deque()
 
     def tapped() -> Iterator[np.ndarray]:
@@ -442,8 +454,5 @@ def estimate_stabilised(provider: DepthProvider, frames: Iterable[np.ndarray],
             pending.append(frame)
             yield frame
 
-    def paired() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        for raw in provider.estimate(tapped()):
-            yield pending.popleft(), raw
-
-    return stabiliser.process(paired())
+    for raw in provider.estimate(tapped()):
+        yield pending.popleft(), raw

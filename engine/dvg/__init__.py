@@ -11,7 +11,7 @@ from engine.dvg.forward_backward import ForwardBackward, forward_backward
 from engine.dvg.guided import guided_sample, upsample_fields
 from engine.dvg.inpaint import Candidate, background_disparity, temporal_fill
 from engine.dvg.propagate import propagate_guided, propagate_masks
-from engine.dvg.temporal import TemporalStereo
+from engine.dvg.temporal import StagedFrame, TemporalStereo
 
 __all__ = [
     "Candidate",
@@ -19,6 +19,7 @@ __all__ = [
     "ForwardBackward",
     "PairFlow",
     "TargetFields",
+    "StagedFrame",
     "TemporalStereo",
     "background_disparity",
     "carry_to_target",

@@ -63,6 +63,22 @@ class _Frame:
     gray: np.ndarray  # (h, w) uint8 at working size
     disp_small: np.ndarray  # (h, w) float32 working px
     eyes: dict[str, _Eye]
+    eyes_size: tuple[int, int]  # (H, W) of the frame
+
+
+@dataclass(frozen=True)
+class StagedFrame:
+    """A frame after :meth:`TemporalStereo.stage`, ready for :meth:`TemporalStereo.push_staged`.
+
+    Attributes:
+        frame: its splatted eyes, small grey and disparity.
+        pair: flows between the previously staged frame and this one (None at the start of a shot).
+        previous: that previous frame's index (None at the start of a shot).
+    """
+
+    frame: _Frame
+    pair: PairFlow | None
+    previous: int | None
 
 
 class TemporalStereo:
@@ -151,14 +167,46 @@ class TemporalStereo:
             [(index, views)] of completed frames: filled eyes, the propagated occlusion masks
             as holes (see :meth:`_views`), target disparities.
         """
+        previous = self._frames[-1] if self._frames else None
+        return self.push_staged(self.stage(index, image, disparity, previous, self._estimator))
+
+    def stage(self, index: int, image: Tensor, disparity: Tensor, previous: _Frame | StagedFrame | None,
+              estimator: FlowEstimator) -> StagedFrame:
+        """The per-frame work of :meth:`push` that needs no window state: splats, small grey, pair flow.
+
+        Safe to run in another thread than :meth:`push_staged` (a pipeline stage ahead of completion),
+        given its own `estimator` (``FlowEstimator(config.flow)``; DIS instances are not thread-safe).
+
+        Args:
+            previous: the frame staged before this one in the same shot (its pair flow is computed),
+                or None at the start of a shot.
+        """
+        image, disparity = self._checked_tensors(index, image, disparity)
         frame = self._prepare(index, image, disparity)
+        if isinstance(previous, StagedFrame):
+            previous = previous.frame
+        pair = None
+        if previous is not None and previous.gray.shape == frame.gray.shape:
+            c = self.config
+            pair = pair_flow(estimator, previous.gray, frame.gray, c.alpha, c.beta, c.soft_confidence)
+        return StagedFrame(frame, pair, None if previous is None else previous.index)
+
+    def push_staged(self, staged: StagedFrame) -> list[tuple[int, StereoViews]]:
+        """:meth:`push` for a frame from :meth:`stage`: the window's checks, cut test and completion."""
+        frame = staged.frame
+        self._check_order(frame.index, frame.eyes_size)
         if self._frames:
-            self._add_pair(self._frames[-1], frame)
+            prev = self._frames[-1]
+            if staged.pair is None or staged.previous != prev.index:
+                raise UsageError(f"frame {frame.index} was staged after frame {staged.previous}, "
+                                 f"but the window holds frame {prev.index}",
+                                 hint="stage a shot's frames in order, each with the one before it")
+            self._add_pair(prev, frame, staged.pair)
         else:
-            self._next = index
+            self._next = frame.index
         self._frames.append(frame)
         done = []
-        while self._next is not None and index - self._next >= self.config.neighbours:
+        while self._next is not None and frame.index - self._next >= self.config.neighbours:
             done.append(self._complete(self._next))
         return done
 
@@ -173,7 +221,6 @@ class TemporalStereo:
     # -- per pushed frame -------------------------------------------------------------------
 
     def _prepare(self, index: int, image: Tensor, disparity: Tensor) -> _Frame:
-        image, disparity = self._check(index, image, disparity)
         big_h, big_w = image.shape[-2:]
         w, h = working_size(big_w, big_h, self.config.flow.working_width)
         eyes = {}
@@ -184,9 +231,10 @@ class TemporalStereo:
             eyes[name] = _Eye(scale, view.contiguous(), holes, disp, background, integral)
         keep = self.synthesize != "both"
         return _Frame(index, image if keep else None, disparity if keep else None,
-                      _gray_small(image, w, h), _disparity_small(disparity, w, h), eyes)
+                      _gray_small(image, w, h), _disparity_small(disparity, w, h), eyes, (big_h, big_w))
 
-    def _check(self, index: int, image: Tensor, disparity: Tensor) -> tuple[Tensor, Tensor]:
+    def _checked_tensors(self, index: int, image: Tensor, disparity: Tensor) -> tuple[Tensor, Tensor]:
+        """The frame's tensors checked for shape and moved to the renderer's device (no window state)."""
         if image.ndim != 4 or image.shape[:2] != (1, 3) or not image.is_floating_point():
             raise UsageError(
                 f"frame {index}: image must be a (1, 3, H, W) float tensor, got {tuple(image.shape)}"
@@ -194,22 +242,24 @@ class TemporalStereo:
         if tuple(disparity.shape) != (1, 1, *image.shape[-2:]):
             raise UsageError(f"frame {index}: disparity must be (1, 1, H, W) like the image, "
                              f"got {tuple(disparity.shape)} for {tuple(image.shape)}")
+        device = self.device or image.device
+        return image.to(device, torch.float32).contiguous(), disparity.to(device, torch.float32).contiguous()
+
+    def _check_order(self, index: int, size: tuple[int, int]) -> None:
+        """Frames of a shot come consecutively and keep one size."""
         if self._frames and index != self._frames[-1].index + 1:
             raise UsageError(f"frame {index} pushed after frame {self._frames[-1].index}",
                              hint="push a shot's frames consecutively; call flush() or reset() between shots")
-        size = tuple(image.shape[-2:])
         if self._size is not None and size != self._size:
             raise UsageError(
                 f"frame {index} is {size[1]}x{size[0]} but the shot is {self._size[1]}x{self._size[0]}",
                 hint="call flush() or reset() before a shot of another size",
             )
         self._size = size
-        device = self.device or image.device
-        return image.to(device, torch.float32).contiguous(), disparity.to(device, torch.float32).contiguous()
 
-    def _add_pair(self, prev: _Frame, frame: _Frame) -> None:
+    def _add_pair(self, prev: _Frame, frame: _Frame, pair: PairFlow) -> None:
+        """Record the pair flow prev -> frame and test it for a cut."""
         c = self.config
-        pair = pair_flow(self._estimator, prev.gray, frame.gray, c.alpha, c.beta, c.soft_confidence)
         self._pairs[prev.index] = pair
         matched = pair.matched_fraction
         typical = float(np.median(self._levels)) if self._levels else None

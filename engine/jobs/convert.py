@@ -27,7 +27,7 @@ from engine.config import load_user_config
 from engine.depth.imported import ImportedDepth
 from engine.depth.normalise import ShotNormaliser
 from engine.depth.registry import create_provider
-from engine.depth.stabilise import DepthStabiliser, estimate_stabilised
+from engine.depth.stabilise import DepthStabiliser, paired_estimates
 from engine.device import resolve_device
 from engine.document import Clip, Grade, Shot, StereoParams
 from engine.errors import InvalidProject, OutputError, UsageError
@@ -46,10 +46,11 @@ from engine.jobs.frame import (
     to_tensor,
 )
 from engine.jobs.plan import RenderPlan, hole_mask_paths, job_inputs, plan_convert
+from engine.jobs.pools import stage_ahead
 from engine.jobs.refine import RefineStage
 from engine.jobs.request import ConvertRequest, with_project_media
 from engine.jobs.stream import Sink, prefetch
-from engine.media import EncodeSettings, MediaReader, VideoWriter, commit_together, open_media, write_still
+from engine.media import EncodeSettings, Frame, MediaReader, VideoWriter, commit_together, open_media, write_still
 from engine.ops import StereoViews
 from engine.progress import CancelToken, Progress
 from engine.shots import cuts_to_ranges, detect_cuts, edl_to_project, otio_to_project
@@ -209,17 +210,28 @@ class DepthStage:
         self.provider.reset()
         self.stabiliser.reset()
         frames = (eye_image(f.image, self.eye_size) for f in reader.frames(segment.start, segment.end))
-        estimated = estimate_stabilised(self.provider, prefetch(frames, maxsize=3, name="decode-depth"),
-                                        self.stabiliser)
-        return self._stored(estimated, store, segment.start)
+        # Stages: decode + resize | provider | stabiliser + normaliser (this thread) | store writes.
+        raw = stage_ahead(paired_estimates(self.provider, prefetch(frames, maxsize=3, name="decode-depth")),
+                          maxsize=2, name="depth")
+        return self._stored(self.stabiliser.process(raw), store, segment.start)
 
     @staticmethod
     def _stored(maps: Iterator[np.ndarray], store, start: int) -> Iterator[np.ndarray]:
         """Store each map and pass on exactly what a later read returns (float16-rounded), so a cold
-        and a warm render normalise the same numbers and give bit-identical masters."""
-        for k, raw in enumerate(maps):
-            store.put(start + k, raw)
-            yield roundtrip(raw)
+        and a warm render normalise the same numbers and give bit-identical masters.
+
+        Entries are compressed and written in a thread of their own, off the job's critical path; the
+        last one is on disk when the iterator ends (a write error is raised then, or at the next map).
+        """
+        writer = Sink(lambda item: store.put(*item), maxsize=4, name="depth-store")
+        try:
+            for k, raw in enumerate(maps):
+                writer.put((start + k, raw))
+                yield roundtrip(raw)
+            writer.close()
+        except BaseException:
+            writer.abandon()
+            raise
 
     def depth_pass(self, reader: MediaReader, segment: Segment, cancel: CancelToken,
                    done: int, total: int) -> Iterator[Progress]:
@@ -357,11 +369,9 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
         for segment in segments:
             assembly.begin_shot(segment.start, segment.end)
             yield from prepare_edits(editor, clip, segment, cancel)
-            for frame in prefetch(reader.frames(segment.start, segment.end), maxsize=4, name="decode-render"):
+            staged = staged_frames(request, plan, reader, depth, clip, segment, assembly, device)
+            for frame, prepared in stage_ahead(staged, maxsize=2, name="stage-render"):
                 cancel.check()
-                params = None if depth.is_disparity else params_at(request, frame.index, clip)
-                prepared = assembly.prepare(frame.index, eye_image(frame.image, plan.eye_size),
-                                            depth.depth_tensor(frame.index, segment, device), params)
                 pending[frame.index] = _Pending(frame.time - t0, export_item(prepared, exporter))
                 yield from emit((yield from assembly.refine(assembly.push(prepared))))
             yield from emit((yield from assembly.refine(assembly.flush())))
@@ -376,6 +386,62 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
         for writer in writers:
             writer.abort()
         raise
+
+
+def staged_frames(request: ConvertRequest, plan: RenderPlan, reader: MediaReader, depth: DepthStage, clip: Clip,
+                  segment: Segment, assembly: FrameAssembly, device: torch.device
+                  ) -> Iterator[tuple[Frame, PreparedFrame]]:
+    """The render pass's first stage, run in its own thread: decode (itself a thread ahead), depth read,
+    grade, and the stereo renderer's per-frame work (:meth:`FrameAssembly.stage`), frame by frame in order.
+
+    What is left for the job's thread is the temporal completion (DVG) and packing; encoding is a third
+    thread. Bounded queues between them keep memory flat.
+    """
+    for frame in prefetch(reader.frames(segment.start, segment.end), maxsize=2, name="decode-render"):
+        params = None if depth.is_disparity else params_at(request, frame.index, clip)
+        prepared = assembly.prepare(frame.index, eye_image(frame.image, plan.eye_size),
+                                    depth.depth_tensor(frame.index, segment, device), params)
+        yield frame, assembly.stage(prepared)
+
+
+def _render_with_fallback(request: ConvertRequest, plan: RenderPlan, reader: MediaReader, depth: DepthStage,
+                          clip: Clip, segments: list[Segment], device: torch.device, cancel: CancelToken,
+                          exporter: DepthExporter | None, refiner: RefineStage | None = None,
+                          ) -> Generator[Progress, None, DepthExporter | None]:
+    """The render pass; a GPU running out of memory renders the whole pass again on the CPU, with a note.
+
+    The failed attempt's partial master (and depth export) is removed first, as for any failure, so what
+    lands is one complete render. The refiner, if any, keeps its own device (it sizes itself against free
+    memory). Out of memory on the CPU, or again on the retry, is an :class:`OutputError`, one line.
+    Returns the depth exporter in use (a fresh one after a retry).
+    """
+    try:
+        yield from _render_video(request, plan, reader, depth, clip, segments, device, cancel, exporter, refiner)
+        return exporter
+    except torch.cuda.OutOfMemoryError as exc:
+        if exporter is not None:
+            exporter.abort()
+        if device.type == "cpu":
+            raise _out_of_memory(exc) from exc
+        torch.cuda.empty_cache()
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else "out of memory"
+        yield Progress("note", 0, 0, message=f"{device} ran out of memory ({why}): rendering again on the CPU")
+    exporter = make_exporter(request, plan, reader, depth.kind)
+    try:
+        yield from _render_video(request, plan, reader, depth, clip, segments, torch.device("cpu"), cancel, exporter,
+                                 refiner)
+    except BaseException as exc:
+        if exporter is not None:
+            exporter.abort()
+        if isinstance(exc, torch.cuda.OutOfMemoryError):
+            raise _out_of_memory(exc) from exc
+        raise
+    return exporter
+
+
+def _out_of_memory(exc: BaseException) -> OutputError:
+    return OutputError("out of memory while rendering",
+                       hint="Close other programs, or render a smaller size (--layout sbs-half)")
 
 
 def windows_at(clip: Clip | None, source_frame: int) -> tuple[float, float]:
@@ -441,7 +507,8 @@ def _convert_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
             yield from depth.depth_pass(reader, segment, cancel, done, plan.frame_count)
             yield from depth.drain_notes()
             done += segment.end - segment.start
-        yield from _render_video(request, plan, reader, depth, clip, segments, device, cancel, exporter, refiner)
+        exporter = yield from _render_with_fallback(request, plan, reader, depth, clip, segments, device, cancel,
+                                                    exporter, refiner)
         if exporter is not None:
             exporter.finish()
             for note in exporter.notes:

@@ -16,8 +16,8 @@ decoded arrays and tensors live here too.
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Protocol
 
 import cv2
 import numpy as np
@@ -26,6 +26,7 @@ from torch import Tensor
 
 from engine.document import StereoParams
 from engine.dvg import TemporalStereo
+from engine.flow import FlowEstimator
 from engine.grading.floating_window import apply_floating_windows
 from engine.grading.render import graded_disparity, render_graded
 from engine.jobs.request import ConvertRequest
@@ -99,12 +100,14 @@ class PreparedFrame:
         delta: (1, 1, H, W) δ after edits and before the curve (what `--export-depth` and `Session.depth`
             give); None for imported `disparity-px`.
         disparity: (1, 1, H, W) pixel disparity the eyes are rendered with.
+        staged: the stereo renderer's per-frame work done ahead (:meth:`FrameAssembly.stage`), or None.
     """
 
     index: int
     image: Tensor
     delta: Tensor | None
     disparity: Tensor
+    staged: Any = None
 
 
 class PerFrameStereo:
@@ -118,7 +121,14 @@ class PerFrameStereo:
         self.notes: list[str] = []
 
     def push(self, index: int, image: Tensor, disparity: Tensor) -> list[tuple[int, StereoViews]]:
-        return [(index, render_graded(image, disparity, None, self.synthesize))]
+        return [(index, self.stage(index, image, disparity))]
+
+    def stage(self, index: int, image: Tensor, disparity: Tensor) -> StereoViews:
+        """The whole per-frame render (no state: safe in a pipeline thread ahead of :meth:`push_staged`)."""
+        return render_graded(image, disparity, None, self.synthesize)
+
+    def push_staged(self, index: int, views: StereoViews) -> list[tuple[int, StereoViews]]:
+        return [(index, views)]
 
     def flush(self) -> list[tuple[int, StereoViews]]:
         return []
@@ -153,6 +163,8 @@ class FrameAssembly:
         self.editor = editor
         self.stereo = make_stereo_renderer(request, device)
         self.refiner = refiner
+        self._staged_last = None  # the frame :meth:`stage` saw last in this shot (DVG pair flows)
+        self._stage_flow: FlowEstimator | None = None  # the staging thread's own DIS instance
 
     @property
     def notes(self) -> list[str]:
@@ -180,9 +192,29 @@ class FrameAssembly:
         """
         return PreparedFrame(index, image, delta, graded_disparity(delta, params))
 
+    def stage(self, frame: PreparedFrame) -> PreparedFrame:
+        """Do the stereo renderer's per-frame work now, so a pipeline thread can run it ahead of :meth:`push`.
+
+        DVG: the eyes' splats and the flow to the previously staged frame; the per-frame path: the whole
+        render. Call from one thread per shot, in frame order (the same result as :meth:`push` alone).
+        """
+        if isinstance(self.stereo, TemporalStereo):
+            if self._stage_flow is None:
+                self._stage_flow = FlowEstimator(self.stereo.config.flow)
+            staged = self.stereo.stage(frame.index, frame.image, frame.disparity, self._staged_last,
+                                       self._stage_flow)
+            self._staged_last = staged
+        else:
+            staged = self.stereo.stage(frame.index, frame.image, frame.disparity)
+        return replace(frame, staged=staged)
+
     def push(self, frame: PreparedFrame) -> list[tuple[int, StereoViews]]:
         if self.refiner is not None:
             self.refiner.add_source(frame.index, frame.image)
+        if frame.staged is not None:
+            if isinstance(self.stereo, TemporalStereo):
+                return self.stereo.push_staged(frame.staged)
+            return self.stereo.push_staged(frame.index, frame.staged)
         return self.stereo.push(frame.index, frame.image, frame.disparity)
 
     def begin_shot(self, start: int, end: int) -> None:
@@ -212,6 +244,7 @@ class FrameAssembly:
 
     def reset(self) -> None:
         self.stereo.reset()
+        self._staged_last = None
 
     def packed(self, views: StereoViews, bit_depth: int, padding: tuple[int, int] = (0, 0),
                windows: tuple[float, float] = (0.0, 0.0)) -> list[np.ndarray]:

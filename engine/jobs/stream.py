@@ -44,13 +44,18 @@ def prefetch(source: Iterable[T], maxsize: int = 4, name: str = "prefetch") -> I
     stop = threading.Event()
 
     def produce() -> None:
+        items = iter(source)
         try:
-            for item in source:
+            for item in items:
                 if not _put_until_stopped(q, item, stop):
                     return
             _put_until_stopped(q, _DONE, stop)
         except BaseException as exc:  # re-raised in the consumer thread
             _put_until_stopped(q, _Failure(exc), stop)
+        finally:  # a generator left mid-way (the consumer stopped) cleans up here, in its own thread
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
     thread = threading.Thread(target=produce, name=name, daemon=True)
     thread.start()

@@ -185,3 +185,45 @@ def test_misuse_is_a_usage_error(make_clip):
                 {"cut_drop": -0.1}):
         with pytest.raises(UsageError):
             DvgConfig(**bad)
+
+
+def test_staging_in_another_thread_gives_the_same_eyes_as_push(make_clip):
+    """stage() (splats, pair flow) run ahead in a pipeline thread, then push_staged(): bit-identical to push()."""
+    import threading
+
+    from engine.flow import FlowEstimator
+
+    clip = make_clip(frames=6, bg_speed=2, fg_speed=3, seed=7)
+    plain = TemporalStereo(DvgConfig(), "both")
+    expected = _push_all(plain, clip.images, clip.disparities) + plain.flush()
+    staged_ts = TemporalStereo(DvgConfig(), "both")
+    staged, previous = [], None
+
+    def stage_all() -> None:
+        nonlocal previous
+        estimator = FlowEstimator(staged_ts.config.flow)
+        for i, (image, disp) in enumerate(zip(clip.images, clip.disparities, strict=True)):
+            previous = staged_ts.stage(i, image, disp, previous, estimator)
+            staged.append(previous)
+
+    worker = threading.Thread(target=stage_all)
+    worker.start()
+    worker.join()
+    got = [done for s in staged for done in staged_ts.push_staged(s)] + staged_ts.flush()
+    assert [i for i, _ in got] == [i for i, _ in expected] == list(range(6))
+    for (_, a), (_, b) in zip(got, expected, strict=True):
+        for name in ("left", "right", "left_holes", "right_holes"):
+            assert torch.equal(getattr(a, name), getattr(b, name)), name
+
+
+def test_a_frame_staged_against_the_wrong_neighbour_is_refused(make_clip):
+    from engine.flow import FlowEstimator
+
+    clip = make_clip(frames=3, bg_speed=1, fg_speed=1, seed=1)
+    ts = TemporalStereo(DvgConfig(), "right")
+    estimator = FlowEstimator(ts.config.flow)
+    first = ts.stage(0, clip.images[0], clip.disparities[0], None, estimator)
+    ts.push_staged(first)
+    orphan = ts.stage(1, clip.images[1], clip.disparities[1], None, estimator)  # no pair flow with frame 0
+    with pytest.raises(UsageError, match="staged after frame None"):
+        ts.push_staged(orphan)

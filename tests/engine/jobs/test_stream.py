@@ -44,6 +44,22 @@ def test_prefetch_stops_producer_when_consumer_stops():
     assert stopped.wait(5)
 
 
+def test_a_producer_left_mid_way_is_closed_in_its_own_thread():
+    """Nested stages: the inner generator's clean-up (an inner prefetch's thread) runs at once, not at GC."""
+    closed_in = []
+
+    def source():
+        try:
+            yield from range(10_000)
+        finally:
+            closed_in.append(threading.current_thread().name)
+
+    gen = prefetch(source(), maxsize=1, name="stage")
+    assert next(gen) == 0
+    gen.close()
+    assert closed_in == ["stage"]
+
+
 def test_sink_consumes_in_order_and_surfaces_failures():
     out = []
     sink = Sink(out.append, maxsize=2)

@@ -1,95 +1,143 @@
-"""Full weights-free convert: fps at 1080p, and peak RSS for a short vs a long clip.
+"""The main job's goal figures (issue #16), on real footage, each convert a fresh process (start-up included).
 
-    python bench/bench_convert.py [--json bench/results/convert.json]
+    python bench/bench_convert.py [--only ratio,small,rss] [--json bench/results/convert.json]
 
-Peak RSS is measured in a fresh child process per run (ru_maxrss of the
-child), so the 10 s and 60 s clips are compared on equal terms: with frames
-streaming through bounded queues they must match.
+* ``ratio``: 96 frames of 1080p, ``--layout sbs-half --preset veryfast``, cold cache (a fresh cache
+  folder per run), DVG and the per-frame path: the whole ``convert`` process ÷ a PyAV decode → rgb24 →
+  libx264 veryfast loop over the same clip, best of two runs each (bar ≤ 5.0, goal ≤ 2.5).
+* ``small``: a 10 s 320x180 clip, default settings and cold cache: fps, DVG and per-frame (goal ≥ 60).
+* ``rss``: peak RSS of the child (ru_maxrss) for 1080p at two lengths and 320x180 at 10 s and 60 s:
+  flat in clip length, and under 2 GB at 1080p.
+
+The machine is shared: every figure carries the load average before it ran, and the process CPU time
+(user + sys) next to the wall time, which load inflates less.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
 
-
-def make_clip(path: Path, width: int, height: int, seconds: float, fps: int = 24) -> None:
-    """A textured scene panning over layered depth, h264 — cheap to make, realistic to convert."""
-    rng = np.random.default_rng(0)
-    far = rng.integers(0, 255, (height, width * 2, 3), dtype=np.uint8)
-    near = rng.integers(0, 255, (height // 2, width // 3, 3), dtype=np.uint8)
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=Fraction(fps))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"crf": "20", "preset": "ultrafast"}
-        for i in range(int(seconds * fps)):
-            frame = far[:, i * 2 % width: i * 2 % width + width].copy()
-            x = (i * 6) % (width - near.shape[1])
-            frame[height // 3: height // 3 + near.shape[0], x: x + near.shape[1]] = near
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-
+from footage import real_clip  # noqa: E402  (bench/ is not a package)
 
 _WRAPPER = ("import resource, sys\n"
             "from engine.cli import main\n"
             "rc = main(sys.argv[1:])\n"
-            "print('MAXRSS_KIB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+            "u = resource.getrusage(resource.RUSAGE_SELF)\n"
+            "print('USAGE', u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr)\n"
             "sys.exit(rc)\n")
+
+_REFERENCE = ("import av, resource, sys\n"
+              "with av.open(sys.argv[1]) as src, av.open(sys.argv[2], 'w') as dst:\n"
+              "    s = dst.add_stream('libx264', rate=src.streams.video[0].average_rate)\n"
+              "    v = src.streams.video[0]\n"
+              "    s.width, s.height, s.pix_fmt = v.width, v.height, 'yuv420p'\n"
+              "    s.options = {'preset': 'veryfast'}\n"
+              "    for frame in src.decode(video=0):\n"
+              "        image = frame.to_ndarray(format='rgb24')\n"
+              "        dst.mux(s.encode(av.VideoFrame.from_ndarray(image, format='rgb24')))\n"
+              "    dst.mux(s.encode())\n"
+              "u = resource.getrusage(resource.RUSAGE_SELF)\n"
+              "print('USAGE', u.ru_maxrss, u.ru_utime + u.ru_stime, file=sys.stderr)\n")
+
+
+def frame_count(path: Path) -> int:
+    with av.open(str(path)) as c:
+        return c.streams.video[0].frames
+
+
+def _child(cmd: list[str], frames: int, args: list[str]) -> dict:
+    load = os.getloadavg()
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    rss_kib, cpu = done.stderr.rsplit("USAGE", 1)[1].split()[:2]
+    return {"wall_s": round(wall, 2), "cpu_s": round(float(cpu), 2), "frames": frames,
+            "fps": round(frames / wall, 2), "peak_rss_mib": round(int(rss_kib) / 1024, 1), "args": args,
+            "load_before": [round(x, 2) for x in load]}
 
 
 def run_convert(src: Path, dst: Path, extra: list[str]) -> dict:
-    """Run the CLI in a fresh child process; wall time, fps and that child's own peak RSS (MiB)."""
-    t0 = time.perf_counter()
+    """The CLI in a fresh child process: wall, CPU, fps and that child's own peak RSS (MiB)."""
     cmd = [sys.executable, "-c", _WRAPPER, "convert", str(src), "-o", str(dst), "--overwrite",
            "--progress", "none", "-q", *extra]
-    done = subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    peak_kib = int(done.stderr.rsplit("MAXRSS_KIB", 1)[1].split()[0])
-    with av.open(str(src)) as c:
-        frames = c.streams.video[0].frames
-    return {"wall_s": round(wall, 2), "frames": frames, "fps": round(frames / wall, 2),
-            "peak_rss_mib": round(peak_kib / 1024, 1), "args": extra}
+    return _child(cmd, frame_count(src), extra)
+
+
+def run_reference(src: Path, dst: Path) -> dict:
+    """The PyAV decode -> rgb24 -> libx264 veryfast loop, in a fresh child process."""
+    return _child([sys.executable, "-c", _REFERENCE, str(src), str(dst)], frame_count(src), ["reference"])
+
+
+def best(runs: list[dict]) -> dict:
+    return {**min(runs, key=lambda r: r["wall_s"]), "walls_s": [r["wall_s"] for r in runs]}
+
+
+def ratio(tmp: Path, frames: int) -> dict:
+    clip = real_clip(tmp / "hd.mp4", 1920, 1080, frames)
+    out: dict = {"1080p_reference": best([run_reference(clip, tmp / "ref.mp4") for _ in range(2)])}
+    common = ["--layout", "sbs-half", "--preset", "veryfast"]
+    for name, extra in (("dvg", []), ("per_frame", ["--temporal", "off"])):
+        runs = [run_convert(clip, tmp / "o.mp4", [*common, *extra, "--cache-dir", str(tmp / f"cache-{name}-{k}")])
+                for k in range(2)]
+        out[f"1080p_{name}"] = r = best(runs)
+        r["ratio_to_reference"] = round(r["wall_s"] / out["1080p_reference"]["wall_s"], 2)
+        r["cpu_ratio_to_reference"] = round(r["cpu_s"] / out["1080p_reference"]["cpu_s"], 2)
+    return out
+
+
+def small(tmp: Path) -> dict:
+    clip = real_clip(tmp / "small.mp4", 320, 180, 240)
+    return {f"320x180_10s_{name}": run_convert(clip, tmp / "o.mp4", [*extra, "--cache-dir", str(tmp / f"c-{name}")])
+            for name, extra in (("dvg", []), ("per_frame", ["--temporal", "off"]))}
+
+
+def rss(tmp: Path, hd_lengths: tuple[int, int]) -> dict:
+    out = {}
+    for frames in hd_lengths:
+        clip = real_clip(tmp / f"hd{frames}.mp4", 1920, 1080, frames)
+        out[f"rss_1080p_{frames}f"] = run_convert(clip, tmp / "o.mp4", ["--layout", "sbs-half", "--preset",
+                                                                         "veryfast", "--no-cache"])
+    for seconds in (10, 60):
+        clip = real_clip(tmp / f"s{seconds}.mp4", 320, 180, 24 * seconds)
+        out[f"rss_{seconds}s_320x180"] = run_convert(clip, tmp / "o.mp4", ["--no-cache"])
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "convert.json")
-    parser.add_argument("--fps-seconds", type=float, default=4.0, help="length of the 1080p clip timed for fps")
-    parser.add_argument("--rss-size", default="320x180", help="frame size of the RSS clips")
-    parser.add_argument("--only", choices=("fps", "rss"), help="run one half of the benchmark")
+    parser.add_argument("--only", default="ratio,small,rss", help="comma-separated: ratio, small, rss")
+    parser.add_argument("--frames", type=int, default=96, help="1080p frames for the ratio")
     args = parser.parse_args()
-    w, h = (int(v) for v in args.rss_size.split("x"))
-    results = {}
+    chosen = args.only.split(",")
+    results: dict = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        if args.only != "rss":
-            clip = tmp / "hd.mp4"
-            make_clip(clip, 1920, 1080, args.fps_seconds)
-            for name, extra in (("1080p_sbs_half_dvg", ["--layout", "sbs-half"]),
-                                ("1080p_sbs_half_per_frame", ["--layout", "sbs-half", "--temporal", "off"])):
-                results[name] = run_convert(clip, tmp / "o1.mp4", [*extra, "--no-cache"])
-        for seconds in ((10, 60) if args.only != "fps" else ()):
-            clip = tmp / f"c{seconds}.mp4"
-            make_clip(clip, w, h, seconds)
-            results[f"rss_{seconds}s_{w}x{h}"] = run_convert(clip, tmp / f"o{seconds}.mp4", ["--no-cache"])
+        if "ratio" in chosen:
+            results.update(ratio(tmp, args.frames))
+        if "small" in chosen:
+            results.update(small(tmp))
+        if "rss" in chosen:
+            results.update(rss(tmp, (48, 192)))
     for name, r in results.items():
-        print(f"{name:<24} {r['frames']:>5} frames  {r['fps']:6.2f} fps  peak RSS {r['peak_rss_mib']:7.1f} MiB")
+        extra = f"  ratio {r['ratio_to_reference']} (CPU {r['cpu_ratio_to_reference']})" \
+            if "ratio_to_reference" in r else ""
+        print(f"{name:<24} {r['frames']:>5} frames  {r['wall_s']:7.2f} s  {r['fps']:6.2f} fps  CPU {r['cpu_s']:7.2f} s"
+              f"  peak RSS {r['peak_rss_mib']:7.1f} MiB  load {r['load_before'][0]}{extra}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    previous = json.loads(args.json.read_text()) if args.json.exists() else {}
-    args.json.write_text(json.dumps({**previous, **results}, indent=2) + "\n")
+    args.json.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -63,7 +63,11 @@ class _Frame:
     gray: np.ndarray  # (h, w) uint8 at working size
     disp_small: np.ndarray  # (h, w) float32 working px
     eyes: dict[str, _Eye]
-    eyes_size: tuple[int, int]  # (H, W) of the frame
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(H, W) of the frame's eyes."""
+        return tuple(next(iter(self.eyes.values())).view.shape[-2:])
 
 
 @dataclass(frozen=True)
@@ -194,7 +198,7 @@ class TemporalStereo:
     def push_staged(self, staged: StagedFrame) -> list[tuple[int, StereoViews]]:
         """:meth:`push` for a frame from :meth:`stage`: the window's checks, cut test and completion."""
         frame = staged.frame
-        self._check_order(frame.index, frame.eyes_size)
+        self._check_order(frame.index, frame.size)
         if self._frames:
             prev = self._frames[-1]
             if staged.pair is None or staged.previous != prev.index:
@@ -231,7 +235,7 @@ class TemporalStereo:
             eyes[name] = _Eye(scale, view.contiguous(), holes, disp, background, integral)
         keep = self.synthesize != "both"
         return _Frame(index, image if keep else None, disparity if keep else None,
-                      _gray_small(image, w, h), _disparity_small(disparity, w, h), eyes, (big_h, big_w))
+                      _gray_small(image, w, h), _disparity_small(disparity, w, h), eyes)
 
     def _checked_tensors(self, index: int, image: Tensor, disparity: Tensor) -> tuple[Tensor, Tensor]:
         """The frame's tensors checked for shape and moved to the renderer's device (no window state)."""

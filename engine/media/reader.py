@@ -21,7 +21,6 @@ from pathlib import Path
 
 import av
 import av.stream
-import cv2
 import numpy as np
 
 from engine.errors import MediaError
@@ -30,7 +29,7 @@ from engine.media.info import MediaInfo
 from engine.media.probe import FrameTable, open_input, scan_media
 from engine.media.stills import is_still_path, read_still, still_info
 
-_ROTATE = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+_ROTATE = {90: -1, 180: 2, 270: 1}  # display rotation (clockwise degrees) -> np.rot90 quarter turns (counter-clockwise)
 
 
 class FrameIndexError(MediaError, IndexError):
@@ -90,7 +89,7 @@ class _VideoSource:
         frame = self._decode(index)
         image = self._to_rgb(frame)
         if self._rotate is not None:
-            return cv2.rotate(image, self._rotate)
+            return np.ascontiguousarray(np.rot90(image, self._rotate))
         return np.ascontiguousarray(image)
 
     def close(self) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from engine.errors import MediaError, OutputError
@@ -51,6 +50,8 @@ def read_still(path: str | Path) -> np.ndarray:
     check_declared_size(data[:65536].tobytes(), path)  # before decoding: a header may claim gigapixels
     # ANYDEPTH keeps 16 bits, COLOR gives 3 channels and applies EXIF orientation. (OpenCV 5's
     # IMREAD_COLOR_RGB mis-decodes 16-bit TIFF, so decode BGR and swap.)
+    import cv2  # here, not at import: `probe` of a video never needs OpenCV (start-up, issue #16)
+
     try:
         image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR) if data.size else None
     except cv2.error as exc:  # OpenCV's own limits (e.g. CV_IO_MAX_IMAGE_PIXELS) and decoder failures
@@ -98,6 +99,8 @@ def write_still(path: str | Path, image: np.ndarray, *, overwrite: bool = False)
         )
     if image.dtype == np.uint16 and suffix not in _SIXTEEN_BIT:
         image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    import cv2  # see read_still
+
     ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(image[..., ::-1]))
     if not ok:
         raise OutputError(f"OpenCV could not encode a {suffix} image", path=path)

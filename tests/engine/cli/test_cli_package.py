@@ -31,10 +31,11 @@ def test_help_imports_nothing_heavy(argv):
     assert result["heavy"] == [], result
 
 
-def test_probe_needs_pyav_but_not_torch(tmp_path):
+def test_probe_needs_pyav_but_not_torch_nor_opencv(tmp_path):
+    """`probe` of a video costs about `import av, numpy` (issue #16: at most twice that)."""
     clip = write_clip(tmp_path / "c.mp4", frames=2)
     result = imported_after(f"from engine.cli import main\nassert main(['probe', {str(clip)!r}, '--json']) == 0")
-    assert "av" in result["heavy"] and "torch" not in result["heavy"], result
+    assert "av" in result["heavy"] and not {"torch", "cv2", "numba"} & set(result["heavy"]), result
 
 
 def test_every_command_is_a_module_with_the_common_options():

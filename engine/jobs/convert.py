@@ -370,7 +370,7 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
             assembly.begin_shot(segment.start, segment.end)
             yield from prepare_edits(editor, clip, segment, cancel)
             staged = staged_frames(request, plan, reader, depth, clip, segment, assembly, device)
-            for frame, prepared in stage_ahead(staged, maxsize=2, name="stage-render"):
+            for frame, prepared in stage_ahead(staged, maxsize=1, name="stage-render"):  # ~135 MB a 1080p frame
                 cancel.check()
                 pending[frame.index] = _Pending(frame.time - t0, export_item(prepared, exporter))
                 yield from emit((yield from assembly.refine(assembly.push(prepared))))

@@ -48,6 +48,7 @@ HOOKS = (
     ("engine.cache.store", "CacheNamespace", "put", "depth store write", False),
     ("engine.cache.store", "CacheNamespace", "get", "depth store read", False),
     ("engine.jobs.frame", "FrameAssembly", "prepare", "grade", False),
+    ("engine.dvg.temporal", "TemporalStereo", "stage", "dvg stage", False),
     ("engine.dvg.temporal", "TemporalStereo", "_prepare", "dvg splat", False),
     ("engine.dvg.temporal", "TemporalStereo", "_add_pair", "dvg pair flow", False),
     ("engine.dvg.temporal", "TemporalStereo", "_complete", "dvg complete", False),
@@ -211,7 +212,10 @@ def markdown(results: dict) -> str:
              "depth. Stage times are *exclusive* (a stage's time excludes the stages it calls; flow is shown",
              "under the stage that asked for it). CPU is the calling thread's own CPU time; thread pools",
              "(numba/OpenMP, x264) show only in the process total. The machine is shared by several",
-             "sessions: each case notes the 1/5/15-minute load average before it ran (2 cores).", ""]
+             "sessions: each case notes the 1/5/15-minute load average before it ran (2 cores). Threads:",
+             "`decode-*` decode, `depth` the depth provider, `depth-store` cache/spool writes, `stage-render`",
+             "depth read + grade + DVG splats and pair flow (or the whole per-frame render), `MainThread` the",
+             "stabiliser and DVG completion + packing, `encode` x264.", ""]
     lines += ["| case | frames | wall s | fps | process CPU s | CPU use of 2 cores | peak RSS MiB | CLI import s"
               " | load |", "|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():

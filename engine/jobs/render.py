@@ -139,6 +139,12 @@ def check_request(request: RenderRequest) -> ConvertRequest:
                          hint="Leave out --no-cache (point --cache-dir at shared storage on a farm)")
     if c.start is not None or c.end is not None:
         raise UsageError("render takes --frames START:END (source frames), not --start/--end")
+    # the refiner's temporal windows (seeded and blended from the shot start) would cross chunk boundaries
+    refiner = getattr(c, "refiner", None) or (c.project.render.refiner if c.project is not None else None)
+    if refiner:
+        raise UsageError(f"render does not run the diffusion refiner ({refiner}) in chunks yet",
+                         hint="Render a refined master with `spatialdreamer convert --project P`, or turn the "
+                              "refiner off in the project's render settings")
     c = with_project_media(replace(c, shots="off", project=map_project_media(c.project, request.path_map)))
     inputs = job_inputs(c) + ((Path(request.project_file),) if request.project_file is not None else ())
     refuse_inputs_as_outputs(output_paths(request.output, c.layout), inputs)
@@ -179,7 +185,9 @@ class _Job:
         self.copy = convert.encode.codec in STREAM_COPY_CODECS
         # chunk files: the master's codec (stream copy) or lossless FFV1 (one encode pass at the end);
         # stream-copied chunks carry the source's colour tags (not its audio: the master does)
-        self.intermediate = convert.encode if self.copy else EncodeSettings(codec="ffv1", bit_depth=self.bit_depth)
+        # (16-bit FFV1 for 10-bit masters: the encode pass then gets exactly the frames convert encodes)
+        self.intermediate = convert.encode if self.copy else EncodeSettings(
+            codec="ffv1", bit_depth=16 if self.bit_depth > 8 else 8)
         self.chunk_source = replace(reader.info, audio=()) if self.copy else None
         self.header = {"project_name": convert.project.name, "clip": self.clip.id, "media": str(convert.input),
                        "lag": self.lag, "chunk_frames": request.chunk_frames, "fingerprint": self._fingerprint()}

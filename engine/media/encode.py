@@ -41,8 +41,9 @@ class EncodeSettings:
     Attributes:
         codec: 'h264' (libx264, 8-bit 4:2:0) | 'hevc' (libx265, 8/10-bit 4:2:0) |
             'prores' (prores_ks, always 10-bit: 422 HQ or 4444) |
-            'ffv1' (lossless RGB: bgr0 8-bit, gbrp10le 10-bit).
-        bit_depth: 8 or 10 (prores is 10-bit whatever is asked).
+            'ffv1' (lossless RGB: bgr0 8-bit, gbrp10le 10-bit, gbrp16le 16-bit).
+        bit_depth: 8 or 10 (prores is 10-bit whatever is asked); ffv1 also 16 (the render farm's
+            lossless intermediates of 10-bit masters: the writer's uint16 frames, every bit kept).
         crf: constant quality for h264/hevc (default 18 / 20); exclusive with bitrate.
         bitrate: bits/s for h264/hevc; exclusive with crf.
         preset: x264/x265 preset (default 'medium').
@@ -66,7 +67,7 @@ class EncodeSettings:
                              hint="ffv1 is lossless RGB; for ProRes use --prores-profile 4444 (4:4:4) or hq (4:2:2)")
         if self.codec not in CODECS:
             raise UsageError(f"unknown codec {self.codec!r}", hint=f"Use one of {', '.join(CODECS)}")
-        if self.bit_depth not in (8, 10):
+        if self.bit_depth not in (8, 10) and not (self.codec == "ffv1" and self.bit_depth == 16):
             raise UsageError(f"bit depth {self.bit_depth} is not supported", hint="Use 8 or 10")
         if self.codec == "h264" and self.bit_depth != 8:
             raise OutputError(
@@ -145,7 +146,7 @@ def encoder_plan(settings: EncodeSettings) -> EncoderPlan:
         profile, pix_fmt = PRORES_PROFILES[settings.prores_profile]
         return EncoderPlan("prores_ks", pix_fmt, {"profile": profile, "vendor": "apl0"})
     if codec == "ffv1":
-        pix_fmt = "bgr0" if settings.bit_depth == 8 else "gbrp10le"
+        pix_fmt = {8: "bgr0", 10: "gbrp10le", 16: "gbrp16le"}[settings.bit_depth]
         return EncoderPlan("ffv1", pix_fmt, {"level": "3", "slicecrc": "1"})
     base = settings.pix_fmt or "yuv420p"
     pix_fmt = base if settings.bit_depth == 8 else f"{base}10le"

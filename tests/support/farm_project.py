@@ -23,10 +23,10 @@ def two_shot_project(folder: Path, lengths: tuple[int, int]) -> Path:
     return path
 
 
-def frames_of(path: Path) -> list[np.ndarray]:
-    """Every decoded frame of a master, RGB."""
+def frames_of(path: Path, fmt: str = "rgb24") -> list[np.ndarray]:
+    """Every decoded frame of a master, RGB (`rgb48le` for 10-bit)."""
     with av.open(str(path)) as c:
-        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        return [f.to_ndarray(format=fmt) for f in c.decode(video=0)]
 
 
 def unchunked_master(project_file: Path, out: Path, codec: str = "ffv1") -> list[np.ndarray]:

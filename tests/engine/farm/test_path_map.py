@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -12,7 +13,7 @@ from engine import api
 from engine.document import Project
 from engine.errors import UsageError
 from engine.farm.path_map import map_path, map_render_request, parse_path_maps
-from engine.farm.ray_runner import WORKER_RESOURCE, actor_options, worker_request
+from engine.farm.ray_runner import WORKER_RESOURCE, actor_options, import_ray, worker_request
 from engine.jobs.render_project import default_shots
 
 
@@ -56,3 +57,10 @@ def test_actor_options():
     assert actor_options(False, "auto", 8) == {"num_cpus": 1, "num_gpus": 1}  # a GPU cluster: one GPU each
     assert actor_options(False, "cpu", 8) == {"num_cpus": 1}
     assert actor_options(False, "auto", 8, gpus_per_worker=0.5)["num_gpus"] == 0.5
+
+
+def test_without_ray_the_error_says_how_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails as if it were not installed
+    with pytest.raises(UsageError, match="not installed") as err:
+        import_ray()
+    assert "pip install" in err.value.hint

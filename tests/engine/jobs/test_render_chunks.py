@@ -143,6 +143,24 @@ def test_prores_master_is_the_chunks_stream_copied(project_file, tmp_path):
         assert c.streams.video[0].codec_context.name == "prores" and c.format.name.startswith("mov")
 
 
+def test_ten_bit_hevc_master_equals_the_one_pass_encode(project_file, tmp_path):
+    """10-bit through the encode pass: 16-bit FFV1 chunks keep every bit of the frames, so x265 gets
+    exactly what `convert` gives it (10-bit intermediates differed by up to 17 of 1023 levels)."""
+    encode = api.EncodeSettings(codec="hevc", bit_depth=10, preset="ultrafast")
+    one_pass, master = tmp_path / "ref.mkv", tmp_path / "m.mkv"
+    convert = api.ConvertRequest(input=None, project=api.load_project(project_file), output=one_pass, encode=encode)
+    for _ in api.convert(convert):
+        pass
+    for _ in api.render(api.RenderRequest(replace(convert, output=master), chunk_frames=6)):
+        pass
+    with av.open(str(next((tmp_path / ".m.mkv.render").glob("c1-*.mkv")))) as c:
+        assert c.streams.video[0].codec_context.pix_fmt == "gbrp16le"
+    got, want = frames_of(master, "rgb48le"), frames_of(one_pass, "rgb48le")
+    assert len(got) == N
+    for k, (a, b) in enumerate(zip(got, want, strict=True)):
+        assert np.array_equal(a, b), f"frame {k}"
+
+
 def test_shots_and_frames_select_the_masters_frames(cli, project_file, reference, tmp_path):
     master = tmp_path / "part.mkv"
     r = cli("render", project_file, "-o", master, "--codec", "ffv1", "--shots", "2", "--frames", "14:",
@@ -170,6 +188,13 @@ def test_bad_requests(cli, project_file, tmp_path):
     moved.write_text(json.dumps(data))
     r = cli("render", moved, "-o", tmp_path / "x.mkv")
     assert r.code == 3 and "two.mp4" in r.err and "Traceback" not in r.err
+    refined = tmp_path / "refined.sdproj"
+    data = json.loads(project_file.read_text())
+    data["render"]["refiner"] = "small"
+    data["clips"][0]["media"] = str(project_file.with_name("two.mp4"))
+    refined.write_text(json.dumps(data))
+    r = cli("render", refined, "-o", tmp_path / "x.mkv")  # never a silently unrefined master
+    assert r.code == 2 and "refiner (small)" in r.err
 
 
 def test_sigkill_mid_render_then_rerun_gives_the_identical_master(project_file, reference, tmp_path):

@@ -48,7 +48,7 @@ def frame_states(stats: list[ParallaxStats], budget: Budget, fps: Fraction | flo
             states.append(FRAME_UNMEASURED)
         elif s.p99 > limit:
             states.append(FRAME_DIVERGES)
-        elif budget.low <= s.p01 and s.p99 <= budget.high:
+        elif budget.contains(s.p01, s.p99):
             states.append(FRAME_OK)
         elif budget.excursion is not None and budget.excursion[0] <= s.p01 and s.p99 <= budget.excursion[1]:
             states.append(FRAME_EXCURSION)

@@ -74,6 +74,12 @@ class Screen:
         return p / self.width_m * 100.0
 
 
+#: Slack when judging a frame against a budget, % of width: half the 0.01 % that readouts and reports
+#: show (0.1 px on a 1920-px eye). Without it the default grade (D = 3, c = 1/3, whose ends are exactly
+#: −1 % and +2 %, the tv65 budget) fails by float rounding while its readout shows −1.00 … +2.00 %.
+BUDGET_TOLERANCE_PCT = 0.005
+
+
 @dataclass(frozen=True)
 class Budget:
     """Pass band of screen parallax p (% of image width) for one screen.
@@ -97,6 +103,10 @@ class Budget:
                              hint="Pass --budget MIN MAX with MIN < MAX, e.g. --budget -1 2")
         if self.excursion is not None and not (self.excursion[0] <= self.low and self.excursion[1] >= self.high):
             raise UsageError(f"excursion band {self.excursion} must contain the budget {self.low} .. {self.high}")
+
+    def contains(self, nearest: float, farthest: float) -> bool:
+        """Whether parallax from `nearest` to `farthest` (% of width) lies inside the budget (to the tolerance)."""
+        return self.low - BUDGET_TOLERANCE_PCT <= nearest and farthest <= self.high + BUDGET_TOLERANCE_PCT
 
     @property
     def span(self) -> float:
@@ -168,5 +178,6 @@ def budget_for(screen_name: str, limits: tuple[float, float] | None = None) -> B
     return Budget(float(limits[0]), float(limits[1]), screen)
 
 
-__all__ = ["EXCURSION_SECONDS", "IPD_M", "SCREENS", "SCREEN_NAMES", "Budget", "Screen", "budget_for", "preset_budget",
+__all__ = ["BUDGET_TOLERANCE_PCT", "EXCURSION_SECONDS",
+           "IPD_M", "SCREENS", "SCREEN_NAMES", "Budget", "Screen", "budget_for", "preset_budget",
            "screen_names", "screen_preset"]

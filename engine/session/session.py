@@ -463,7 +463,7 @@ class Session:
         stats = parallax_stats(d, self.eye_size[0])
         full = self.reader.info.video.width
         b = budget_for(screen, budget)
-        ok = b.low <= stats.p01 and stats.p99 <= b.high and stats.p99 < b.screen.divergence_limit_pct()
+        ok = b.contains(stats.p01, stats.p99) and stats.p99 < b.screen.divergence_limit_pct()
         return Readout(stats.p01, stats.p99, stats.p01 / 100 * full, stats.p99 / 100 * full,
                        b.screen.pct_to_mm(stats.p01), b.screen.pct_to_mm(stats.p99), (b.low, b.high), ok,
                        screen, depth.provisional)

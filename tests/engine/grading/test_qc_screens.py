@@ -66,3 +66,31 @@ def test_the_light_vocabulary_lists_every_preset():
     from engine.vocabulary import SCREEN_NAMES
 
     assert tuple(SCREENS) == SCREEN_NAMES
+
+
+def test_the_default_grade_on_a_full_depth_range_is_inside_the_tv65_budget():
+    """Regression: D = 3, c = 1/3 spans exactly −1 … +2 % (tv65's budget); float rounding must not break it."""
+    import numpy as np
+
+    from engine.document import StereoParams
+    from engine.document.grade import DEFAULT_CONVERGENCE, DEFAULT_DIVERGENCE
+    from engine.grading.qc import parallax_stats
+    from engine.grading.qc_check import FRAME_OK, frame_states
+    from engine.grading.render import graded_disparity
+    from engine.jobs.frame import depth_to_tensor
+
+    row = np.clip(np.linspace(-0.2, 1.2, 640, dtype=np.float32), 0.0, 1.0)  # 14 % of it at each end
+    delta = np.tile(row, (360, 1))
+    params = StereoParams(DEFAULT_DIVERGENCE, DEFAULT_CONVERGENCE)
+    d = graded_disparity(depth_to_tensor(delta, "cpu"), params)[0, 0].numpy()
+    stats = parallax_stats(d, 640)
+    assert f"{stats.p01:+.2f} {stats.p99:+.2f}" == "-1.00 +2.00"
+    budget = budget_for("tv65")
+    assert budget.contains(stats.p01, stats.p99)
+    assert frame_states([stats], budget, 24) == [FRAME_OK]
+
+
+def test_budget_contains_allows_only_the_display_rounding():
+    budget = budget_for("tv65")
+    assert budget.contains(-1.0, 2.0) and budget.contains(-1.004, 2.004)
+    assert not budget.contains(-1.01, 2.0) and not budget.contains(-1.0, 2.01)

@@ -13,6 +13,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QImage, QKeySequence, QUndoCommand
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -33,6 +34,7 @@ from studio.playback import FrameController
 from studio.qc.tool import QcTool
 from studio.queue.panel import QueuePanel
 from studio.queue.runner import QueueRunner
+from studio.theme import apply_dark_theme
 from studio.timeline.widget import TimelineWidget
 from studio.viewer.geometry import Zoom
 from studio.viewer.modes import MODES, Budget, ViewState
@@ -97,6 +99,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, use_audio_device: bool = True, probe=probe_gl, settings: QSettings | None = None) -> None:
         super().__init__()
+        apply_dark_theme(QApplication.instance())  # the product's look, however the window is started
         self.setWindowTitle("SpatialDreamer Studio")
         self.setAcceptDrops(True)
         self.dialogs = Dialogs(self)
@@ -242,6 +245,8 @@ class MainWindow(QMainWindow):
         d.dirty_changed.connect(lambda _dirty: self._update_title())
         c.opened.connect(self._session_opened)
         c.frame_ready.connect(self._frame_ready)
+        c.playing_changed.connect(self.viewer.set_playing)  # moving frames from preview eyes (slow GL)
+        c.playing_changed.connect(self._playing_changed)
         c.position_changed.connect(self._position_changed)
         c.master_ready.connect(self._master_ready)
         c.error.connect(self.show_error)
@@ -515,6 +520,10 @@ class MainWindow(QMainWindow):
 
     def _frame_ready(self, frame) -> None:
         self.viewer.set_frame(frame)
+        if self.controller.playing:
+            # One repaint of the window per shown frame: the playhead, timecode and inspector move with
+            # the picture (a GL-composed window pays for every repaint); the readout waits for the stop.
+            self._show_position(frame.index)
         self._push_state()
         if self.state.show_master:
             self.controller.render_master(frame.index)
@@ -530,6 +539,15 @@ class MainWindow(QMainWindow):
             self.first_frame_shown.emit()
 
     def _position_changed(self, n: int) -> None:
+        if not self.controller.playing:  # while playing, the shown frame moves the playhead
+            self._show_position(n)
+
+    def _playing_changed(self, playing: bool) -> None:
+        if not playing:
+            self._show_position(self.controller.position)
+            self._request_readout(self.controller.position)
+
+    def _show_position(self, n: int) -> None:
         self.timeline.set_playhead(n)
         self.inspector.set_frame(n)
         self.position_label.setText(f"{self.controller.timecode(n)}  ·  {n}")
@@ -748,7 +766,7 @@ class MainWindow(QMainWindow):
 
     def _request_readout(self, n: int) -> None:
         session = self.controller.session
-        if session is None:
+        if session is None or self.controller.playing:
             return
         screen = self.state.budget.name
         self.jobs.submit(lambda ctx: session.readout(n, screen=screen), key="readout",

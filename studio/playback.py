@@ -8,7 +8,6 @@ what arrives.
 
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -19,10 +18,12 @@ from engine import api
 from engine.document import Project
 from engine.document.timecode import frames_to_timecode
 from studio.audio import RATE, AudioPlayer
-from studio.viewer.modes import FrameData
+from studio.viewer.modes import FrameData, delta_range
 from studio.workers import Lane
 
 PREFETCH_FRAMES = 24
+SETTLE_MS = 150  # a paused playhead that stays put this long gets its neighbours decoded
+AROUND = (8, 16)  # frames before / after a settled playhead decoded in the background (J/K/L, ←/→)
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class FrameController(QObject):
         self._play_timer = QTimer(self)
         self._play_timer.setInterval(5)
         self._play_timer.timeout.connect(self._tick)
+        self._settle = QTimer(self, singleShot=True, interval=SETTLE_MS, timeout=self._prefetch_around)
+        self._around: int | None = None  # request id of the neighbours' prefetch
         self._shuttle = 1.0
         self._play_origin: tuple[float, int] | None = None
         self.frames.finished.connect(self._on_frame)
@@ -86,17 +89,12 @@ class FrameController(QObject):
     def open(self, project: Project, clip_id: str, request: api.ConvertRequest | None = None) -> None:
         """Open a session on `clip_id` of `project` (in the frames lane) and show its current frame."""
         self.stop()
-        # PySide6's import hook (shibokensupport feature_imported) is not safe in a second thread:
-        # a module first imported by a worker can corrupt a refcount (none_dealloc). The engine's
-        # heavy modules are therefore imported here, on the UI thread, before any worker needs them.
-        importlib.import_module("engine.session")
-        importlib.import_module("engine.media.pcm")
         old, self.session = self.session, None
         clip = project.clip(clip_id)
         self.fps, self.frame_count = clip.fps, clip.frame_count
         self.position = min(self.position, clip.frame_count - 1)
 
-        def job(ctx):
+        def job(ctx):  # the engine's heavy modules (torch, …) are first imported here, off the UI thread
             if old is not None:
                 old.close()
             session = api.open_session(project, clip=clip_id, request=request)
@@ -113,6 +111,8 @@ class FrameController(QObject):
             self._fetching = False
             self.shown += 1
             self.frame_ready.emit(result)
+            if not self.playing:
+                self._settle.start()  # restarted by every frame of a scrub: runs once it stops
         elif isinstance(result, _Opened):
             self.session, pcm = result.session, result.pcm
             if self.audio is not None:
@@ -148,7 +148,7 @@ class FrameController(QObject):
         def job(ctx):
             rgb = session.frame(n)
             depth = session.depth(n)
-            return FrameData(n, rgb, depth.delta, tc, depth.provisional)
+            return FrameData(n, rgb, depth.delta, tc, depth.provisional, delta_range(depth.delta))
 
         return job
 
@@ -161,6 +161,10 @@ class FrameController(QObject):
             self.position_changed.emit(n)
         if self.session is None:
             return
+        self._settle.stop()
+        if self._around is not None:  # the seek comes first: the decoder and the cores are its
+            self.background.cancel(self._around)
+            self._around = None
         self._fetching = True
         self.frames.submit(self._fetch_job(n), key="frame")
         if self.audio is not None and not self.playing:
@@ -224,6 +228,15 @@ class FrameController(QObject):
         if target % (PREFETCH_FRAMES // 2) == 0:
             self._prefetch(target)
 
+    def _prefetch_around(self) -> None:
+        """Decode the settled playhead's neighbours, so stepping either way and short shuttles hit the cache."""
+        session = self.session
+        if session is None or self.playing:
+            return
+        start = max(0, self.position - AROUND[0])
+        self._around = self.background.submit(lambda ctx: session.prefetch(start, sum(AROUND) + 1, ctx.cancel),
+                                              key="prefetch")
+
     def _prefetch(self, n: int) -> None:
         session = self.session
         self.background.submit(lambda ctx: session.prefetch(n + 1, PREFETCH_FRAMES, ctx.cancel), key="prefetch")
@@ -265,6 +278,7 @@ class FrameController(QObject):
     def close(self) -> None:
         """Stop playback and workers, then close the session (after its workers, as the session asks)."""
         self.pause()
+        self._settle.stop()
         self.frames.close()
         self.background.close()
         if self.session is not None:

@@ -11,8 +11,29 @@ ERROR = QColor(235, 80, 70)
 
 _STYLE = """
 QToolTip { color: #e6e6e6; background: #2a2a2d; border: 1px solid #444; }
-QDockWidget::title { background: #26262a; padding: 4px 6px; }
-QStatusBar { background: #1c1c1f; }
+QMainWindow::separator { background: #1c1c1f; width: 3px; height: 3px; }
+QDockWidget { color: #cfcfd4; }
+QDockWidget::title { background: #26262a; padding: 4px 6px; border-bottom: 1px solid #1c1c1f; }
+QStatusBar { background: #1c1c1f; color: #bdbdc2; }
+QMenuBar { background: #26262a; }
+QMenuBar::item:selected, QMenu::item:selected { background: #3a5a8c; }
+QMenu { background: #2a2a2e; border: 1px solid #3a3a3e; }
+QToolBar { background: #26262a; border: none; spacing: 2px; padding: 2px; }
+QToolButton { padding: 3px 7px; border-radius: 3px; color: #d6d6da; }
+QToolButton:hover { background: #34343a; }
+QToolButton:checked { background: #3a5a8c; color: #ffffff; }
+QTabBar::tab { background: #26262a; color: #a8a8ae; padding: 4px 12px; border: 1px solid #1c1c1f; }
+QTabBar::tab:selected { background: #34343a; color: #e6e6e6; border-bottom: 2px solid #4a8ce6; }
+QHeaderView::section { background: #2c2c30; color: #bdbdc2; padding: 3px 6px; border: none;
+                       border-right: 1px solid #1f1f22; }
+QTreeView, QTableView, QListView { background: #1e1e21; alternate-background-color: #242428;
+                                   border: 1px solid #1a1a1d; }
+QGroupBox { border: 1px solid #36363b; border-radius: 4px; margin-top: 10px; padding-top: 4px; }
+QGroupBox::title { subcontrol-origin: margin; left: 8px; padding: 0 3px; color: #bdbdc2; }
+QPushButton { background: #34343a; border: 1px solid #44444a; border-radius: 3px; padding: 4px 10px; }
+QPushButton:hover { background: #3c3c43; }
+QPushButton:pressed { background: #2c2c31; }
+QPushButton:disabled { color: #6e6e6e; }
 QSlider::groove:horizontal { height: 4px; background: #3a3a3e; border-radius: 2px; }
 QSlider::handle:horizontal { width: 12px; margin: -5px 0; border-radius: 6px; background: #8aa8d8; }
 QLabel[warning="true"] { color: #ffaa28; font-weight: bold; }
@@ -39,7 +60,10 @@ def dark_palette() -> QPalette:
 
 
 def apply_dark_theme(app: QApplication) -> None:
-    """Fusion style, the dark palette and a few stylesheet touches."""
+    """Fusion style, the dark palette and a few stylesheet touches (once per application)."""
+    if app.property("spatialdreamer_theme"):
+        return
+    app.setProperty("spatialdreamer_theme", True)
     app.setStyle("Fusion")
     app.setPalette(dark_palette())
     app.setStyleSheet(_STYLE)

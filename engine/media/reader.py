@@ -215,6 +215,11 @@ class MediaReader:
             image = cached.copy()
         return Frame(index, self._table.time_of(index), image)
 
+    def cached(self) -> list[int]:
+        """Indices of the frames in the memory cache now (oldest first)."""
+        with self._lock:
+            return list(self._cache)
+
     def frames(self, start: int = 0, end: int | None = None) -> Iterator[Frame]:
         """Frames in [start, end) in order — the fast sequential path (no cache, no copies)."""
         end = len(self) if end is None else min(int(end), len(self))

@@ -111,6 +111,7 @@ class InspectorPanel(QWidget):
         self.near = QLabel("–")
         self.far = QLabel("–")
         self.verdict = QLabel("–")
+        self.verdict.setWordWrap(True)  # "(provisional depth)" goes to a second line in a narrow dock
         rform.addRow("Screen", self.screen)
         rform.addRow("Nearest (1st pct.)", self.near)
         rform.addRow("Farthest (99th pct.)", self.far)
@@ -164,7 +165,7 @@ class InspectorPanel(QWidget):
         low, high = readout.budget
         text = f"{low:+.2f} … {high:+.2f} % " + ("inside" if readout.ok else "BROKEN")
         if readout.provisional:
-            text += "  (provisional depth)"
+            text += " (provisional depth)"
         self.verdict.setText(text)
         for label in (self.near, self.far, self.verdict):
             label.setProperty("warning", not readout.ok)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 from engine.document import GRADE_TRACKS, TRACK_DEFAULTS, TRACK_LIMITS, Clip
@@ -94,17 +95,23 @@ def keyframe_at(clip: Clip, view: TimelineView, track: str, x: float) -> KeyHit 
 
 def curve_points(clip: Clip, view: TimelineView, track: str, width: float, step_px: float = 2.0
                  ) -> list[list[tuple[float, float]]]:
-    """Polylines (one per visible shot) of `track`'s value, sampled every `step_px` pixels."""
+    """Polylines (one per visible shot) of `track`'s value at frame centres, at most one point every
+    `step_px` pixels (zoomed in: one per frame; a long clip in a narrow view: one per `step_px`)."""
     lines = []
+    stride = max(1, math.ceil(step_px / max(view.scale, 1e-9)))
     for shot in clip.shots:
         x0, x1 = max(view.x_of(shot.start), 0.0), min(view.x_of(shot.end), width)
         if x1 <= x0:
             continue
-        pts, x = [], x0
-        while x <= x1:
-            frame = min(shot.end - 1, max(shot.start, view.frame_at(x)))
-            pts.append((x, value_y(track, shot.grade.value_at(track, frame))))
-            x += step_px
+        first = max(shot.start, view.frame_at(x0))
+        last = min(shot.end - 1, view.frame_at(x1))
+        frames = list(range(first, last + 1, stride))
+        if frames[-1] != last:
+            frames.append(last)
+        value = shot.grade.value_at
+        pts = [(x0, value_y(track, value(track, first)))]
+        pts += [(view.x_of(f + 0.5), value_y(track, value(track, f))) for f in frames]
+        pts.append((x1, value_y(track, value(track, last))))
         lines.append(pts)
     return lines
 

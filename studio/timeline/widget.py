@@ -9,7 +9,7 @@ the DocumentModel (pure document edits on the undo stack).
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QAction, QColor, QImage, QPainter, QPainterPath, QPen, QPolygonF
+from PySide6.QtGui import QAction, QColor, QImage, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 
 from engine.document import GRADE_TRACKS, INTERPOLATIONS, edits
@@ -53,6 +53,7 @@ class TimelineWidget(QWidget):
         self._drag_frame: int | None = None
         self._scrubbing = False
         self._fitted = False
+        self._background: tuple[tuple, QPixmap] | None = None  # everything but the playhead
         self.setMinimumHeight(RULER_H + SHOT_H + TRACK_H * len(GRADE_TRACKS) + 4)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.setMouseTracking(True)
@@ -102,9 +103,36 @@ class TimelineWidget(QWidget):
 
     # ---------------------------------------------------------------- painting
 
+    def _background_key(self) -> tuple:
+        """What the background depends on (the clip is immutable: a new object after every edit)."""
+        thumbs = tuple((k, v.cacheKey()) for k, v in self.thumbnails.items())
+        return (id(self.clip), self.clip, self.view, self.width(), self.height(), self.devicePixelRatioF(),
+                self.selected, self._drag, self._drag_frame, self.marks, thumbs)
+
     def paintEvent(self, event) -> None:
+        """The cached background (ruler, shots, tracks, marks) and the playhead on top of it.
+
+        The playhead moves on every frame of playback and scrub; the rest changes only with an
+        edit, a zoom or a resize, so it is painted into a pixmap once and reused.
+        """
+        key = self._background_key()
+        if self._background is None or self._background[0] != key:
+            self._background = (key, self._paint_background())
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor(28, 28, 31))
+        p.drawPixmap(0, 0, self._background[1])
+        if self.clip is not None:
+            x = self.view.x_of(self.playhead + 0.5)
+            p.setPen(QPen(QColor(255, 80, 60), 2))
+            p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
+        p.end()
+
+    def _paint_background(self) -> QPixmap:
+        dpr = self.devicePixelRatioF()
+        pixmap = QPixmap(max(1, round(self.width() * dpr)), max(1, round(self.height() * dpr)))
+        pixmap.setDevicePixelRatio(dpr)
+        pixmap.fill(QColor(28, 28, 31))
+        p = QPainter(pixmap)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
         clip = self.clip
         if clip is not None:
             self._paint_ruler(p, clip)
@@ -112,10 +140,8 @@ class TimelineWidget(QWidget):
             for track in GRADE_TRACKS:
                 self._paint_track(p, clip, track)
             self._paint_marks(p)
-            x = self.view.x_of(self.playhead + 0.5)
-            p.setPen(QPen(QColor(255, 80, 60), 2))
-            p.drawLine(QPointF(x, 0), QPointF(x, self.height()))
         p.end()
+        return pixmap
 
     def _paint_ruler(self, p: QPainter, clip) -> None:
         p.fillRect(QRectF(0, 0, self.width(), RULER_H), QColor(36, 36, 40))
@@ -154,14 +180,18 @@ class TimelineWidget(QWidget):
     def _paint_track(self, p: QPainter, clip, track: str) -> None:
         top = row_top(track)
         p.fillRect(QRectF(0, top, self.width(), TRACK_H - 1), QColor(34, 34, 38))
-        p.setPen(QColor(120, 120, 130))
-        p.drawText(QRectF(4, top + 2, 140, 14), Qt.AlignmentFlag.AlignLeft, TRACK_LABELS[track])
         p.setPen(QPen(QColor(120, 190, 255), 1.5))
+        p.setBrush(Qt.BrushStyle.NoBrush)
         for line in curve_points(clip, self.view, track, self.width()):
             path = QPainterPath(QPointF(*line[0]))
             for pt in line[1:]:
                 path.lineTo(QPointF(*pt))
             p.drawPath(path)
+        label = TRACK_LABELS[track]  # a chip over the curve, so a value near the row's edge stays readable
+        width = p.fontMetrics().horizontalAdvance(label) + 10
+        p.fillRect(QRectF(0, top, width, 16), QColor(34, 34, 38, 220))
+        p.setPen(QColor(150, 150, 160))
+        p.drawText(QRectF(5, top + 1, width, 14), Qt.AlignmentFlag.AlignLeft, label)
         for i, shot in enumerate(clip.shots):
             for key in shot.grade.track(track).keyframes:
                 frame = self._drag_frame if self._is_dragged(i, track, key.frame) else key.frame

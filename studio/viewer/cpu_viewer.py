@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QWheelEvent
+from PySide6.QtCore import QRectF, Signal
+from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import QWidget
 
 from engine import api
+from studio.viewer.base import ViewerControls
 from studio.viewer.cpu_compose import compose, resize_nearest
-from studio.viewer.geometry import Zoom
-from studio.viewer.modes import EYE_MODES, FrameData, ViewState, content_size
+from studio.viewer.modes import EYE_MODES, FrameData, ViewState
 from studio.viewer.overlay import paint_overlay
 from studio.workers import Lane
 
@@ -23,26 +23,20 @@ def to_qimage(image: np.ndarray) -> QImage:
     return QImage(rgb8.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
-class CpuViewer(QWidget):
+class CpuViewer(ViewerControls, QWidget):
     """Same interface as GlViewer; every picture is computed on the CPU."""
 
     frame_drawn = Signal(int)
+    preview_drawn = Signal(int)  # never emitted (every CPU picture is the full one); as GlViewer
     gl_failed = Signal(str)  # never emitted; the panel connects both viewers alike
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setMinimumSize(320, 180)
-        self.frame: FrameData | None = None
-        self.state = ViewState()
-        self.zoom = Zoom()
-        self.notice = ""
-        self.failure = ""
+        self._init_controls()
         self._eyes: tuple[np.ndarray, np.ndarray] | None = None
         self._eyes_key: tuple | None = None
         self._master: tuple[np.ndarray, np.ndarray] | None = None
         self._picture: QImage | None = None
-        self._drag: QPointF | None = None
         self.lane = Lane("cpu-viewer", self)
         self.lane.finished.connect(self._eyes_ready)
         self.lane.failed.connect(lambda _rid, message: self.set_notice(message))
@@ -58,20 +52,6 @@ class CpuViewer(QWidget):
     def set_master_eyes(self, left, right) -> None:
         self._master = None if left is None or right is None else (left, right)
         self._refresh()
-
-    def set_zoom(self, zoom: Zoom) -> None:
-        self.zoom = zoom
-        self.update()
-
-    def set_notice(self, text: str) -> None:
-        self.notice = text
-        self.update()
-
-    def content(self) -> tuple[int, int]:
-        if self.frame is None:
-            return (16, 9)
-        h, w = self.frame.rgb.shape[:2]
-        return content_size(self.state.shown_mode, w, h)
 
     def _refresh(self) -> None:
         if self.frame is None:
@@ -111,27 +91,6 @@ class CpuViewer(QWidget):
         painter.end()
         if self.frame is not None and self._picture is not None:
             self.frame_drawn.emit(self.frame.index)
-
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        factor = 1.25 ** (event.angleDelta().y() / 120.0)
-        pos = event.position()
-        self.set_zoom(self.zoom.zoomed(factor, (pos.x(), pos.y()), (self.width(), self.height()), self.content()))
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        self._drag = event.position()
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        if self._drag is not None:
-            pos = event.position()
-            self.set_zoom(self.zoom.panned(pos.x() - self._drag.x(), pos.y() - self._drag.y(),
-                                           (self.width(), self.height()), self.content()))
-            self._drag = pos
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        self._drag = None
-
-    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        self.set_zoom(Zoom())
 
     def close_lane(self) -> None:
         self.lane.close()

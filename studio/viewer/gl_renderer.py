@@ -19,16 +19,18 @@ widget and, with an offscreen surface, by tests that read the eyes back with glR
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 from OpenGL import GL
 
 from engine import api
-from studio.viewer.modes import MODE_IDS, LiveGrade, ViewState
+from studio.viewer.modes import MODE_IDS, LiveGrade, ViewState, delta_range
 from studio.viewer.shaders import build_program
 
 MAX_SEGMENT_PX = 2.0  # engine.ops.splat: 1 + DISCONTINUITY_PX
+MAX_TARGET_SETS = 3  # eye target sets kept (the shown one, a preview size, the size being refined)
 
 
 @dataclass
@@ -82,6 +84,19 @@ def _free_target(target: _Target) -> None:
         GL.glDeleteTextures(1, [target.aux])
 
 
+@dataclass
+class _EyeSet:
+    """The targets of both eyes at one size: graded disparity, splat results, filled eyes."""
+
+    disparity: _Target
+    splats: list[_Target]
+    eyes: list[_Target]
+
+    def free(self) -> None:
+        for target in (self.disparity, *self.splats, *self.eyes):
+            _free_target(target)
+
+
 def curved_depth(delta: float, grade: LiveGrade) -> float:
     """common.glsl's depth curve on one value (for the disparity range of a frame)."""
     t = min(max((delta - grade.near) / max(grade.far - grade.near, 1e-6), 0.0), 1.0)
@@ -121,14 +136,18 @@ class StereoRenderer:
         self.frame_size: tuple[int, int] | None = None
         self.delta_size: tuple[int, int] | None = None
         self.splat_targets: list[_Target] = []
-        self.eye_targets: list[_Target] = []
+        self.eye_targets: list[_Target] = []  # of the shown set (eye_size); the headset shares these
+        self._sets: OrderedDict[tuple[int, int], _EyeSet] = OrderedDict()
         self.master_eyes: list[int] = []
         self.master_size: tuple[int, int] | None = None
 
     # ---------------------------------------------------------------- inputs
 
-    def set_frame(self, rgb: np.ndarray, delta: np.ndarray) -> None:
-        """Upload the frame (H, W, 3) uint8/uint16 sRGB and its δ (h, w) float (any size)."""
+    def set_frame(self, rgb: np.ndarray, delta: np.ndarray, d_range: tuple[float, float] | None = None) -> None:
+        """Upload the frame (H, W, 3) uint8/uint16 sRGB and its δ (h, w) float (any size).
+
+        d_range: δ's finite (min, max) when the caller has it (worked out here otherwise).
+        """
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"frame must be (H, W, 3), got {rgb.shape}")
         if delta.ndim != 2:
@@ -139,8 +158,7 @@ class StereoRenderer:
         self.image_tex = self._upload(self.image_tex, rgb, (rgb.shape[1], rgb.shape[0]), "frame_size",
                                       internal, GL.GL_RGB, kind)
         delta = np.ascontiguousarray(delta, dtype=np.float32)
-        finite = delta[np.isfinite(delta)]
-        self.delta_range = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        self.delta_range = d_range if d_range is not None else delta_range(delta)
         self.delta_tex = self._upload(self.delta_tex, delta, (delta.shape[1], delta.shape[0]), "delta_size",
                                       GL.GL_R32F, GL.GL_RED, GL.GL_FLOAT)
 
@@ -176,19 +194,32 @@ class StereoRenderer:
 
     # ---------------------------------------------------------------- eyes
 
-    def _ensure_targets(self, size: tuple[int, int]) -> None:
-        if self.eye_size == size:
-            return
-        self._free_targets()
-        self.disparity_target = _make_target(size, disparity_only=True)
-        self.splat_targets = [_make_target(size) for _ in range(2)]
-        self.eye_targets = [_make_target(size) for _ in range(2)]
+    def _target_set(self, size: tuple[int, int]) -> _EyeSet:
+        """The eye targets at `size`, made on first use; the least recently used set beyond two is freed."""
+        eyes = self._sets.pop(size, None)
+        if eyes is None:
+            eyes = _EyeSet(_make_target(size, disparity_only=True), [_make_target(size) for _ in range(2)],
+                           [_make_target(size) for _ in range(2)])
+        self._sets[size] = eyes
+        while len(self._sets) > MAX_TARGET_SETS:
+            old_size, old = next(iter(self._sets.items()))
+            if old_size == self.eye_size:  # never the shown one
+                self._sets.move_to_end(old_size)
+                continue
+            del self._sets[old_size]
+            old.free()
+        return eyes
+
+    def show(self, size: tuple[int, int]) -> None:
+        """Compose from (and share) the eyes last built at `size`."""
+        eyes = self._sets[size]
+        self.disparity_target, self.splat_targets, self.eye_targets = eyes.disparity, eyes.splats, eyes.eyes
         self.eye_size = size
 
     def _free_targets(self) -> None:
-        for target in [*self.splat_targets, *self.eye_targets, self.disparity_target]:
-            if target is not None:
-                _free_target(target)
+        for eyes in self._sets.values():
+            eyes.free()
+        self._sets.clear()
         self.splat_targets, self.eye_targets, self.disparity_target, self.eye_size = [], [], None, None
 
     def disparity_range(self, grade: LiveGrade, width: int) -> tuple[float, float]:
@@ -197,25 +228,37 @@ class StereoRenderer:
                 for v in self.delta_range]
         return min(ends), max(ends)
 
-    def render_eyes(self, size: tuple[int, int], grade: LiveGrade) -> None:
-        """Build both eyes at `size` (eye pixels) from the uploaded frame with `grade`."""
+    def render_eyes(self, size: tuple[int, int], grade: LiveGrade, rows: tuple[int, int] | None = None,
+                    show: bool = True) -> None:
+        """Build both eyes at `size` (eye pixels) from the uploaded frame with `grade`.
+
+        rows: only eye rows [y0, y1) (a band: every pass works row by row, so bands built one after
+        another give exactly the whole picture); None = all of them.
+        show: compose from these eyes from now on (a band build usually waits for its last band).
+        """
         if not self.has_frame:
             raise RuntimeError("no frame uploaded")
-        self._ensure_targets(size)
+        eyes = self._target_set(size)
         GL.glViewport(0, 0, size[0], size[1])
         GL.glDisable(GL.GL_BLEND)
         GL.glDisable(GL.GL_DEPTH_TEST)
+        if rows is not None:
+            GL.glEnable(GL.GL_SCISSOR_TEST)
+            GL.glScissor(0, rows[0], size[0], rows[1] - rows[0])
         GL.glBindVertexArray(self.vao)
-        self._disparity_pass(size, grade)
+        self._disparity_pass(eyes.disparity, size, grade)
         d_range = self.disparity_range(grade, size[0])
         search = int(np.ceil(grade.divergence / 100.0 * size[0])) + 4
         for i, scale in enumerate((-0.5, 0.5)):
-            self._splat_pass(self.splat_targets[i], scale, d_range)
-            self._fill_pass(self.splat_targets[i], self.eye_targets[i], scale, search)
+            self._splat_pass(eyes.disparity, eyes.splats[i], scale, d_range)
+            self._fill_pass(eyes.splats[i], eyes.eyes[i], scale, search)
         GL.glBindVertexArray(0)
+        GL.glDisable(GL.GL_SCISSOR_TEST)
+        if show:
+            self.show(size)
 
-    def _disparity_pass(self, size: tuple[int, int], grade: LiveGrade) -> None:
-        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self.disparity_target.fbo)
+    def _disparity_pass(self, target: _Target, size: tuple[int, int], grade: LiveGrade) -> None:
+        GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, target.fbo)
         p = self.disparity
         GL.glUseProgram(p)
         self._bind(p, "u_delta", 0, self.delta_tex)
@@ -223,11 +266,11 @@ class StereoRenderer:
         GL.glUniform1f(GL.glGetUniformLocation(p, "u_eye_width"), float(size[0]))
         GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
 
-    def _splat_pass(self, target: _Target, scale: float, d_range: tuple[float, float]) -> None:
+    def _splat_pass(self, disparity: _Target, target: _Target, scale: float, d_range: tuple[float, float]) -> None:
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, target.fbo)
         p = self.splat
         GL.glUseProgram(p)
-        self._bind(p, "u_disparity", 0, self.disparity_target.colour)
+        self._bind(p, "u_disparity", 0, disparity.colour)
         self._bind(p, "u_image", 1, self.image_tex)
         GL.glUniform1f(GL.glGetUniformLocation(p, "u_scale"), scale)
         GL.glUniform1f(GL.glGetUniformLocation(p, "u_max_len"), MAX_SEGMENT_PX)

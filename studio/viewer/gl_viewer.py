@@ -4,22 +4,68 @@ Dragging a keyframe only changes uniforms: the eyes are rebuilt on the GPU from 
 δ textures already there, with no round trip to the engine. The eyes are rendered at the size
 they are shown (capped at the source size), so a 1080p source in a 1280-pixel view costs a
 1280-pixel eye.
+
+Progressive eyes: where building both eyes at the shown size costs more than a frame's budget
+(software GL, a small GPU, a 4K source), a change (new frame, grade, zoom) is first shown from
+eyes built at a preview size that fits :data:`PREVIEW_BUDGET_MS`, and the full-size eyes are then
+built in bands of rows between events (each band ≤ :data:`BAND_BUDGET_MS`), replacing the preview
+when the last band is done. The UI thread never waits for a whole full-size build, a scrub or a
+slider drag keeps up, and the picture that stays on screen is the exact one. During playback
+(:meth:`set_playing`) the preview alone is shown; the full size follows when playback stops. On a
+GPU where a full build fits the budget, it is built at once and nothing changes.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
-from PySide6.QtCore import QPointF, Qt, QTimer, Signal
-from PySide6.QtGui import QMouseEvent, QPainter, QSurfaceFormat, QWheelEvent
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QPainter, QSurfaceFormat
 from PySide6.QtOpenGLWidgets import QOpenGLWidget
 
-from studio.viewer.geometry import Zoom
-from studio.viewer.modes import EYE_MODES, FrameData, ViewState, content_size
+from studio.viewer.base import ViewerControls
+from studio.viewer.modes import EYE_MODES, FrameData, ViewState
 from studio.viewer.overlay import paint_overlay
 
 GL_VERSION = (3, 3)
+PREVIEW_BUDGET_MS = 12.0  # a preview build: within one 60 Hz frame
+BAND_BUDGET_MS = 20.0  # one band of the full-size build, between two events
+MIN_PREVIEW_SCALE = 0.25
+COST_EXPONENT = 1.25  # build time ∝ (eye pixels)^1.25: pixels × a search range that grows with the width
+
+
+class BuildCost:
+    """A running model of the eyes' build time: ms ≈ k · (w · h)^COST_EXPONENT, k from measured builds."""
+
+    def __init__(self) -> None:
+        self.k: float | None = None
+
+    @staticmethod
+    def _work(size: tuple[int, int], rows: int | None = None) -> float:
+        w, h = size
+        return float(w * h) ** COST_EXPONENT * ((rows if rows is not None else h) / h)
+
+    def measured(self, size: tuple[int, int], ms: float, rows: int | None = None) -> None:
+        k = ms / max(self._work(size, rows), 1.0)
+        self.k = k if self.k is None else 0.5 * self.k + 0.5 * k
+
+    def estimate(self, size: tuple[int, int], rows: int | None = None) -> float | None:
+        return None if self.k is None else self.k * self._work(size, rows)
+
+    def preview_size(self, size: tuple[int, int]) -> tuple[int, int]:
+        """The largest size (same aspect) whose build fits PREVIEW_BUDGET_MS."""
+        full = self.estimate(size) or 0.0
+        scale = (PREVIEW_BUDGET_MS / full) ** (1.0 / (2.0 * COST_EXPONENT)) if full > 0 else 1.0
+        scale = min(1.0, max(MIN_PREVIEW_SCALE, scale))
+        w = max(2, round(size[0] * scale))
+        return w, max(2, round(w * size[1] / size[0]))
+
+    def band_rows(self, size: tuple[int, int]) -> int:
+        """Rows per band of a full-size build that fit BAND_BUDGET_MS."""
+        per_row = (self.estimate(size) or 0.0) / size[1]
+        return size[1] if per_row <= 0 else max(8, min(size[1], int(BAND_BUDGET_MS / per_row)))
 
 
 def gl_format() -> QSurfaceFormat:
@@ -32,34 +78,43 @@ def gl_format() -> QSurfaceFormat:
     return fmt
 
 
-class GlViewer(QOpenGLWidget):
+@dataclass
+class _Refine:
+    """A full-size build in progress: what it is for and the next row to build."""
+
+    key: tuple
+    size: tuple[int, int]
+    grade: object
+    next_row: int = 0
+
+
+class GlViewer(ViewerControls, QOpenGLWidget):
     """Stereo viewer on the GPU.
 
     Signals:
-        frame_drawn(int): a paint finished showing source frame n.
+        frame_drawn(int): a paint finished showing source frame n as it is (full-size eyes).
+        preview_drawn(int): a paint showed frame n from preview-size eyes (the full size follows).
         gl_failed(str): no usable OpenGL 3.3 context or a shader failed (the panel falls back to the CPU).
     """
 
     frame_drawn = Signal(int)
+    preview_drawn = Signal(int)
     gl_failed = Signal(str)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setFormat(gl_format())
-        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setMinimumSize(320, 180)
+        self._init_controls()
         self.renderer = None
-        self.failure = ""
-        self.frame: FrameData | None = None
-        self.state = ViewState()
-        self.zoom = Zoom()
-        self.notice = ""
         self._uploaded: int | None = None
         self._pending_frame = False
         self._pending_master: tuple | None = None
-        self._eyes_key: tuple | None = None
-        self._drag: QPointF | None = None
-        self.last_eyes_ms = 0.0
+        self._eyes_key: tuple | None = None  # (frame, size, grade) of the eyes shown now
+        self._refine: _Refine | None = None  # the full-size build in progress, band by band
+        self._preview_shown = False
+        self.cost = BuildCost()
+        self.progressive = True  # False: always build the full size at once (tests of exact timing)
+        self.last_eyes_ms = 0.0  # the last build (preview, full or band), ms
         self.last_paint_ms = 0.0
 
     # ---------------------------------------------------------------- inputs
@@ -76,14 +131,6 @@ class GlViewer(QOpenGLWidget):
     def set_master_eyes(self, left, right) -> None:
         """The master-path eyes of the current frame (None, None clears them)."""
         self._pending_master = (left, right)
-        self.update()
-
-    def set_zoom(self, zoom: Zoom) -> None:
-        self.zoom = zoom
-        self.update()
-
-    def set_notice(self, text: str) -> None:
-        self.notice = text
         self.update()
 
     # ---------------------------------------------------------------- GL
@@ -113,13 +160,6 @@ class GlViewer(QOpenGLWidget):
             self.doneCurrent()
         self.renderer = None
 
-    def content(self) -> tuple[int, int]:
-        """Size of what the current mode shows, in source pixels."""
-        if self.frame is None:
-            return (16, 9)
-        h, w = self.frame.rgb.shape[:2]
-        return content_size(self.state.shown_mode, w, h)
-
     def eye_size(self) -> tuple[int, int]:
         """The eyes are built at their displayed size, at most the source size."""
         h, w = self.frame.rgb.shape[:2]
@@ -131,6 +171,7 @@ class GlViewer(QOpenGLWidget):
 
     def paintGL(self) -> None:
         t0 = time.perf_counter()
+        self._preview_shown = False  # _build_eyes says when the eyes shown are the preview's
         r = self.renderer
         dpr = self.devicePixelRatioF()
         widget = (round(self.width() * dpr), round(self.height() * dpr))
@@ -148,11 +189,11 @@ class GlViewer(QOpenGLWidget):
         painter.end()
         self.last_paint_ms = (time.perf_counter() - t0) * 1000.0
         if self.frame is not None and r is not None:
-            self.frame_drawn.emit(self.frame.index)
+            (self.preview_drawn if self._preview_shown else self.frame_drawn).emit(self.frame.index)
 
     def _sync_inputs(self, r) -> None:
         if self._pending_frame and self.frame is not None:
-            r.set_frame(self.frame.rgb, self.frame.delta)
+            r.set_frame(self.frame.rgb, self.frame.delta, self.frame.delta_range)
             self._uploaded = self.frame.index
             self._pending_frame = False
             self._eyes_key = None
@@ -160,15 +201,70 @@ class GlViewer(QOpenGLWidget):
             r.set_master_eyes(*self._pending_master)
             self._pending_master = None
 
-    def _build_eyes(self, r) -> None:
+    def _full_key(self) -> tuple:
+        return (self._uploaded, self.eye_size(), self.state.grade)
+
+    def _build_eyes(self, r) -> bool:
+        """Make the eyes for what is asked now; True when they are the full-size ones."""
         size = self.eye_size()
         key = (self._uploaded, size, self.state.grade)
         if key == self._eyes_key:
-            return
+            return True
+        if self._refine is not None and self._refine.key == key:
+            self._preview_shown = True
+            return False  # the preview of this very picture is up; its bands are on their way
+        full_ms = self.cost.estimate(size)
+        if not self.progressive or full_ms is None or full_ms <= PREVIEW_BUDGET_MS * 1.5:
+            self._timed_build(r, size, self.state.grade)
+            self._eyes_key, self._refine = key, None
+            return True
+        preview = self.cost.preview_size(size)
+        preview_key = (self._uploaded, preview, self.state.grade)
+        if preview_key != self._eyes_key:
+            self._timed_build(r, preview, self.state.grade)
+            self._eyes_key = preview_key
+        self._preview_shown = True
+        if self.playing:  # the next frame comes before the bands would be done: keep moving
+            self._refine = None
+            return False
+        self._refine = job = _Refine(key, size, self.state.grade)
+        QTimer.singleShot(0, lambda: self._refine_step(job))
+        return False
+
+    def _timed_build(self, r, size: tuple[int, int], grade, rows: tuple[int, int] | None = None,
+                     show: bool = True) -> None:
+        """One build (all rows or a band), timed to the end of the GPU's work, into the cost model."""
+        from OpenGL import GL
+
         t = time.perf_counter()
-        r.render_eyes(size, self.state.grade)
+        r.render_eyes(size, grade, rows=rows, show=show)
+        GL.glFinish()
         self.last_eyes_ms = (time.perf_counter() - t) * 1000.0
-        self._eyes_key = key
+        self.cost.measured(size, self.last_eyes_ms, None if rows is None else rows[1] - rows[0])
+
+    def _refine_step(self, job: _Refine) -> None:
+        """Build the next band of the full-size eyes; show them when the last band is done."""
+        r = self.renderer
+        if job is not self._refine or r is None or not self.isValid() or job.key != self._full_key():
+            return  # superseded: the next paint starts over for what is asked then
+        self.makeCurrent()
+        try:
+            rows = (job.next_row, min(job.size[1], job.next_row + self.cost.band_rows(job.size)))
+            self._timed_build(r, job.size, job.grade, rows, show=False)
+            job.next_row = rows[1]
+            done = job.next_row >= job.size[1]
+            if done:
+                r.show(job.size)
+                self._eyes_key, self._refine = job.key, None
+        finally:
+            from studio.viewer.gl_renderer import restore_qt_state
+
+            restore_qt_state()
+            self.doneCurrent()
+        if done:
+            self.update()
+        else:
+            QTimer.singleShot(0, lambda: self._refine_step(job))
 
     def eye_textures(self) -> tuple[int, int, tuple[int, int]] | None:
         """GL names of the current left and right eye textures and their size (for the headset preview)."""
@@ -184,32 +280,3 @@ class GlViewer(QOpenGLWidget):
             return [self.renderer.read_eye(i) for i in (0, 1)]
         finally:
             self.doneCurrent()
-
-    # ---------------------------------------------------------------- zoom and pan
-
-    def _widget_and_content(self) -> tuple[tuple[float, float], tuple[int, int]]:
-        return (float(self.width()), float(self.height())), self.content()
-
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        widget, content = self._widget_and_content()
-        factor = 1.25 ** (event.angleDelta().y() / 120.0)
-        pos = event.position()
-        self.set_zoom(self.zoom.zoomed(factor, (pos.x(), pos.y()), widget, content))
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        if event.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton):
-            self._drag = event.position()
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        if self._drag is None:
-            return
-        pos = event.position()
-        widget, content = self._widget_and_content()
-        self.set_zoom(self.zoom.panned(pos.x() - self._drag.x(), pos.y() - self._drag.y(), widget, content))
-        self._drag = pos
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        self._drag = None
-
-    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        self.set_zoom(Zoom())

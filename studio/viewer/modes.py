@@ -97,6 +97,8 @@ class FrameData:
         delta: (h, w) float32 normalised depth δ (after edits, before the curve), any size.
         timecode: the frame's timecode text (HH:MM:SS:FF).
         provisional: the depth is a fast provisional map (shot not analysed yet).
+        delta_range: (min, max) of δ's finite values, worked out in the worker that fetched the
+            frame (None: the viewer works it out itself).
     """
 
     index: int
@@ -104,3 +106,13 @@ class FrameData:
     delta: object
     timecode: str = ""
     provisional: bool = False
+    delta_range: tuple[float, float] | None = None
+
+
+def delta_range(delta) -> tuple[float, float]:
+    """(min, max) of the finite values of δ (h, w); (0, 1) when none is finite."""
+    import numpy as np
+
+    delta = np.asarray(delta)
+    finite = delta[np.isfinite(delta)]
+    return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)

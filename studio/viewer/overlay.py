@@ -63,6 +63,6 @@ def paint_legend(painter: QPainter, size: tuple[int, int], state: ViewState) -> 
         painter.drawLine(int(at(p)), int(y0 - 4), int(at(p)), int(y0 + h + 4))
     painter.setPen(_TEXT)
     painter.drawText(QRectF(x0, y0 - 20, w, 16), Qt.AlignmentFlag.AlignLeft,
-                     f"{b.name}: budget {b.low:+.2f} % … {b.high:+.2f} % (parallax, % of width)")
+                     f"{b.name} budget {b.low:+.2f} … {b.high:+.2f} % of width")
     painter.drawText(QRectF(x0, y0 + h + 2, w, 16), Qt.AlignmentFlag.AlignLeft, f"{-span:+.1f} % in front")
     painter.drawText(QRectF(x0, y0 + h + 2, w, 16), Qt.AlignmentFlag.AlignRight, f"behind {span:+.1f} %")

@@ -40,11 +40,13 @@ class ViewerPanel(QWidget):
     """Holds one viewer and keeps its inputs, so a fallback to the CPU viewer loses nothing.
 
     Signals:
-        frame_drawn(int): the viewer showed source frame n.
+        frame_drawn(int): the viewer showed source frame n (as it is: full-size eyes).
+        preview_drawn(int): the GL viewer showed frame n from preview-size eyes (the full size follows).
         fell_back(str): the CPU viewer took over; the reason.
     """
 
     frame_drawn = Signal(int)
+    preview_drawn = Signal(int)
     fell_back = Signal(str)
 
     def __init__(self, parent=None, probe=probe_gl) -> None:
@@ -54,6 +56,7 @@ class ViewerPanel(QWidget):
         self.state = ViewState()
         self.zoom = Zoom()
         self.master: tuple = (None, None)
+        self.playing = False
         self.fallback_reason = probe()
         self.viewer = None
         if self.fallback_reason:
@@ -69,11 +72,13 @@ class ViewerPanel(QWidget):
         old = self.viewer
         self.viewer = viewer
         viewer.frame_drawn.connect(self.frame_drawn)
+        viewer.preview_drawn.connect(self.preview_drawn)
         viewer.gl_failed.connect(self._fall_back)
         self._stack.addWidget(viewer)
         self._stack.setCurrentWidget(viewer)
         viewer.set_state(self.state)
         viewer.set_zoom(self.zoom)
+        viewer.set_playing(self.playing)
         if self.frame is not None:
             viewer.set_frame(self.frame)
         if self.master[0] is not None:
@@ -101,6 +106,10 @@ class ViewerPanel(QWidget):
     def set_zoom(self, zoom: Zoom) -> None:
         self.zoom = zoom
         self.viewer.set_zoom(zoom)
+
+    def set_playing(self, playing: bool) -> None:
+        self.playing = playing
+        self.viewer.set_playing(playing)
 
     def set_master_eyes(self, left, right) -> None:
         self.master = (left, right)

@@ -94,8 +94,11 @@ def test_playback_advances_and_stops(window, qtbot):
     _open_demo(window, qtbot)
     window.controller.play()
     qtbot.waitUntil(lambda: window.controller.position >= 6, timeout=60_000)
+    qtbot.waitUntil(lambda: window.timeline.playhead >= 6, timeout=60_000)  # moved by the frames shown
+    assert window.timeline.playhead <= window.controller.position
     window.controller.pause()
     assert not window.controller.playing
+    assert window.timeline.playhead == window.controller.position  # the stop shows where playback is
 
 
 def test_unsupported_file_gives_one_line_and_leaves_the_project(window, tmp_path, qtbot):
@@ -129,3 +132,18 @@ def test_unsaved_changes_prompt_on_close(window, qtbot, answer, closes):
     assert window.document.dirty
     window.dialogs.unsaved_answer = answer
     assert window.close() is closes
+
+
+def test_a_settled_playhead_gets_its_neighbours_decoded(window, qtbot):
+    """After a seek the frames around the playhead are decoded in the background (stepping either way is cached)."""
+    from studio.playback import AROUND
+
+    _open_demo(window, qtbot)
+    reader = window.controller.session.reader
+    with qtbot.waitSignal(window.controller.frame_ready, timeout=30_000):
+        window.seek(40)
+    wanted = set(range(40 - AROUND[0], 40 + AROUND[1] + 1))
+    qtbot.waitUntil(lambda: wanted <= set(reader.cached()), timeout=60_000)
+    with qtbot.waitSignal(window.controller.frame_ready, timeout=30_000) as blocker:
+        window.controller.step(-1)
+    assert blocker.args[0].index == 39 and np.array_equal(blocker.args[0].rgb, reader.frame(39).image)

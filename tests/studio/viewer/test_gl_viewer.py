@@ -87,3 +87,52 @@ def test_grade_change_rebuilds_eyes_without_new_frame(panel, demo_frame, qtbot):
         panel.set_state(ViewState(mode="right", params=StereoParams(8.0, 0.5)))
     after = _grab(panel)
     assert np.abs(before.astype(int) - after.astype(int)).mean() > 1
+
+
+def test_progressive_eyes_show_a_preview_then_exactly_the_full_build(panel, demo_frame, qtbot):
+    """Where a full build is too slow for a frame, a preview shows first; the bands then give the same eyes."""
+    from engine.document import StereoParams
+
+    viewer = panel.viewer
+    assert panel.is_gpu, panel.fallback_reason
+    near = ViewState(mode="left", params=StereoParams(3.0, 0.3))
+    far = ViewState(mode="left", params=StereoParams(6.0, 0.5))
+    viewer.progressive = False
+    with qtbot.waitSignal(panel.frame_drawn, timeout=20_000):
+        panel.set_state(far)
+        panel.set_frame(demo_frame)
+    exact, full_size = viewer.read_eyes(), viewer.renderer.eye_size
+    with qtbot.waitSignal(panel.frame_drawn, timeout=20_000):
+        panel.set_state(near)
+    viewer.progressive = True
+    viewer.cost.k = 1.0  # as if a full build took far longer than a frame
+    previews = []
+    viewer.preview_drawn.connect(lambda n: previews.append((n, viewer.renderer.eye_size)))
+    with qtbot.waitSignal(panel.frame_drawn, timeout=60_000):
+        panel.set_state(far)
+    assert previews and previews[0][0] == demo_frame.index
+    assert previews[0][1][0] < full_size[0]  # the first picture came from smaller eyes
+    assert viewer.renderer.eye_size == full_size
+    for (colour, aux), (want_colour, want_aux) in zip(viewer.read_eyes(), exact, strict=True):
+        assert np.array_equal(colour, want_colour) and np.array_equal(aux, want_aux)  # band by band = at once
+
+
+def test_during_playback_only_the_preview_is_built_and_the_full_size_follows_the_stop(panel, demo_frame, qtbot):
+    from engine.document import StereoParams
+
+    viewer = panel.viewer
+    panel.set_state(ViewState(mode="left", params=StereoParams(5.0, 0.4)))
+    with qtbot.waitSignal(panel.frame_drawn, timeout=20_000):
+        panel.set_frame(demo_frame)
+    full_size = viewer.renderer.eye_size
+    viewer.cost.k = 1.0  # as if a full build took far longer than a frame
+    panel.set_playing(True)
+    with qtbot.waitSignal(panel.preview_drawn, timeout=20_000):
+        panel.set_state(ViewState(mode="left", params=StereoParams(6.0, 0.4)))
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.processEvents()  # a refine would have been queued by now
+    assert viewer._refine is None and viewer.renderer.eye_size[0] < full_size[0]
+    with qtbot.waitSignal(panel.frame_drawn, timeout=60_000):
+        panel.set_playing(False)
+    assert viewer.renderer.eye_size == full_size

@@ -3,9 +3,9 @@
 A 2 ms QTimer runs on the event loop; the longest gap between its ticks (minus the interval) is the
 longest time the UI thread was busy. Script: open the demo clip, scrub 0..40, play ~2 s, drag the
 divergence slider through 20 values, render a 6-frame range through the queue. Needs a display (Xvfb).
-Writes bench/results/studio_stall.json with os.getloadavg().
+Writes bench/results/studio_stall.json with os.getloadavg(). Without a display it re-runs under xvfb-run.
 
-    xvfb-run -a .venv/bin/python bench/bench_studio_stall.py
+    .venv/bin/python bench/bench_studio_stall.py
 """
 
 from __future__ import annotations
@@ -23,6 +23,11 @@ sys.path.insert(0, str(ROOT))
 
 
 def main() -> int:
+    from bench.bench_studio import rerun_under_xvfb
+
+    code = rerun_under_xvfb()
+    if code is not None:
+        return code
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
     from PySide6.QtGui import QSurfaceFormat
     from PySide6.QtWidgets import QApplication

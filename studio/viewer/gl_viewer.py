@@ -33,6 +33,7 @@ GL_VERSION = (3, 3)
 PREVIEW_BUDGET_MS = 12.0  # a preview build: within one 60 Hz frame
 BAND_BUDGET_MS = 20.0  # one band of the full-size build, between two events
 MIN_PREVIEW_SCALE = 0.25
+FIRST_BUILD_PIXELS = 640 * 360  # larger eyes, with no build measured yet, start from a quarter-size preview
 COST_EXPONENT = 1.25  # build time ∝ (eye pixels)^1.25: pixels × a search range that grows with the width
 
 
@@ -56,9 +57,14 @@ class BuildCost:
 
     def preview_size(self, size: tuple[int, int]) -> tuple[int, int]:
         """The largest size (same aspect) whose build fits PREVIEW_BUDGET_MS."""
-        full = self.estimate(size) or 0.0
+        full = self.estimate(size)
+        if full is None:
+            return self._scaled(size, MIN_PREVIEW_SCALE)  # nothing measured yet: start small
         scale = (PREVIEW_BUDGET_MS / full) ** (1.0 / (2.0 * COST_EXPONENT)) if full > 0 else 1.0
-        scale = min(1.0, max(MIN_PREVIEW_SCALE, scale))
+        return self._scaled(size, min(1.0, max(MIN_PREVIEW_SCALE, scale)))
+
+    @staticmethod
+    def _scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
         w = max(2, round(size[0] * scale))
         return w, max(2, round(w * size[1] / size[0]))
 
@@ -214,6 +220,8 @@ class GlViewer(ViewerControls, QOpenGLWidget):
             self._preview_shown = True
             return False  # the preview of this very picture is up; its bands are on their way
         full_ms = self.cost.estimate(size)
+        if full_ms is None and size[0] * size[1] > FIRST_BUILD_PIXELS:
+            full_ms = math.inf  # a large first build could block for seconds on a slow GL: preview first
         if not self.progressive or full_ms is None or full_ms <= PREVIEW_BUDGET_MS * 1.5:
             self._timed_build(r, size, self.state.grade)
             self._eyes_key, self._refine = key, None

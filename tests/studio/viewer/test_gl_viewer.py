@@ -136,3 +136,26 @@ def test_during_playback_only_the_preview_is_built_and_the_full_size_follows_the
     with qtbot.waitSignal(panel.frame_drawn, timeout=60_000):
         panel.set_playing(False)
     assert viewer.renderer.eye_size == full_size
+
+
+def test_a_large_first_build_starts_from_a_preview(qtbot):
+    """No build measured yet and big eyes: the first picture is a quarter-size preview, the full size follows."""
+    from studio.viewer.gl_viewer import MIN_PREVIEW_SCALE
+
+    p = ViewerPanel()
+    qtbot.addWidget(p)
+    p.resize(1280, 720)
+    p.show()
+    qtbot.waitExposed(p)
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8)
+    delta = np.tile(np.linspace(0, 1, 1280, dtype=np.float32), (720, 1))
+    previews = []
+    p.preview_drawn.connect(lambda n: previews.append(p.viewer.renderer.eye_size))
+    p.set_state(ViewState(mode="left"))
+    with qtbot.waitSignal(p.frame_drawn, timeout=120_000):
+        p.set_frame(FrameData(3, rgb, delta, "00:00:00:03"))
+    full = p.viewer.renderer.eye_size
+    assert previews and previews[0][0] == round(full[0] * MIN_PREVIEW_SCALE)
+    assert full[0] > previews[0][0]
+    p.shutdown()

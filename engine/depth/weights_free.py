@@ -205,7 +205,7 @@ class WeightsFreeDepth:
 
     name = "weights-free"
     output_kind = "inverse"
-    version = "5"  # part of the depth-cache key: bump whenever the output changes for the same settings
+    version = "4"  # part of the depth-cache key: bump whenever the output changes for the same settings
 
     def __init__(self, config: DepthConfig | None = None,
                  settings: WeightsFreeSettings | None = None) -> None:

@@ -88,12 +88,7 @@ def sky_likelihood(rgb: np.ndarray, min_area: float = 0.03) -> np.ndarray:
     sky = cv2.morphologyEx(sky, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
     if sky.mean() < min_area:
         return np.zeros(sky.shape, np.float32)
-    # The smoothness test leaves a band of sky unclaimed around every beam, pole and cable in front of it
-    # (the 7 x 7 gradient window straddles their edges): grow the found sky into the sky-coloured pixels
-    # it touches, without the smoothness test, so thin structures stand out against the sky.
-    loose = ((hue >= 95) & (hue <= 125) & (sat > 40) & (val > 90)) | (sky > 0)
-    sky = touching(loose.astype(np.uint8), sky > 0).astype(np.float32)
-    return cv2.GaussianBlur(sky, (0, 0), 0.7)
+    return cv2.GaussianBlur(sky.astype(np.float32), (0, 0), 1.5)
 
 
 def touching(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:

@@ -52,7 +52,8 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("ConvertRequest", "ImportedDepthSpec"), "engine.jobs.request"),
     "DepthExportSpec": "engine.jobs.export_depth",
     "RefinerSpec": "engine.jobs.refine",
-    "player_name": "engine.jobs.plan",
+    **dict.fromkeys(("player_name", "output_paths"), "engine.jobs.plan"),
+    **dict.fromkeys(("BatchRequest", "BatchReport", "is_batch"), "engine.jobs.batch"),
     **dict.fromkeys(("EvalReport", "EvalRequest"), "engine.jobs.evaluate"),
     **dict.fromkeys(("PairReport", "PairRequest", "SkippedInput"), "engine.jobs.pairs"),
     "load_pair_manifest": "engine.jobs.pairs:load_manifest",
@@ -77,6 +78,10 @@ _LAZY: dict[str, str] = {
     "write_text_atomic": "engine.fileio:atomic_write_text",
     "render_on_ray": "engine.farm.ray_runner",
     **dict.fromkeys(("parse_path_maps", "map_path"), "engine.farm.path_map"),
+    "snap_fps": "engine.media.writer",
+    **dict.fromkeys(("is_sequence_path", "source_stem"), "engine.media.sequence"),
+    "spatial_encoder_status": "engine.media.spatial",
+    "SPATIAL_HINT": "engine.media.spatial:MACOS_HINT",
 }
 
 
@@ -109,6 +114,14 @@ def render(request, cancel: CancelToken | None = None, held=None):
     from engine.jobs import render as _render
 
     return _render.render(request, cancel, held)
+
+
+def batch(request, cancel: CancelToken | None = None):
+    """Convert many inputs into one folder (a BatchRequest): a generator of Progress whose return value
+    is a BatchReport (per-input outcomes; `report.exit_code` is 3 or 4 when some failed)."""
+    from engine.jobs import batch as _batch
+
+    return _batch.batch(request, cancel)
 
 
 def evaluate(request, cancel: CancelToken | None = None):
@@ -235,7 +248,7 @@ def render_preview(request, at: str) -> list[Path]:
 __all__ = [
     "Cancelled", "DepthInputError", "InputError", "InvalidProject", "MediaError", "ModelNotFound", "OutputError",
     "SpatialDreamerError", "UsageError", "CancelToken", "Progress", "__version__",
-    "auto_grade", "convert", "render", "evaluate", "make_pairs", "qc", "render_frame", "open_session",
+    "auto_grade", "batch", "convert", "render", "evaluate", "make_pairs", "qc", "render_frame", "open_session",
     "preview_images", "render_preview", "train_refiner",
 ]
 __all__ += sorted(_LAZY)

@@ -217,12 +217,17 @@ def refuse_inputs_as_outputs(outputs: Iterable[Path], inputs: Iterable[Path],
         UsageError (exit 2), naming the output and the input, whatever --overwrite says.
     """
     inputs = [Path(p) for p in inputs]
+    by_path = {os.path.realpath(inp): inp for inp in reversed(inputs)}  # lookups: 100,000-frame sequences
+    by_identity = {ident: inp for inp in reversed(inputs) if (ident := file_identity(inp)) is not None}
     for out in outputs:
-        for inp in inputs:
-            if same_file(Path(out), inp):
-                how = "" if os.path.abspath(out) == os.path.abspath(inp) else f" ({_how_same(Path(out), inp)})"
-                raise UsageError(f"this output is the input {inp}{how}; SpatialDreamer never writes over "
-                                 "a file the job reads", path=out, hint="Choose another output name")
+        inp = by_path.get(os.path.realpath(out))
+        if inp is None:
+            ident = file_identity(Path(out))
+            inp = by_identity.get(ident) if ident is not None else None
+        if inp is not None:
+            how = "" if os.path.abspath(out) == os.path.abspath(inp) else f" ({_how_same(Path(out), inp)})"
+            raise UsageError(f"this output is the input {inp}{how}; SpatialDreamer never writes over "
+                             "a file the job reads", path=out, hint="Choose another output name")
     for folder in replaced_folders:
         for inp in inputs:
             if is_inside(inp, Path(folder)):

@@ -141,15 +141,44 @@ def media_fingerprint(path: str | Path, index_dir: Path | None = None,
         Cancelled: `cancel` was set while hashing.
     """
     path = Path(path)
-    stamp = file_stamp(path)
+    if not path.is_file():
+        from engine.media.sequence import is_sequence_path, scan_sequence
+
+        if is_sequence_path(path):
+            return sequence_fingerprint(scan_sequence(path, "hold").files(), index_dir, cancel)
+    return _memoised(file_stamp(path), path, lambda: content_hash(path, cancel), index_dir,
+                     lambda: file_stamp(path))
+
+
+def sequence_fingerprint(files: list[Path], index_dir: Path | None = None,
+                         cancel: CancelToken | None = None) -> str:
+    """BLAKE2b-256 over the content digests of an image sequence's files in frame order, memoised by
+    all their stamps together (one memo entry for the whole sequence, however long)."""
+
+    def stamps() -> tuple[int, ...]:
+        joined = hashlib.blake2b(repr([file_stamp(f) for f in files]).encode(), digest_size=16).digest()
+        return 0, len(files), int.from_bytes(joined, "big")
+
+    def digest() -> str:
+        total = hashlib.blake2b(digest_size=32, person=b"sd-sequence")
+        for f in files:
+            total.update(bytes.fromhex(content_hash(f, cancel)))
+        return total.hexdigest()
+
+    return _memoised(stamps(), files[0] if files else Path("."), digest, index_dir, stamps)
+
+
+def _memoised(stamp: tuple[int, ...], path: Path, compute, index_dir: Path | None, restamp) -> str:
+    """The digest for `stamp` from the memo or the index, else `compute()` (recorded unless the
+    files changed while being read: `restamp()` differs)."""
     with _memo_lock:
         digest = _memo.get(stamp)
     index_path = None if index_dir is None else Path(index_dir) / INDEX_NAME
     if digest is None and index_path is not None:
         digest = _lookup_index(index_path, stamp)
     if digest is None:
-        digest = content_hash(path, cancel)
-        if file_stamp(path) != stamp:
+        digest = compute()
+        if restamp() != stamp:
             return digest  # written to while we read it: do not memoise a moving target
         if index_path is not None:
             _record_index(index_path, stamp, digest, path.resolve())

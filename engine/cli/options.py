@@ -10,6 +10,7 @@ Each function returns a fresh parent (``add_help=False``) whose groups show in t
 from __future__ import annotations
 
 import argparse
+from fractions import Fraction
 from pathlib import Path
 
 from engine import api
@@ -23,6 +24,17 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
     if value <= 0:
         raise argparse.ArgumentTypeError(f"{text} is not a positive integer")
+    return value
+
+
+def frame_rate(text: str) -> Fraction:
+    """argparse type: '24', '25', '23.976' (the NTSC rate it rounds, 24000/1001) or '24000/1001' -> Fraction."""
+    try:
+        value = Fraction(text) if "/" in text else api.snap_fps(float(text))
+    except (ValueError, ZeroDivisionError) as exc:
+        raise argparse.ArgumentTypeError(f"cannot read frame rate {text!r} (e.g. 24, 23.976, 24000/1001)") from exc
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"frame rate {text} must be positive")
     return value
 
 
@@ -58,7 +70,8 @@ def common_options() -> argparse.ArgumentParser:
 def _stereo_group(p: argparse.ArgumentParser) -> None:
     defaults = api.StereoParams()
     g = p.add_argument_group("stereo")
-    g.add_argument("--layout", choices=api.LAYOUTS, default="sbs-full", help="frame packing (default sbs-full)")
+    g.add_argument("--layout", choices=(*api.LAYOUTS, "spatial"), default="sbs-full",
+                   help="frame packing (default sbs-full); spatial = MV-HEVC for Apple Vision Pro (says what it needs)")
     g.add_argument("--divergence", type=float, default=defaults.divergence, metavar="PCT",
                    help="near-to-far parallax range, %% of eye width (default 3.0)")
     g.add_argument("--convergence", type=float, default=defaults.convergence, metavar="0..1",
@@ -68,6 +81,11 @@ def _stereo_group(p: argparse.ArgumentParser) -> None:
     g.add_argument("--temporal", choices=("on", "off"), default="on",
                    help="on: DVG temporal hole filling (default); off: per-frame filling (same depth and grade)")
     g.add_argument("--swap-eyes", action="store_true", help="put the right eye left / on top")
+    g.add_argument("--bars", choices=("auto", "off"), default="auto",
+                   help="auto: letterbox/pillarbox bars stay flat on the screen plane and out of the depth range")
+    g.add_argument("--vr180", action="store_true",
+                   help="VR180 master: each eye's 180° equirect view of the picture on the headset preset's "
+                        "virtual screen (3 m at 2.5 m), side by side, tagged st3d + sv3d in .mp4/.mov")
     g.add_argument("--max-width", type=positive_int, metavar="PX", help="cap one eye's width (aspect kept)")
 
 
@@ -94,6 +112,9 @@ def _export_group(p: argparse.ArgumentParser) -> None:
     x.add_argument("--export-disparity", type=Path, metavar="DIR",
                    help="write the pixel disparity each frame was rendered with")
     x.add_argument("--export-disparity-format", choices=api.DISPARITY_EXPORT_FORMATS, default="exr")
+    x.add_argument("--aov", action="store_true",
+                   help="with --layout pair: each eye's hole mask and disparity for compositing (EXR channels hole "
+                        "and disparity, files beside PNG/TIFF/DPX frames, or alpha = 1 - hole in ProRes 4444)")
     x.add_argument("--export-holes", type=Path, metavar="DIR",
                    help="write each eye's disocclusion masks as lossless videos (for `eval --holes`)")
 
@@ -118,9 +139,18 @@ def picture_options() -> argparse.ArgumentParser:
     return p
 
 
+def _sequence_group(p: argparse.ArgumentParser) -> None:
+    q = p.add_argument_group("image sequences (INPUT plate.%%06d.exr, plate.####.dpx or a folder of one numbered run)")
+    q.add_argument("--fps", type=frame_rate, metavar="RATE",
+                   help="frame rate of an image-sequence input (required for sequences): 24, 25, 23.976, 24000/1001")
+    q.add_argument("--fill-gaps", choices=("fail", "hold"), default="fail",
+                   help="a gap in the numbering: fail (default) or hold (repeat the frame before the gap)")
+
+
 def render_options() -> argparse.ArgumentParser:
-    """Everything that decides the picture: stereo, depth, depth export, shots, --overwrite."""
+    """Everything that decides the picture: sequence input, stereo, depth, depth export, shots, --overwrite."""
     p = _parent()
+    _sequence_group(p)
     _stereo_group(p)
     _depth_group(p)
     _export_group(p)
@@ -199,6 +229,9 @@ def _export_spec(args: argparse.Namespace):
 
 def convert_request(args: argparse.Namespace):
     """The one place a render/encode Namespace becomes an ``api.ConvertRequest``."""
+    if args.layout == "spatial":
+        raise api.UsageError(f"--layout spatial (MV-HEVC for Apple Vision Pro) cannot be written here: "
+                             f"{api.spatial_encoder_status()}", hint=api.SPATIAL_HINT)
     try:
         params = api.StereoParams(args.divergence, args.convergence)
     except ValueError as exc:
@@ -216,4 +249,7 @@ def convert_request(args: argparse.Namespace):
         project=args.project if isinstance(args.project, api.Project) else (
             api.load_project(args.project) if args.project else None), clip=args.clip,
         export_depth=_export_spec(args), export_holes=getattr(args, "export_holes", None),
-        cache_dir=args.cache_dir, use_cache=not args.no_cache, refiner=_refiner_spec(args))
+        cache_dir=args.cache_dir, use_cache=not args.no_cache, refiner=_refiner_spec(args),
+        fps=getattr(args, "fps", None),
+        fill_gaps=getattr(args, "fill_gaps", "fail"), vr180=getattr(args, "vr180", False),
+        aov=getattr(args, "aov", False), bars=getattr(args, "bars", "auto"))

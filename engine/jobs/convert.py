@@ -15,7 +15,7 @@ partial file and leaves any existing file untouched.
 from __future__ import annotations
 
 from collections.abc import Generator, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -48,10 +48,13 @@ from engine.jobs.frame import (
 from engine.jobs.plan import RenderPlan, hole_mask_paths, job_inputs, plan_convert
 from engine.jobs.pools import stage_ahead
 from engine.jobs.refine import RefineStage
-from engine.jobs.request import ConvertRequest, with_project_media
+from engine.jobs.request import ConvertRequest, media_options, with_project_media
 from engine.jobs.stream import Sink, prefetch
 from engine.media import EncodeSettings, Frame, MediaReader, VideoWriter, commit_together, open_media, write_still
+from engine.media.sequence import source_stem
+from engine.media.sequence_writer import SequenceWriter
 from engine.ops import StereoViews
+from engine.ops.bars import Bars, detect_bars
 from engine.progress import CancelToken, Progress
 from engine.shots import cuts_to_ranges, detect_cuts, edl_to_project, otio_to_project
 
@@ -132,9 +135,21 @@ def params_at(request: ConvertRequest, source_frame: int, clip: Clip | None = No
     return request.params
 
 
-def range_key(segment: Segment) -> str:
-    """The cache meta key of a segment's δ range, in the namespace of the segment's start."""
-    return f"range-{segment.end}"
+def range_key(segment: Segment, bars: Bars | None = None) -> str:
+    """The cache meta key of a segment's δ range, in the namespace of the segment's start (bars left out
+    of the range give another key)."""
+    suffix = "" if bars is None else f"-bars-{bars.top}-{bars.bottom}-{bars.left}-{bars.right}"
+    return f"range-{segment.end}{suffix}"
+
+
+def find_bars(request: ConvertRequest, reader: MediaReader, plan: RenderPlan, samples: int = 9) -> Bars | None:
+    """Letterbox / pillarbox bars of the job's range at eye size (`--bars auto`), from up to `samples`
+    frames spread over it; None with `--bars off` or when there are none."""
+    if request.bars == "off" or plan.is_still:
+        return None
+    picks = sorted({plan.start + (plan.frame_count - 1) * k // max(1, samples - 1) for k in range(samples)})
+    bars = detect_bars([reader.frame(i).image for i in picks])
+    return None if bars is None else bars.scaled(plan.eye_size)
 
 
 class DepthStage:
@@ -156,6 +171,7 @@ class DepthStage:
         self.store: dict[int, object] = {}
         self.spool: DepthSpool | None = None
         self.fixed_range: tuple[float, float] | None = None
+        self.bars: Bars | None = None  # letterbox / pillarbox at eye size: out of the normalisation
         if request.depth is not None:
             spec = request.depth
             self.imported = ImportedDepth(spec.path, spec.kind, spec.scale)
@@ -250,14 +266,15 @@ class DepthStage:
             yield Progress("depth", done + segment.end - segment.start, total)
             return
         norm = self.normalisers[segment.start] = ShotNormaliser(self.kind)
+        bar_mask = None if self.bars is None else self.bars.mask()
         for k, raw in enumerate(self._maps(reader, segment)):
             cancel.check()
-            norm.update(raw)
+            norm.update(raw if bar_mask is None else np.where(bar_mask, np.nan, raw).astype(np.float32))
             yield Progress("depth", done + k + 1, total)
         norm.finalize()
         if self.spool is None and self.imported is None:  # the studio session reads the shot range here
             lo, hi = norm.range
-            self._segment_store(segment).put_meta(range_key(segment), {"lo": lo, "hi": hi})
+            self._segment_store(segment).put_meta(range_key(segment, self.bars), {"lo": lo, "hi": hi})
         if norm.note:
             self.notes.append(f"frames {segment.start}-{segment.end - 1}: {norm.note}")
 
@@ -266,7 +283,7 @@ class DepthStage:
         if self.spool is not None or self.imported is not None or self.provider is None:
             return None
         store = self._segment_store(segment)
-        meta = store.get_meta(range_key(segment))
+        meta = store.get_meta(range_key(segment, self.bars))
         if meta is None or not store.has_all(range(segment.start, segment.end)):
             return None
         try:
@@ -302,8 +319,12 @@ class _Pending:
 def _open_writers(request: ConvertRequest, plan: RenderPlan, source) -> list[VideoWriter]:
     fps = source.video.fps
     width, height = plan.frame_size
+    if plan.is_sequence_output:
+        return [SequenceWriter(path, width=width, height=height, first_number=plan.first_number,
+                               bits=source.video.bit_depth, overwrite=request.overwrite) for path in plan.outputs]
     return [VideoWriter(path, width=width, height=height, fps=fps, settings=request.encode, source=source,
-                        audio_range=plan.audio_range, stereo_mode=plan.stereo_mode, overwrite=request.overwrite)
+                        audio_range=plan.audio_range, stereo_mode=plan.stereo_mode, overwrite=request.overwrite,
+                        projection="vr180" if request.vr180 else None, alpha=request.aov)
             for path in plan.outputs]
 
 
@@ -312,7 +333,7 @@ def make_exporter(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
     """The depth exporter for `--export-depth`, checked before any work (existing files, writable folder)."""
     if request.export_depth is None:
         return None
-    exporter = DepthExporter(request.export_depth, stem=request.input.stem, fps=reader.info.video.fps,
+    exporter = DepthExporter(request.export_depth, stem=source_stem(request.input), fps=reader.info.video.fps,
                              frame_range=(plan.start, plan.end), kind_source=kind, eye_size=plan.eye_size,
                              overwrite=request.overwrite, media=request.input)
     exporter.check(inputs=job_inputs(request),
@@ -328,6 +349,25 @@ def _open_hole_writers(request: ConvertRequest, plan: RenderPlan, fps: Fraction)
                         overwrite=request.overwrite) for path in hole_mask_paths(request)]
 
 
+def eye_aovs(views: StereoViews, swap_eyes: bool = False) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per output eye (in `pair` order, following --swap-eyes): (hole (H, W) bool, disparity (H, W) float32 px,
+    NaN in holes) — the compositing passes of `--aov`."""
+    eyes = [(views.left_holes, views.left_disparity), (views.right_holes, views.right_disparity)]
+    if swap_eyes:
+        eyes.reverse()
+    return [(h[0, 0].cpu().numpy().astype(bool), d[0, 0].cpu().numpy().astype(np.float32)) for h, d in eyes]
+
+
+def write_frame(writer, image: np.ndarray, time: Fraction, aov: tuple[np.ndarray, np.ndarray] | None) -> None:
+    """One frame to a writer, with its eye's AOVs: channels/files for a sequence, alpha = 1 - hole for ProRes 4444."""
+    if aov is None:
+        writer.write(image, time)
+    elif isinstance(writer, SequenceWriter):
+        writer.write(image, time, aov=aov)
+    else:
+        writer.write(image, time, alpha=1.0 - aov[0].astype(np.float32))
+
+
 def hole_image(holes: torch.Tensor) -> np.ndarray:
     """(1, 1, H, W) bool -> (H, W, 3) uint8, white where nothing landed."""
     return np.repeat(holes[0, 0].cpu().numpy().astype(np.uint8)[..., None] * 255, 3, axis=2)
@@ -338,16 +378,17 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
                   exporter: DepthExporter | None, refiner: RefineStage | None = None) -> Iterator[Progress]:
     writers = _open_writers(request, plan, reader.info) + _open_hole_writers(request, plan, reader.info.video.fps)
     t0 = reader.frame(plan.start).time
-    bit_depth = request.encode.bit_depth
+    bit_depth = plan.image_bits or request.encode.bit_depth
     editor = None if depth.is_disparity else depth_editor(clip, reader, depth)
-    assembly = FrameAssembly(request, device, editor, refiner)
+    assembly = FrameAssembly(assembly_request(request, plan), device, editor, refiner)
+    assembly.set_bars(depth.bars)
     if refiner is not None:
         refiner.plan([s.end - s.start for s in segments])
 
-    def encode(item: tuple[list[np.ndarray], _Pending]) -> None:
-        images, pending = item
-        for writer, image in zip(writers, images, strict=True):
-            writer.write(image, pending.time)
+    def encode(item: tuple[list[np.ndarray], list | None, _Pending]) -> None:
+        images, aovs, pending = item
+        for k, (writer, image) in enumerate(zip(writers, images, strict=True)):
+            write_frame(writer, image, pending.time, aovs[k] if aovs is not None and k < len(aovs) else None)
         if pending.export is not None:
             exporter.write(*pending.export)
 
@@ -359,9 +400,10 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
         nonlocal done
         for index, views in ready:
             images = assembly.packed(views, bit_depth, plan.padding, windows_at(clip, index))
+            aovs = eye_aovs(views, request.swap_eyes) if request.aov else None
             if request.export_holes is not None:
                 images += [hole_image(views.left_holes), hole_image(views.right_holes)]
-            sink.put((images, pending.pop(index)))
+            sink.put((images, aovs, pending.pop(index)))
             done += 1
             yield Progress("render", done, plan.frame_count)
 
@@ -444,6 +486,11 @@ def _out_of_memory(exc: BaseException) -> OutputError:
                        hint="Close other programs, or render a smaller size (--layout sbs-half)")
 
 
+def assembly_request(request: ConvertRequest, plan: RenderPlan) -> ConvertRequest:
+    """The request the frame assembly packs by: a VR180 pass-through packs plain side by side."""
+    return replace(request, vr180=False) if plan.vr180_passthrough else request
+
+
 def windows_at(clip: Clip | None, source_frame: int) -> tuple[float, float]:
     """(left, right) floating-window widths (% of eye width) of the frame's shot; (0, 0) outside shots."""
     shot = clip.shot_at(source_frame) if clip is not None else None
@@ -497,6 +544,10 @@ def _convert_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
     depth = DepthStage(request, plan.eye_size, reader)
     exporter = make_exporter(request, plan, reader, depth.kind)
     try:
+        depth.bars = find_bars(request, reader, plan)
+        if depth.bars is not None:
+            yield Progress("note", 0, 0, message=f"letterbox/pillarbox bars ({depth.bars.describe()} at eye size): "
+                                                 "kept flat on the screen plane and out of the depth range")
         clip = yield from job_clip(request, reader, plan, cancel)
         segments = segments_for(plan, clip.cuts())
         if len(segments) > 1:
@@ -548,7 +599,7 @@ def _convert_still(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
         editor = None if depth.is_disparity or clip is None else depth_editor(clip, reader, depth)
         if editor is not None:
             yield from prepare_edits(editor, clip, segment, cancel)
-        assembly = FrameAssembly(request, device, editor, refiner)
+        assembly = FrameAssembly(assembly_request(request, plan), device, editor, refiner)
         prepared = assembly.prepare(0, image, depth.depth_tensor(0, segment, device), params)
         if refiner is not None:
             refiner.plan([1])
@@ -573,7 +624,7 @@ def convert(request: ConvertRequest, cancel: CancelToken | None = None) -> Itera
     """Run one conversion, yielding Progress; raises engine.errors on bad input or output."""
     cancel = cancel or CancelToken()
     request = with_project_media(request)
-    with open_media(request.input) as reader:
+    with open_media(request.input, **media_options(request)) as reader:
         plan = plan_convert(request, reader)
         for note in plan.notes:
             yield Progress("note", 0, 0, message=note)

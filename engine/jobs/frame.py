@@ -35,6 +35,7 @@ from engine.progress import Progress
 
 if TYPE_CHECKING:
     from engine.jobs.refine import RefineStage
+from engine.ops.vr180 import Vr180Packer, vr180_size_for_eye
 
 
 def eye_image(image: np.ndarray, eye_size: tuple[int, int]) -> np.ndarray:
@@ -165,6 +166,8 @@ class FrameAssembly:
         self.refiner = refiner
         self._staged_last = None  # the frame :meth:`stage` saw last in this shot (DVG pair flows)
         self._stage_flow: FlowEstimator | None = None  # the staging thread's own DIS instance
+        self._vr180: Vr180Packer | None = None
+        self._bars: Tensor | None = None
 
     @property
     def notes(self) -> list[str]:
@@ -180,8 +183,19 @@ class FrameAssembly:
         """
         image_t = to_tensor(image, self.device)
         if params is None:
-            return PreparedFrame(index, image_t, None, depth)
-        return self.graded(index, image_t, edited_depth(depth, index, image_t, self.editor), params)
+            return PreparedFrame(index, image_t, None, self._flat_bars(depth))
+        frame = self.graded(index, image_t, edited_depth(depth, index, image_t, self.editor), params)
+        return PreparedFrame(frame.index, frame.image, frame.delta, self._flat_bars(frame.disparity))
+
+    def set_bars(self, bars) -> None:
+        """Letterbox / pillarbox bars (engine.ops.bars.Bars at eye size, or None) to keep at d = 0."""
+        self._bars = None if bars is None else torch.from_numpy(bars.mask()).to(self.device)[None, None]
+
+    def _flat_bars(self, disparity: Tensor) -> Tensor:
+        """(1, 1, H, W) disparity with the bars on the screen plane (CONVENTIONS.md: d = 0)."""
+        if self._bars is None:
+            return disparity
+        return torch.where(self._bars, torch.zeros_like(disparity), disparity)
 
     @staticmethod
     def graded(index: int, image: Tensor, delta: Tensor, params: StereoParams) -> PreparedFrame:
@@ -255,8 +269,19 @@ class FrameAssembly:
                 before packing (CONVENTIONS.md; they travel with their eye through `swap_eyes`).
         """
         left, right = apply_floating_windows(views.left, views.right, *windows)
-        out = pack(left, right, self.request.layout, swap_eyes=self.request.swap_eyes)
+        if self.request.vr180:
+            out = self.vr180_packer(left)(left, right, swap_eyes=self.request.swap_eyes)
+        else:
+            out = pack(left, right, self.request.layout, swap_eyes=self.request.swap_eyes)
         return [to_image(o, bit_depth, padding) for o in (out if isinstance(out, tuple) else (out,))]
+
+    def vr180_packer(self, eye: Tensor) -> Vr180Packer:
+        """The VR180 projection for eyes shaped like `eye` (1, 3, H, W), built once (grids on the device)."""
+        h, w = eye.shape[-2:]
+        size = vr180_size_for_eye(w, self.request.encode.codec, self.request.max_width)
+        if self._vr180 is None or (self._vr180.size, self._vr180.eye) != (size, (w, h)):
+            self._vr180 = Vr180Packer(size, w, h, eye.device)
+        return self._vr180
 
     def render_one(self, frame: PreparedFrame) -> StereoViews:
         """A lone frame through the per-frame path (a still, `--temporal off`): no temporal state."""

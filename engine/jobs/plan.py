@@ -7,6 +7,7 @@ frame sizes a codec or its players cannot take.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -14,12 +15,23 @@ from pathlib import Path
 
 from engine.depth.imported import depth_source_files
 from engine.document import parse_time
-from engine.errors import OutputError, UsageError
+from engine.errors import MediaError, OutputError, UsageError
 from engine.fileio import refuse_inputs_as_outputs, refuse_read_only
 from engine.jobs.request import ConvertRequest
 from engine.media import STILL_EXTENSIONS, MediaInfo, MediaReader, drops_bit_depth
 from engine.media.encode import chroma_of, drops_chroma, encoder_plan, stereo_signalling_note
+from engine.media.sequence import SEQUENCE_EXTENSIONS, is_sequence_path, scan_sequence, source_stem
+from engine.media.sequence_writer import aov_files, eye_pattern_path, frame_paths, sequence_output_pattern
+from engine.media.writer import HDR_TRANSFERS
 from engine.ops import packed_size
+from engine.ops.vr180 import (
+    SCREEN_DISTANCE_M,
+    SCREEN_WIDTH_M,
+    max_far_parallax,
+    screen_fov_degrees,
+    vr180_flat_width,
+    vr180_size_for_eye,
+)
 from engine.vocabulary import LAYOUTS, SYNTHESIZE_MODES
 
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".m4v"})
@@ -42,6 +54,10 @@ class RenderPlan:
         outputs: one path, or two for the `pair` layout (left, right).
         audio_range: source seconds [start, end) of audio to carry (end None = to the end).
         notes: things the user should know (said in verbose output and the studio's log).
+        first_number: the number of the first frame of a sequence output (the source's own numbering).
+        image_bits: the bit depth frames are handed to a sequence output at (None: the encoder's).
+        vr180_passthrough: a --vr180 master of a source that is already 180° equirect: the eyes are
+            packed side by side as they are (no screen projection) and tagged.
     """
 
     start: int
@@ -54,16 +70,27 @@ class RenderPlan:
     audio_range: tuple[Fraction, Fraction | None] | None
     is_still: bool
     notes: tuple[str, ...]
+    first_number: int = 0
+    image_bits: int | None = None
+    vr180_passthrough: bool = False
 
     @property
     def frame_count(self) -> int:
         return self.end - self.start
 
+    @property
+    def is_sequence_output(self) -> bool:
+        """The master is a numbered image sequence (`-o out.%06d.exr`), numbered from `first_number`."""
+        return not self.is_still and sequence_output_pattern(self.outputs[0]) is not None
+
 
 def output_paths(output: Path, layout: str) -> tuple[Path, ...]:
-    """CONVENTIONS.md: `--layout pair -o out.mp4` writes out_L.mp4 and out_R.mp4."""
+    """CONVENTIONS.md: `--layout pair -o out.mp4` writes out_L.mp4 and out_R.mp4 (and a sequence
+    `out.%06d.exr` the eyes `out_L.%06d.exr` and `out_R.%06d.exr`)."""
     if layout != "pair":
         return (output,)
+    if sequence_output_pattern(output) is not None:
+        return eye_pattern_path(output, "L"), eye_pattern_path(output, "R")
     return (output.with_name(f"{output.stem}_L{output.suffix}"), output.with_name(f"{output.stem}_R{output.suffix}"))
 
 
@@ -71,13 +98,13 @@ PLAYER_SUFFIXES = {"sbs-half": "_LR", "sbs-full": "_LRF", "tb-half": "_TB", "tb-
 """CONVENTIONS.md "Files": the file-name suffixes players detect a packing by (`--name-for-players`)."""
 
 
-def player_name(output: Path, layout: str) -> Path:
+def player_name(output: Path, layout: str, vr180: bool = False) -> Path:
     """`output` renamed `{stem}{suffix}{ext}` for players (shot.mp4 + sbs-half -> shot_LR.mp4).
 
     A stem that already ends in the suffix is kept; layouts players have no suffix for (anaglyph,
-    pair: its eyes get `_L`/`_R` from output_paths) are returned unchanged.
+    pair: its eyes get `_L`/`_R` from output_paths) are returned unchanged; a VR180 master gets `_180_LR`.
     """
-    suffix = PLAYER_SUFFIXES.get(layout, "")
+    suffix = "_180_LR" if vr180 else PLAYER_SUFFIXES.get(layout, "")
     if not suffix or output.stem.upper().endswith(suffix):
         return output
     return output.with_name(f"{output.stem}{suffix}{output.suffix}")
@@ -85,7 +112,7 @@ def player_name(output: Path, layout: str) -> Path:
 
 def hole_mask_paths(request: ConvertRequest) -> tuple[Path, Path]:
     """`--export-holes DIR`: lossless grey videos of each eye's disocclusions (white = hole), for eval --holes."""
-    folder, stem = request.export_holes, request.output.stem
+    folder, stem = request.export_holes, source_stem(request.output)
     return folder / f"{stem}.holes_L.mkv", folder / f"{stem}.holes_R.mkv"
 
 
@@ -94,14 +121,33 @@ def job_inputs(request: ConvertRequest) -> tuple[Path, ...]:
 
     The one list :func:`check_outputs_writable` holds outputs against (batch jobs pass theirs likewise).
     """
-    inputs = [Path(request.input)] if request.input is not None else []
+    inputs = input_files(request.input) if request.input is not None else []
     if request.depth is not None:
         inputs += depth_source_files(request.depth.path) or [Path(request.depth.path)]
     if request.shots not in ("auto", "off"):
         inputs.append(Path(request.shots))
     if request.project is not None:
         inputs += [Path(clip.media) for clip in request.project.clips]
+    inputs += [Path(p) for p in request.also_reads]
     return tuple(dict.fromkeys(inputs))
+
+
+def input_files(source: Path) -> list[Path]:
+    """The files a source is read from: itself, or every frame of an image sequence."""
+    if is_sequence_path(source) and not Path(source).is_file():
+        try:
+            return scan_sequence(source, "hold").files()
+        except MediaError:
+            return [Path(source)]  # opening the source says what is wrong with it
+    return [Path(source)]
+
+
+def written_files(outputs: tuple[Path, ...], first_number: int, count: int) -> tuple[Path, ...]:
+    """Every file the outputs will be: each frame of a sequence output, else the paths themselves."""
+    files: list[Path] = []
+    for path in outputs:
+        files += frame_paths(path, first_number, count) if sequence_output_pattern(path) else [path]
+    return tuple(files)
 
 
 def check_outputs_writable(paths: tuple[Path, ...], overwrite: bool, inputs: tuple[Path, ...] = ()) -> None:
@@ -162,6 +208,62 @@ def _frame_range(request: ConvertRequest, reader: MediaReader) -> tuple[int, int
     return start, end
 
 
+def check_aov(request: ConvertRequest, info: MediaInfo) -> None:
+    """--aov: per-eye passes of a `pair` video master, to a sequence or ProRes 4444 with alpha."""
+    if not request.aov:
+        return
+    hint = ("Use --layout pair -o eyes.%06d.exr (channels hole and disparity), a PNG/TIFF/DPX sequence (hole and "
+            "disparity files beside each frame) or --codec prores --prores-profile 4444 -o eyes.mov (alpha = 1 - hole)")
+    if request.layout != "pair" or info.is_still:
+        raise UsageError("--aov writes per-eye compositing passes of a video: it needs --layout pair", hint=hint)
+    if sequence_output_pattern(request.output) is not None:
+        return
+    if request.output.suffix.lower() != ".mov" or request.encode.codec != "prores" or \
+            request.encode.prores_profile != "4444":
+        raise UsageError(f"--aov cannot go into {request.output.name} ({request.encode.codec})", path=request.output,
+                         hint=hint)
+
+
+def aov_written_files(request: ConvertRequest, outputs: tuple[Path, ...], first: int, count: int) -> tuple[Path, ...]:
+    """The hole and disparity files an --aov non-EXR sequence writes beside its frames."""
+    patterns = [sequence_output_pattern(p) for p in outputs] if request.aov else []
+    return tuple(f for pattern in patterns if pattern is not None and pattern.suffix.lower() != ".exr"
+                 for n in range(first, first + count) for f in aov_files(pattern, n))
+
+
+def check_vr180(request: ConvertRequest) -> None:
+    """--vr180 is full side by side, and its far plane may not pass infinity on the virtual screen
+    (behind-screen parallax at most IPD / screen width = 2.17 % of the picture; the constant grade is
+    checked here, a project's keyframes are not)."""
+    if request.layout != "sbs-full":
+        raise UsageError(f"--vr180 is side by side, one full 180° view per eye; it cannot be {request.layout}",
+                         hint="Leave --layout out (or give sbs-full)")
+    if request.project is not None:
+        return
+    far = request.params.divergence / 100 * (1 - request.params.convergence)
+    limit = max_far_parallax()
+    if far > limit + 1e-9:
+        most = limit * 100 / (1 - request.params.convergence)
+        raise UsageError(f"--divergence {request.params.divergence:g} with --convergence "
+                         f"{request.params.convergence:g} puts the far plane {far * 100:.2f} % of the width "
+                         f"behind the screen, beyond infinity in VR180 (at most {limit * 100:.2f} %: 65 mm on "
+                         "the 3 m virtual screen)", hint=f"Use --divergence {math.floor(most * 100) / 100:g} or "
+                                                          "less, or a higher --convergence")
+
+
+def vr180_sizes(request: ConvertRequest, info: MediaInfo) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(flat eye size, VR180 frame size): the eye rendered at the screen's share of the equirect eye
+    (engine.ops.vr180), the frame two S × S equirect eyes side by side; --max-width caps S."""
+    check_vr180(request)
+    if info.video.projection == "equirect-180":  # already VR180 (mono): passed through, only packed and tagged
+        eye = eye_size_for(info, request.max_width)
+        return eye, packed_size(eye[0], eye[1], "sbs-full")
+    codec = request.encode.codec
+    eye = eye_size_for(info, vr180_flat_width(info.video.width, codec, request.max_width))
+    size = vr180_size_for_eye(eye[0], codec, request.max_width)
+    return eye, (2 * size, size)
+
+
 def _check_request(request: ConvertRequest, info: MediaInfo) -> None:
     if request.output is None:
         raise UsageError("no output file given", hint="Pass -o OUTPUT")
@@ -170,16 +272,28 @@ def _check_request(request: ConvertRequest, info: MediaInfo) -> None:
     if request.synthesize not in SYNTHESIZE_MODES:
         raise UsageError(f"unknown --synthesize {request.synthesize!r}", hint="Use both, right or left")
     suffix = request.output.suffix.lower()
+    if sequence_output_pattern(request.output) is not None:
+        if info.is_still:
+            raise UsageError("a still input makes a still output, not a sequence", path=request.output,
+                             hint="Drop the frame-number placeholder from the output name")
+        if suffix not in SEQUENCE_EXTENSIONS:
+            raise UsageError(f"{suffix or 'no extension'} is not an image-sequence format", path=request.output,
+                             hint="Use out.%06d.exr, .dpx, .tif or .png")
+        return
     if info.is_still and suffix not in STILL_EXTENSIONS:
         raise UsageError("a still input makes a still output", path=request.output,
                          hint=f"Use one of {', '.join(sorted(STILL_EXTENSIONS))}")
     if not info.is_still and suffix not in VIDEO_EXTENSIONS:
         raise UsageError(f"{suffix or 'no extension'} is not a video container", path=request.output,
-                         hint="Use .mp4, .mov or .mkv (or `spatialdreamer frame` for one still)")
+                         hint="Use .mp4, .mov or .mkv, a sequence such as out.%06d.exr (or `spatialdreamer frame` "
+                              "for one still)")
 
 
 def _notes(request: ConvertRequest, info: MediaInfo, padding: tuple[int, int]) -> list[str]:
-    notes = []
+    notes = list(info.notes)
+    if sequence_output_pattern(request.output) is not None:
+        return notes + [f"dropped stream: {s}" for s in info.dropped_streams] + (
+            ["the sequence carries no audio (write a video to keep it)"] if info.audio else [])
     if any(padding):
         notes.append(f"frame padded by {padding[0]} px right and {padding[1]} px bottom to even sizes "
                      f"for {request.encode.codec}")
@@ -190,6 +304,9 @@ def _notes(request: ConvertRequest, info: MediaInfo, padding: tuple[int, int]) -
         notes.append(f"source is {info.video.pix_fmt} (4:4:4); this {request.encode.codec} master is "
                      f"{encoder_plan(request.encode).pix_fmt} (subsampled chroma, what TVs and headsets decode); "
                      "keep 4:4:4 with --pix-fmt yuv444p, --codec ffv1 or --codec prores --prores-profile 4444")
+    hdr = hdr_note(request, info)
+    if hdr:
+        notes.append(hdr)
     guess = untagged_colour_note(info)
     if guess:
         notes.append(guess)
@@ -200,7 +317,42 @@ def _notes(request: ConvertRequest, info: MediaInfo, padding: tuple[int, int]) -
                                                                 STEREO_MODES.get(request.layout))
     if stereo:
         notes.append(stereo)
+    if info.video.multiview:
+        notes.append("the source is MV-HEVC spatial video (two views); only its base (left) view is decoded "
+                     "here, and the other eye is synthesised from it")
+    if request.vr180:
+        notes.append(vr180_note(request, info))
+    elif info.video.projection:
+        notes.append(f"the source is a {info.video.projection} spherical video; this flat master drops that "
+                     "(--vr180 keeps a 180° equirect source spherical: its eyes are passed through)")
     return notes
+
+
+def vr180_note(request: ConvertRequest, info: MediaInfo) -> str:
+    """What a VR180 master is and whether its container marks it (sv3d in MP4/MOV only)."""
+    if info.video.projection == "equirect-180":
+        text = "VR180: the source is already 180° equirect; its eyes are passed through (no screen projection)"
+    else:
+        text = (f"VR180: the picture on a {SCREEN_WIDTH_M:g} m screen at {SCREEN_DISTANCE_M:g} m "
+                f"({screen_fov_degrees():.1f}° wide) in each eye's 180° equirect view")
+    if request.output.suffix.lower() not in (".mp4", ".mov"):
+        text += "; only .mp4/.mov carry the VR180 tags (st3d + sv3d): this file will look flat to players"
+    return text
+
+
+def hdr_note(request: ConvertRequest, info: MediaInfo) -> str | None:
+    """What happens to a PQ/HLG source's HDR in this master (None for SDR sources, or when all of it is kept)."""
+    video = info.video
+    if info.is_still or video.color_trc not in HDR_TRANSFERS:
+        return None
+    kind = "PQ (HDR10)" if video.color_trc == "smpte2084" else "HLG"
+    if request.encode.output_bit_depth < 10:
+        return (f"source is {kind} HDR: this 8-bit master keeps its {video.color_trc} / {video.color_primaries} tags "
+                "but bands, and no tone mapping is done (use --codec hevc --bit-depth 10 to keep HDR)")
+    if (video.mastering_display or video.content_light) and request.encode.codec != "hevc":
+        return (f"source is {kind} HDR with mastering display / light level data: the {request.encode.codec} "
+                "master keeps its colour tags, but only HEVC masters carry that data (use --codec hevc --bit-depth 10)")
+    return None
 
 
 def untagged_colour_note(info: MediaInfo) -> str | None:
@@ -218,16 +370,24 @@ def plan_convert(request: ConvertRequest, reader: MediaReader) -> RenderPlan:
     info = reader.info
     _check_request(request, info)
     start, end = (0, 1) if info.is_still else _frame_range(request, reader)
-    eye = eye_size_for(info, request.max_width)
-    width, height = packed_size(eye[0], eye[1], request.layout)
-    even_w, even_h = (False, False) if info.is_still else _needs_even(request)
+    if request.vr180:
+        eye, (width, height) = vr180_sizes(request, info)
+    else:
+        eye = eye_size_for(info, request.max_width)
+        width, height = packed_size(eye[0], eye[1], request.layout)
+    sequence_out = sequence_output_pattern(request.output) is not None
+    even_w, even_h = (False, False) if info.is_still or sequence_out else _needs_even(request)
     pad = (width % 2 if even_w else 0, height % 2 if even_h else 0)
     frame_size = (width + pad[0], height + pad[1])
-    if not info.is_still:
+    if not info.is_still and not sequence_out:
         _check_h264_size(*frame_size, request)
     outputs = output_paths(request.output, request.layout)
     inputs = job_inputs(request)
-    check_outputs_writable(outputs, request.overwrite, inputs)
+    first_number = (info.video.start_number or 0) + start
+    check_aov(request, info)
+    files = written_files(outputs, first_number, end - start) + aov_written_files(request, outputs, first_number,
+                                                                                  end - start)
+    check_outputs_writable(files, request.overwrite, inputs)
     if request.export_holes is not None:
         if info.is_still:
             raise UsageError("--export-holes is for video sources")
@@ -237,5 +397,7 @@ def plan_convert(request: ConvertRequest, reader: MediaReader) -> RenderPlan:
         t0 = reader.frame(start).time
         t1 = reader.frame(end).time if end < info.video.frame_count else None
         audio = (t0, t1)
+    bits = (16 if info.video.bit_depth > 8 else 8) if sequence_out else None
     return RenderPlan(start, end, eye, frame_size, pad, outputs, STEREO_MODES.get(request.layout), audio,
-                      info.is_still, tuple(_notes(request, info, pad)))
+                      info.is_still, tuple(_notes(request, info, pad)), first_number, bits,
+                      request.vr180 and info.video.projection == "equirect-180")

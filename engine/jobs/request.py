@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from pathlib import Path
 
 from engine.depth.protocol import DepthConfig
@@ -45,6 +46,14 @@ class ConvertRequest:
         shots: 'auto' (detect cuts), 'off' (one shot), or a path to an .otio / .edl whose cuts to use;
             ignored when `project` is given (its shots are used).
         refiner: the SpatialDreamer diffusion refiner after the geometric path (`--refiner`); None = off.
+        fps: frame rate of an image-sequence input (`--fps`; required for sequences, ignored otherwise).
+        fill_gaps: 'fail' (a gap in a sequence's numbering is an error) or 'hold' (repeat the frame before).
+        also_reads: other files the job must never write over (a batch passes all its inputs).
+        vr180: a VR180 master (`--vr180`): each eye's 180° equirect view of the flat stereo picture on the
+            `headset` preset's virtual screen, side by side, tagged st3d + sv3d (engine.ops.vr180).
+        aov: per-eye compositing passes with `--layout pair` (`--aov`): the hole mask and disparity as EXR
+            channels or files beside other sequence frames, or alpha = 1 - hole in ProRes 4444.
+        bars: 'auto' finds letterbox / pillarbox bars and keeps them at d = 0, out of the δ range; 'off'.
     """
 
     input: Path | None
@@ -73,6 +82,17 @@ class ConvertRequest:
     cache_dir: Path | None = None
     use_cache: bool = True
     refiner: RefinerSpec | None = None
+    fps: Fraction | None = None
+    fill_gaps: str = "fail"
+    also_reads: tuple[Path, ...] = ()
+    vr180: bool = False
+    aov: bool = False
+    bars: str = "auto"
+
+
+def media_options(request: ConvertRequest) -> dict:
+    """The keyword arguments `open_media` takes for the request's input (sequence rate and gap rule)."""
+    return {"fps": request.fps, "fill_gaps": request.fill_gaps}
 
 
 def with_project_media(request: ConvertRequest) -> ConvertRequest:

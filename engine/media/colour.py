@@ -189,13 +189,17 @@ class RgbToFrame:
         self._to_yuv = VideoReformatter()
 
     def __call__(self, image: np.ndarray) -> av.VideoFrame:
-        """Args: image: (H, W, 3) C-contiguous uint8 or uint16 (full 0..65535 scale) RGB."""
+        """Args: image: (H, W, 3) C-contiguous uint8 or uint16 (full 0..65535 scale) RGB, or (H, W, 4)
+        RGBA (straight alpha) for a pixel format with alpha (yuva444p10le: ProRes 4444)."""
         deep = image.dtype == np.uint16
+        alpha = image.shape[2] == 4
         # Zero-copy wrap; swscale writes new frames, so the caller's array is never aliased.
-        src = av.VideoFrame.from_numpy_buffer(image, format="rgb48le" if deep else "rgb24")
+        packed = ("rgba64le" if deep else "rgba") if alpha else ("rgb48le" if deep else "rgb24")
+        src = av.VideoFrame.from_numpy_buffer(image, format=packed)
         if self._rgb_target:
             return self._to_planar.reformat(src, format=self.pix_fmt)
-        planar = self._to_planar.reformat(src, format="gbrp16le" if deep else "gbrp")
+        planar = self._to_planar.reformat(src, format=("gbrap16le" if deep else "gbrap") if alpha else
+                                          ("gbrp16le" if deep else "gbrp"))
         out = self._to_yuv.reformat(
             planar,
             format=self.pix_fmt,

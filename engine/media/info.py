@@ -28,6 +28,15 @@ class VideoStreamInfo:
         start_timecode: 'HH:MM:SS:FF' (';' drop frame) from stream/container tags or a tmcd track.
         stereo_mode: frame packing the source declares ('left_right', 'top_bottom', ...), else None.
         start_time: container clock of the first frame, seconds (the origin audio is synced against).
+        start_number: an image sequence's first frame number (1001 for a VFX plate), which output
+            sequences and depth exports are numbered from; None for videos and stills.
+        projection: a spherical video's projection ('equirect-180' for VR180, 'equirect-360',
+            'cubemap', 'fisheye'), from its sv3d box / Matroska Projection; None for a flat video.
+        multiview: MV-HEVC (Apple spatial video: `lhvC` / `vexu` in the sample entry); only the base
+            (left) view is decoded.
+        mastering_display: HDR mastering display colour volume (SMPTE ST 2086) in x265 syntax
+            'G(x,y)B(x,y)R(x,y)WP(x,y)L(max,min)'; None without one.
+        content_light: 'MaxCLL,MaxFALL' in cd/m²; None without.
     """
 
     index: int
@@ -51,6 +60,11 @@ class VideoStreamInfo:
     start_timecode: str | None
     stereo_mode: str | None = None
     start_time: Fraction = Fraction(0)
+    start_number: int | None = None
+    projection: str | None = None
+    multiview: bool = False
+    mastering_display: str | None = None
+    content_light: str | None = None
 
 
 @dataclass(frozen=True)

@@ -112,11 +112,11 @@ def _rebuilt(data: bytes, box: Box, path: tuple[bytes, ...], entry_edit) -> byte
     return box_bytes(box.kind, data[box.body:child.start] + inner + data[child.end:box.end])
 
 
-def moov_with_st3d(moov: bytes, stereo_mode: str) -> bytes:
-    """A whole `moov` box (bytes) with `st3d` in its first video track's sample entry.
+def moov_with_boxes(moov: bytes, boxes: list[bytes]) -> bytes:
+    """A whole `moov` box (bytes) with `boxes` appended to its first video track's sample entry, in order.
 
-    An `st3d` already there is replaced. Chunk offsets are not touched (see shift_chunk_offsets).
-    Raises ValueError when there is no video track or the box tree is malformed.
+    A box of the same type already there is replaced. Chunk offsets are not touched (see
+    shift_chunk_offsets). Raises ValueError when there is no video track or the box tree is malformed.
     """
     top = parse_boxes(moov)
     if len(top) != 1 or top[0].kind != b"moov":
@@ -126,13 +126,18 @@ def moov_with_st3d(moov: bytes, stereo_mode: str) -> bytes:
     video = next((t for t in traks if handler_type(moov, t) == b"vide"), None)
     if video is None:
         raise ValueError("no video track")
-    new_box = st3d_box(stereo_mode)
+    kinds = {b[4:8] for b in boxes}
 
     def edit(children: list[bytes]) -> list[bytes]:
-        return [c for c in children if c[4:8] != b"st3d"] + [new_box]
+        return [c for c in children if c[4:8] not in kinds] + list(boxes)
 
     trak = _rebuilt(moov, video, _PATH_TO_STSD, edit)
     return box_bytes(b"moov", moov[box.body:video.start] + trak + moov[video.end:box.end])
+
+
+def moov_with_st3d(moov: bytes, stereo_mode: str) -> bytes:
+    """:func:`moov_with_boxes` with one `st3d` box for `stereo_mode`."""
+    return moov_with_boxes(moov, [st3d_box(stereo_mode)])
 
 
 def shift_chunk_offsets(moov: bytes, delta: int) -> bytes:
@@ -183,21 +188,21 @@ def _copy_range(src, dst, start: int, end: int) -> None:
         left -= len(piece)
 
 
-def write_with_st3d(source: Path, target: Path, stereo_mode: str) -> None:
-    """Stream `source` (an MP4/MOV) to `target` with `st3d` in its video sample entry.
+def write_with_boxes(source: Path, target: Path, boxes: list[bytes]) -> None:
+    """Stream `source` (an MP4/MOV) to `target` with `boxes` (st3d, sv3d ...) in its video sample entry.
 
     Boxes before and after moov are copied unchanged; when moov comes before mdat (faststart) the
     chunk offsets are moved by the bytes moov grew. Raises ValueError on a file we cannot rewrite.
     """
-    boxes = top_level_boxes(source)
-    moov = next((b for b in boxes if b.kind == b"moov"), None)
-    mdat = next((b for b in boxes if b.kind == b"mdat"), None)
+    top = top_level_boxes(source)
+    moov = next((b for b in top if b.kind == b"moov"), None)
+    mdat = next((b for b in top if b.kind == b"mdat"), None)
     if moov is None:
         raise ValueError("no moov box")
     with source.open("rb") as src, target.open("wb") as dst:
         src.seek(moov.start)
         old = src.read(moov.size)
-        new = moov_with_st3d(old, stereo_mode)
+        new = moov_with_boxes(old, boxes)
         if mdat is not None and moov.start < mdat.start:
             new = shift_chunk_offsets(new, len(new) - len(old))
         _copy_range(src, dst, 0, moov.start)
@@ -207,13 +212,17 @@ def write_with_st3d(source: Path, target: Path, stereo_mode: str) -> None:
         os.fsync(dst.fileno())
 
 
-def read_st3d(path: Path) -> int | None:
-    """stereo_mode of the `st3d` box in the first video track's sample entry (0 mono, 1 top-bottom,
-    2 left-right); None when there is none. Reads only the moov box; ValueError for a file that is
-    not ISO-BMFF (e.g. Matroska)."""
+def write_with_st3d(source: Path, target: Path, stereo_mode: str) -> None:
+    """:func:`write_with_boxes` with one `st3d` box for `stereo_mode`."""
+    write_with_boxes(source, target, [st3d_box(stereo_mode)])
+
+
+def sample_entry_children(path: Path) -> list[tuple[bytes, bytes]]:
+    """(type, box bytes) of each child of the first video track's sample entry (avcC, pasp, st3d ...),
+    in file order; [] without moov or a video track. Reads only the moov box."""
     moov = next((b for b in top_level_boxes(path) if b.kind == b"moov"), None)
     if moov is None:
-        return None
+        return []
     with path.open("rb") as f:
         f.seek(moov.start)
         data = f.read(moov.size)
@@ -225,7 +234,14 @@ def read_st3d(path: Path) -> int | None:
         stsd = stsd and find_child(data, stsd, kind)
     entries = parse_boxes(data, stsd.body + 8, stsd.end) if stsd else []
     if not entries:
-        return None
-    children = parse_boxes(data, entries[0].body + _VISUAL_SAMPLE_ENTRY, entries[0].end)
-    st3d = next((c for c in children if c.kind == b"st3d"), None)
-    return data[st3d.body + 4] if st3d else None
+        return []
+    return [(c.kind, bytes(data[c.start:c.end]))
+            for c in parse_boxes(data, entries[0].body + _VISUAL_SAMPLE_ENTRY, entries[0].end)]
+
+
+def read_st3d(path: Path) -> int | None:
+    """stereo_mode of the `st3d` box in the first video track's sample entry (0 mono, 1 top-bottom,
+    2 left-right); None when there is none. Reads only the moov box; ValueError for a file that is
+    not ISO-BMFF (e.g. Matroska)."""
+    st3d = next((box for kind, box in sample_entry_children(path) if kind == b"st3d"), None)
+    return st3d[12] if st3d else None

@@ -11,6 +11,7 @@ are not counted; a note in MediaInfo.notes says so.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import math
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from engine.media.colour import (
     tag_name,
 )
 from engine.media.info import AudioStreamInfo, MediaInfo, VideoStreamInfo
+from engine.media.spatial import is_mv_hevc
 from engine.media.stills import is_still_path, read_still, still_info
 
 _STEREO_TYPES = {
@@ -101,6 +103,8 @@ def scan_media(path: str | Path) -> tuple[MediaInfo, FrameTable | None]:
             scan = _verify_tail(path, stream.index, scan)
         table = scan.table()
         video = _video_info(container, stream, scan, table)
+        if video.codec == "hevc" and container.format.name.startswith("mov") and is_mv_hevc(path):
+            video = dataclasses.replace(video, multiview=True)
         audio = tuple(_audio_info(container, s) for s in container.streams.audio)
         info = MediaInfo(
             path=str(path),
@@ -390,6 +394,9 @@ def _video_info(
         start_timecode=_start_timecode(container, stream),
         stereo_mode=_stereo_mode(frame),
         start_time=int(table.pts[0]) * table.time_base,
+        projection=spherical_projection(frame),
+        mastering_display=mastering_display(frame),
+        content_light=content_light(frame),
     )
 
 
@@ -437,6 +444,63 @@ def _stereo_mode(frame: av.VideoFrame) -> str | None:
             if name and flags & 1:
                 return _STEREO_INVERTED.get(name, name)
             return name
+    return None
+
+
+def _side_bytes(frame: av.VideoFrame, kind) -> bytes | None:
+    return next((bytes(side) for side in frame.side_data if side.type == kind), None)
+
+
+def mastering_display(frame: av.VideoFrame) -> str | None:
+    """SMPTE ST 2086 mastering display colour volume from MASTERING_DISPLAY_METADATA side data, in
+    x265's `master-display` syntax: 'G(x,y)B(x,y)R(x,y)WP(x,y)L(max,min)' (chromaticity in 0.00002,
+    luminance in 0.0001 cd/m²); None when absent or incomplete.
+
+    AVMasteringDisplayMetadata: AVRational display_primaries[3][2] (R, G, B), white_point[2],
+    min_luminance, max_luminance; int has_primaries, has_luminance.
+    """
+    raw = _side_bytes(frame, av.sidedata.sidedata.Type.MASTERING_DISPLAY_METADATA)
+    if raw is None or len(raw) < 88:
+        return None
+    v = np.frombuffer(raw[:88], dtype=np.int32)
+    if not (v[20] and v[21]):
+        return None
+    ratio = [v[2 * k] / v[2 * k + 1] if v[2 * k + 1] else 0.0 for k in range(10)]
+    (rx, ry, gx, gy, bx, by, wx, wy), (lo, hi) = ratio[:8], ratio[8:10]
+
+    def xy(x: float, y: float) -> str:
+        return f"({round(x * 50000)},{round(y * 50000)})"
+
+    return f"G{xy(gx, gy)}B{xy(bx, by)}R{xy(rx, ry)}WP{xy(wx, wy)}L({round(hi * 10000)},{round(lo * 10000)})"
+
+
+def content_light(frame: av.VideoFrame) -> str | None:
+    """'MaxCLL,MaxFALL' (cd/m²) from CONTENT_LIGHT_LEVEL side data, None when absent."""
+    raw = _side_bytes(frame, av.sidedata.sidedata.Type.CONTENT_LIGHT_LEVEL)
+    if raw is None or len(raw) < 8:
+        return None
+    max_cll, max_fall = np.frombuffer(raw[:8], dtype=np.uint32)
+    return f"{int(max_cll)},{int(max_fall)}"
+
+
+_SPHERICAL_KINDS = {0: "equirect", 1: "cubemap", 2: "equirect", 3: "fisheye"}
+
+
+def spherical_projection(frame: av.VideoFrame) -> str | None:
+    """'equirect-180', 'equirect-360', 'equirect-<degrees>', 'cubemap' or 'fisheye' from SPHERICAL side
+    data (an sv3d box, Matroska Projection), None for a flat video.
+
+    AVSphericalMapping: int32 projection, yaw, pitch, roll (16.16), uint32 bound left, top, right, bottom
+    (0.32 fractions of the full sphere cropped away).
+    """
+    for side in frame.side_data:
+        if side.type == av.sidedata.sidedata.Type.SPHERICAL:
+            raw = bytes(side)
+            kind = _SPHERICAL_KINDS.get(int.from_bytes(raw[:4], "little", signed=True), "spherical")
+            if kind != "equirect" or len(raw) < 32:
+                return kind
+            left, _, right, _ = (int.from_bytes(raw[16 + 4 * k:20 + 4 * k], "little") for k in range(4))
+            return f"equirect-{round(360 * (1 - (left + right) / 2 ** 32))}"
     return None
 
 

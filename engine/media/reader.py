@@ -23,10 +23,11 @@ import av
 import av.stream
 import numpy as np
 
-from engine.errors import MediaError
+from engine.errors import MediaError, UsageError
 from engine.media.colour import FrameToRgb, source_colour_spec
 from engine.media.info import MediaInfo
 from engine.media.probe import FrameTable, open_input, scan_media
+from engine.media.sequence import ImageSequence, is_sequence_path, read_frame, scan_sequence, sequence_info
 from engine.media.stills import is_still_path, read_still, still_info
 
 _ROTATE = {90: -1, 180: 2, 270: 1}  # display rotation (clockwise degrees) -> np.rot90 quarter turns (counter-clockwise)
@@ -65,6 +66,37 @@ class _StillSource:
 
     def close(self) -> None:
         self.image = np.zeros((0, 0, 3), np.uint8)
+
+
+class _SequenceSource:
+    """A numbered image sequence: frame i is file number first + i, decoded when asked for."""
+
+    def __init__(self, path: Path, fps: Fraction | None, fill_gaps: str) -> None:
+        self.sequence: ImageSequence = scan_sequence(path, fill_gaps)
+        if fps is None:
+            raise UsageError("an image sequence has no frame rate of its own", path=self.sequence.pattern.printf,
+                             hint="Pass --fps (e.g. --fps 24 or --fps 24000/1001)")
+        first, bits = read_frame(self.sequence.file(0))
+        self.shape, self.dtype = first.shape, first.dtype
+        self.info = sequence_info(self.sequence, Fraction(fps), first, bits)
+        count = len(self.sequence)
+        ticks = np.arange(count, dtype=np.int64)
+        self.table = FrameTable(ticks, ticks, 1 / Fraction(fps))
+
+    def read(self, index: int) -> np.ndarray:
+        path = self.sequence.file(index)
+        image, _ = read_frame(path)
+        if image.shape != self.shape:
+            h, w = self.shape[:2]
+            raise MediaError(f"frame is {image.shape[1]}x{image.shape[0]}, but the sequence is {w}x{h}",
+                             path=path, hint="Every frame of a sequence must have one size; re-render it")
+        if image.dtype != self.dtype:  # one bit depth through the job (an 8-bit frame in a 16-bit run)
+            image = image.astype(np.uint16) * 257 if image.dtype == np.uint8 else \
+                ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+        return image
+
+    def close(self) -> None:
+        pass
 
 
 class _VideoSource:
@@ -177,16 +209,23 @@ class _VideoSource:
 
 
 class MediaReader:
-    """Seekable RGB frames of a video or still (a still is a one-frame video at 1 fps).
+    """Seekable RGB frames of a video, an image sequence or a still (a one-frame video at 1 fps).
 
     Use as a context manager, or call close().
     """
 
-    def __init__(self, path: str | Path, *, cache_size: int = 16) -> None:
+    def __init__(self, path: str | Path, *, cache_size: int = 16, fps: Fraction | None = None,
+                 fill_gaps: str = "fail") -> None:
+        """Open `path`: a video, a still, or an image sequence (a `%06d` / `####` pattern or a folder of
+        one numbered run), which needs `fps`; `fill_gaps` 'hold' repeats the frame before a gap."""
         self.path = Path(path)
-        self._source: _StillSource | _VideoSource = (
-            _StillSource(self.path) if is_still_path(self.path) else _VideoSource(self.path)
-        )
+        self._source: _StillSource | _VideoSource | _SequenceSource
+        if is_sequence_path(self.path):
+            self._source = _SequenceSource(self.path, fps, fill_gaps)
+        elif is_still_path(self.path):
+            self._source = _StillSource(self.path)
+        else:
+            self._source = _VideoSource(self.path)
         self.info: MediaInfo = self._source.info
         self._table = self._source.table
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()

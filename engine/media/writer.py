@@ -18,6 +18,7 @@ Matroska gets its StereoMode element; MP4/MOV get an `st3d` box in the video sam
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import weakref
@@ -46,8 +47,9 @@ from engine.media.colour import (
 )
 from engine.media.encode import STEREO_MODES, EncoderPlan, EncodeSettings, container_format, encoder_plan
 from engine.media.info import MediaInfo
-from engine.media.isobmff import ST3D_MODES, write_with_st3d
+from engine.media.isobmff import ST3D_MODES, st3d_box, write_with_boxes
 from engine.media.sei import frame_packing_sei_nal, has_frame_packing
+from engine.media.sequence_writer import all_landings
 
 _FRAME_PACKING = {"left_right": "3", "top_bottom": "4"}
 _DEFAULT_TAGS = {
@@ -126,6 +128,8 @@ class VideoWriter:
         overwrite: bool = False,
         timecode: str | None = None,
         template: av.VideoStream | None = None,
+        projection: str | None = None,
+        alpha: bool = False,
     ) -> None:
         """Validate everything, create the temp file and write the container header.
 
@@ -143,6 +147,9 @@ class VideoWriter:
             template: stream copy: the video stream of a file in this codec whose packets are muxed
                 with :meth:`write_packet` (its codec parameters become the output's; every packet must
                 decode on its own or after the ones copied before it, e.g. ProRes or FFV1 from a keyframe).
+            projection: 'vr180' marks a side-by-side equirect master with an `sv3d` box (MP4/MOV; with
+                `st3d`) so YouTube and headset players show it as VR180; None: a flat master.
+            alpha: ProRes 4444 with an alpha channel (yuva444p10le); write() then takes `alpha` per frame.
         Raises:
             UsageError, OutputError (and MediaError if the source cannot be opened for its audio).
         """
@@ -151,6 +158,12 @@ class VideoWriter:
         self.fps = snap_fps(fps)
         self.settings, self.overwrite = settings, overwrite
         self._plan = encoder_plan(settings)
+        if alpha:
+            if settings.codec != "prores" or settings.prores_profile != "4444":
+                raise UsageError("an alpha channel needs ProRes 4444", path=self.path,
+                                 hint="Use --codec prores --prores-profile 4444 and a .mov")
+            self._plan = dataclasses.replace(self._plan, pix_fmt="yuva444p10le")
+        self.alpha = alpha
         self._validate(stereo_mode)
         muxer = container_format(self.path, settings)
         check_target(self.path, overwrite)
@@ -166,7 +179,7 @@ class VideoWriter:
         self._template = template
         hevc_sei = self._plan.encoder == "libx265" and has_frame_packing(stereo_mode)
         self._keyframe_prefix = frame_packing_sei_nal(stereo_mode) if hevc_sei else b""
-        self._st3d_mode = stereo_mode if muxer in ("mp4", "mov") and stereo_mode in ST3D_MODES else None
+        self._boxes = entry_boxes(muxer, stereo_mode, projection)
         try:
             self._open(muxer, source, audio_range, stereo_mode, timecode)
         except SpatialDreamerError:
@@ -203,7 +216,7 @@ class VideoWriter:
         options = {"movflags": "+faststart"} if muxer == "mp4" else {}
         self._container = av.open(str(self.temp_path), "w", format=muxer, container_options=options)
         self._colour = OutputColour(source, self._plan, self.settings.codec)
-        self._stream = self._add_video_stream(muxer, stereo_mode)
+        self._stream = self._add_video_stream(muxer, stereo_mode, source)
         start = Fraction(audio_range[0]) if audio_range else Fraction(0)
         end = Fraction(audio_range[1]) if audio_range and audio_range[1] is not None else None
         tc = timecode or _shifted_timecode(source, start, self.fps)
@@ -214,7 +227,8 @@ class VideoWriter:
         self._to_frame = RgbToFrame(self._plan.pix_fmt, self._colour.spec)
         self._container.start_encoding()
 
-    def _add_video_stream(self, muxer: str, stereo_mode: str | None) -> av.VideoStream:
+    def _add_video_stream(self, muxer: str, stereo_mode: str | None, source: MediaInfo | None = None
+                          ) -> av.VideoStream:
         assert self._container is not None
         if self._template is not None:  # stream copy: the template's codec parameters, our timing and tags
             stream = self._container.add_stream_from_template(self._template)
@@ -234,7 +248,7 @@ class VideoWriter:
         if self._plan.encoder == "libx264" and stereo_mode in _FRAME_PACKING:
             options["x264-params"] = f"frame-packing={_FRAME_PACKING[stereo_mode]}"
         if self._plan.encoder == "libx265":
-            options["x265-params"] = "log-level=error"
+            options["x265-params"] = ":".join(["log-level=error", *hdr_params(source, self.settings.bit_depth)])
             if muxer != "matroska":
                 ctx.codec_tag = "hvc1"
         ctx.options = options
@@ -248,11 +262,13 @@ class VideoWriter:
         """Per carried audio track: True if stream-copied, False if re-encoded to AAC."""
         return self._audio.copied if self._audio is not None else ()
 
-    def write(self, image: np.ndarray, time: Fraction | None = None) -> None:
+    def write(self, image: np.ndarray, time: Fraction | None = None, alpha: np.ndarray | None = None) -> None:
         """Encode one frame.
 
         Args:
             image: (H, W, 3) uint8 or uint16 (full 0..65535 scale) RGB, H/W as constructed.
+            alpha: (H, W) float in [0, 1], straight (not premultiplied), for a writer made with alpha=True
+                (None there: opaque).
             time: seconds from the output's start (VFR timestamps are kept; times within 1.1 ms of the
                 1/fps grid snap onto it); None -> frames_written / fps.
         """
@@ -264,6 +280,8 @@ class VideoWriter:
                 path=self.path,
             )
         seconds, pts = self._next_time(time)
+        if self.alpha:
+            image = with_alpha(image, alpha)
         frame = self._to_frame(np.ascontiguousarray(image))
         self._colour.apply(frame)
         frame.pts, frame.time_base = pts, self._time_base
@@ -334,15 +352,15 @@ class VideoWriter:
         if self._audio is not None:
             self._audio.finish()
         self._container.close()
-        if self._st3d_mode is not None:
-            self._add_st3d(self._st3d_mode)
+        if self._boxes:
+            self._add_boxes(self._boxes)
 
-    def _add_st3d(self, stereo_mode: str) -> None:
-        """Rewrite the closed temp file with an `st3d` box (through a second temp file, renamed over it)."""
+    def _add_boxes(self, boxes: list[bytes]) -> None:
+        """Rewrite the closed temp file with `boxes` in its sample entry (through a second temp file)."""
         assert self.temp_path is not None
         scratch = create_temp(self.path)
         try:
-            write_with_st3d(self.temp_path, scratch, stereo_mode)
+            write_with_boxes(self.temp_path, scratch, boxes)
             os.replace(scratch, self.temp_path)
         except ValueError as exc:
             remove_quietly(scratch)
@@ -408,6 +426,45 @@ class VideoWriter:
             raise os_output_error(exc, self.path, "encoding failed") from exc
 
 
+HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
+"""PQ (HDR10) and HLG."""
+
+
+def hdr_params(source: MediaInfo | None, bit_depth: int) -> list[str]:
+    """x265 parameters carrying a PQ/HLG source's HDR signalling into a 10-bit HEVC master: its SMPTE ST 2086
+    mastering display and content light level (SEI on every keyframe, with the VUI tags the writer sets)."""
+    video = None if source is None or source.is_still else source.video
+    if video is None or bit_depth < 10 or video.color_trc not in HDR_TRANSFERS:
+        return []
+    params = []
+    if video.mastering_display:
+        params += [f"master-display={video.mastering_display}", "hdr10=1"]
+    if video.content_light:
+        params.append(f"max-cll={video.content_light}")
+    return params + (["repeat-headers=1"] if params else [])
+
+
+def with_alpha(image: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """(H, W, 3) RGB + (H, W) alpha in [0, 1] (None: opaque) -> (H, W, 4) uint16 RGBA (16 bits, so the
+    10-bit alpha plane reaches exactly 0 and 1)."""
+    rgb = image if image.dtype == np.uint16 else image.astype(np.uint16) * 257
+    a = np.full(image.shape[:2], 65535, np.uint16) if alpha is None else \
+        np.round(np.clip(alpha, 0.0, 1.0) * 65535).astype(np.uint16)
+    return np.dstack([rgb, a])
+
+
+def entry_boxes(muxer: str, stereo_mode: str | None, projection: str | None) -> list[bytes]:
+    """The boxes the writer adds to an MP4/MOV video sample entry: `st3d` for SBS/TB, then `sv3d` for VR180."""
+    if muxer not in ("mp4", "mov"):
+        return []
+    boxes = [st3d_box(stereo_mode)] if stereo_mode in ST3D_MODES else []
+    if projection == "vr180":
+        from engine.media.sv3d import sv3d_box
+
+        boxes.append(sv3d_box())
+    return boxes
+
+
 def repair_dts(packets: list[av.Packet], last_dts: int | None, limit: int) -> int | None:
     """Replace impossible decode timestamps (dts > pts, or more than `limit` ticks before it).
 
@@ -446,7 +503,8 @@ def _shifted_timecode(source: MediaInfo | None, start: Fraction, fps: Fraction) 
 
 
 def commit_together(writers: Sequence[VideoWriter]) -> None:
-    """Finish every writer, then commit them all: all land or none do (for --layout pair).
+    """Finish every writer, then commit them all: all land or none do (for --layout pair; a
+    SequenceWriter among them lands each of its frames in the same set).
 
     If any finish fails, every writer is aborted and the error re-raised. The set lands through
     :func:`engine.fileio.land_together`: targets are checked before the first rename, so a refused
@@ -455,7 +513,7 @@ def commit_together(writers: Sequence[VideoWriter]) -> None:
     try:
         for writer in writers:
             writer.finish()
-        land_together([writer.landing() for writer in writers])
+        land_together(all_landings(writers))
     except BaseException as exc:
         for writer in writers:
             writer.abort()

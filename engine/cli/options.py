@@ -143,6 +143,8 @@ def _sequence_group(p: argparse.ArgumentParser) -> None:
     q = p.add_argument_group("image sequences (INPUT plate.%%06d.exr, plate.####.dpx or a folder of one numbered run)")
     q.add_argument("--fps", type=frame_rate, metavar="RATE",
                    help="frame rate of an image-sequence input (required for sequences): 24, 25, 23.976, 24000/1001")
+    q.add_argument("--audio", type=Path, metavar="FILE",
+                   help="a soundtrack for an image-sequence input (WAV, AAC, a video's sound ...), cut to the picture")
     q.add_argument("--fill-gaps", choices=("fail", "hold"), default="fail",
                    help="a gap in the numbering: fail (default) or hold (repeat the frame before the gap)")
 
@@ -252,4 +254,4 @@ def convert_request(args: argparse.Namespace):
         cache_dir=args.cache_dir, use_cache=not args.no_cache, refiner=_refiner_spec(args),
         fps=getattr(args, "fps", None),
         fill_gaps=getattr(args, "fill_gaps", "fail"), vr180=getattr(args, "vr180", False),
-        aov=getattr(args, "aov", False), bars=getattr(args, "bars", "auto"))
+        aov=getattr(args, "aov", False), bars=getattr(args, "bars", "auto"), audio=getattr(args, "audio", None))

@@ -129,6 +129,8 @@ def job_inputs(request: ConvertRequest) -> tuple[Path, ...]:
     if request.project is not None:
         inputs += [Path(clip.media) for clip in request.project.clips]
     inputs += [Path(p) for p in request.also_reads]
+    if request.audio is not None:
+        inputs.append(Path(request.audio))
     return tuple(dict.fromkeys(inputs))
 
 
@@ -396,6 +398,8 @@ def plan_convert(request: ConvertRequest, reader: MediaReader) -> RenderPlan:
     if not info.is_still and info.audio:
         t0 = reader.frame(start).time
         t1 = reader.frame(end).time if end < info.video.frame_count else None
+        if info.audio_path is not None:  # a sequence's soundtrack ends with the picture
+            t1 = Fraction(end) / info.video.fps
         audio = (t0, t1)
     bits = (16 if info.video.bit_depth > 8 else 8) if sequence_out else None
     return RenderPlan(start, end, eye, frame_size, pad, outputs, STEREO_MODES.get(request.layout), audio,

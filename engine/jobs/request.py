@@ -54,6 +54,7 @@ class ConvertRequest:
         aov: per-eye compositing passes with `--layout pair` (`--aov`): the hole mask and disparity as EXR
             channels or files beside other sequence frames, or alpha = 1 - hole in ProRes 4444.
         bars: 'auto' finds letterbox / pillarbox bars and keeps them at d = 0, out of the δ range; 'off'.
+        audio: a soundtrack file for an image-sequence input (`--audio FILE`), trimmed to the picture.
     """
 
     input: Path | None
@@ -88,11 +89,12 @@ class ConvertRequest:
     vr180: bool = False
     aov: bool = False
     bars: str = "auto"
+    audio: Path | None = None
 
 
 def media_options(request: ConvertRequest) -> dict:
     """The keyword arguments `open_media` takes for the request's input (sequence rate and gap rule)."""
-    return {"fps": request.fps, "fill_gaps": request.fill_gaps}
+    return {"fps": request.fps, "fill_gaps": request.fill_gaps, "audio": request.audio}
 
 
 def with_project_media(request: ConvertRequest) -> ConvertRequest:

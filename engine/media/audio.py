@@ -65,7 +65,7 @@ class AudioCarrier:
         self, output: av.container.OutputContainer, source: MediaInfo, start: Fraction, end: Fraction | None
     ) -> None:
         self._output = output
-        self._input = open_input(Path(source.path))
+        self._input = open_input(Path(source.audio_path or source.path))
         origin = source.video.start_time + start
         length = None if end is None else end - start
         trimmed = start > 0 or end is not None

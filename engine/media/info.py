@@ -93,6 +93,7 @@ class MediaInfo:
             extra video).
         duration_s: longest of the video and audio streams, seconds.
         notes: warnings worth showing (e.g. a truncated file that still decodes in part).
+        audio_path: where the audio streams live when not in `path` (an image sequence's `--audio FILE`).
     """
 
     path: str
@@ -103,6 +104,7 @@ class MediaInfo:
     dropped_streams: tuple[str, ...]
     duration_s: float
     notes: tuple[str, ...] = ()
+    audio_path: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (Fractions as "num/den" strings, tuples as lists)."""

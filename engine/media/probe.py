@@ -527,6 +527,19 @@ def _start_timecode(container: av.container.InputContainer, stream: av.VideoStre
     return None
 
 
+def probe_audio(path: str | Path) -> tuple[AudioStreamInfo, ...]:
+    """The audio streams of a soundtrack file (`--audio FILE` for an image sequence); any container.
+
+    Raises:
+        MediaError: missing or unreadable file, or one without an audio stream.
+    """
+    with open_input(path) as container:
+        streams = tuple(_audio_info(container, s) for s in container.streams.audio)
+    if not streams:
+        raise MediaError("has no audio stream", path=path, hint="Give a WAV, AAC, MP3 or a video with sound")
+    return streams
+
+
 def _audio_info(container: av.container.InputContainer, stream: av.AudioStream) -> AudioStreamInfo:
     ctx = stream.codec_context
     return AudioStreamInfo(

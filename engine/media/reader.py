@@ -11,6 +11,7 @@ frames() while another thread asks for single frames (each interleaving costs a 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 from collections import OrderedDict
@@ -26,7 +27,7 @@ import numpy as np
 from engine.errors import MediaError, UsageError
 from engine.media.colour import FrameToRgb, source_colour_spec
 from engine.media.info import MediaInfo
-from engine.media.probe import FrameTable, open_input, scan_media
+from engine.media.probe import FrameTable, open_input, probe_audio, scan_media
 from engine.media.sequence import ImageSequence, is_sequence_path, read_frame, scan_sequence, sequence_info
 from engine.media.stills import is_still_path, read_still, still_info
 
@@ -71,7 +72,7 @@ class _StillSource:
 class _SequenceSource:
     """A numbered image sequence: frame i is file number first + i, decoded when asked for."""
 
-    def __init__(self, path: Path, fps: Fraction | None, fill_gaps: str) -> None:
+    def __init__(self, path: Path, fps: Fraction | None, fill_gaps: str, audio: Path | None = None) -> None:
         self.sequence: ImageSequence = scan_sequence(path, fill_gaps)
         if fps is None:
             raise UsageError("an image sequence has no frame rate of its own", path=self.sequence.pattern.printf,
@@ -79,6 +80,8 @@ class _SequenceSource:
         first, bits = read_frame(self.sequence.file(0))
         self.shape, self.dtype = first.shape, first.dtype
         self.info = sequence_info(self.sequence, Fraction(fps), first, bits)
+        if audio is not None:  # a soundtrack: its streams, carried from its own file
+            self.info = dataclasses.replace(self.info, audio=probe_audio(audio), audio_path=str(audio))
         count = len(self.sequence)
         ticks = np.arange(count, dtype=np.int64)
         self.table = FrameTable(ticks, ticks, 1 / Fraction(fps))
@@ -215,13 +218,17 @@ class MediaReader:
     """
 
     def __init__(self, path: str | Path, *, cache_size: int = 16, fps: Fraction | None = None,
-                 fill_gaps: str = "fail") -> None:
+                 fill_gaps: str = "fail", audio: str | Path | None = None) -> None:
         """Open `path`: a video, a still, or an image sequence (a `%06d` / `####` pattern or a folder of
-        one numbered run), which needs `fps`; `fill_gaps` 'hold' repeats the frame before a gap."""
+        one numbered run), which needs `fps`; `fill_gaps` 'hold' repeats the frame before a gap;
+        `audio` is a sequence's soundtrack file (refused for videos and stills, which have their own)."""
         self.path = Path(path)
         self._source: _StillSource | _VideoSource | _SequenceSource
         if is_sequence_path(self.path):
-            self._source = _SequenceSource(self.path, fps, fill_gaps)
+            self._source = _SequenceSource(self.path, fps, fill_gaps, None if audio is None else Path(audio))
+        elif audio is not None:
+            raise UsageError("--audio adds a soundtrack to an image sequence; this input has its own",
+                             path=self.path, hint="Leave --audio out (the source's audio is carried)")
         elif is_still_path(self.path):
             self._source = _StillSource(self.path)
         else:

@@ -80,3 +80,19 @@ def test_sequence_errors_are_one_line(cli, tmp_path):
     assert held.code == 0, held.err
     assert sorted(p.name for p in tmp_path.glob("h.*.png")) == ["h.0001.png", "h.0002.png", "h.0003.png"]
     assert not list(tmp_path.glob("x.*"))
+
+
+def test_audio_file_gives_a_sequence_its_soundtrack_cut_to_the_picture(cli, tmp_path):
+    write_png_sequence(tmp_path / "in", 1001, 12)
+    sound = write_clip(tmp_path / "sound.mkv", frames=24, audio=[("pcm_s16le", 48000, 2)], audio_seconds=2.0)
+    result = cli("convert", tmp_path / "in/plate.%04d.png", "--fps", "24", "--audio", sound, "-o",
+                 tmp_path / "out.mkv", "--codec", "ffv1", "--no-cache", "--progress", "none")
+    assert result.code == 0, result.err
+    info = probe(tmp_path / "out.mkv")
+    assert info.video.frame_count == 12 and len(info.audio) == 1 and info.audio[0].channels == 2
+    assert abs(info.audio[0].duration_s - 0.5) < 0.05  # 12 frames at 24 fps, not the file's 2 s
+    own = cli("convert", sound, "--audio", sound, "-o", tmp_path / "x.mkv", "--progress", "none")
+    assert own.code == 2 and "has its own" in own.err
+    over = cli("convert", tmp_path / "in/plate.%04d.png", "--fps", "24", "--audio", sound, "-o", sound,
+               "--overwrite", "--progress", "none")
+    assert over.code == 2 and "never writes over" in over.err

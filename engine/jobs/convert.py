@@ -335,7 +335,8 @@ def make_exporter(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
         return None
     exporter = DepthExporter(request.export_depth, stem=source_stem(request.input), fps=reader.info.video.fps,
                              frame_range=(plan.start, plan.end), kind_source=kind, eye_size=plan.eye_size,
-                             overwrite=request.overwrite, media=request.input)
+                             overwrite=request.overwrite, media=request.input,
+                             first_number=reader.info.video.start_number or 0)
     exporter.check(inputs=job_inputs(request),
                    others=hole_mask_paths(request) if request.export_holes is not None else ())
     return exporter

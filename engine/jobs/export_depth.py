@@ -279,6 +279,8 @@ class DepthExporter:
         eye_size: (width, height) of one eye, the size of δ and the disparity.
         overwrite: replace files of an earlier export.
         media: the source media path, recorded in depth.json.
+        first_number: the file number of source frame 0 (an image sequence's own first number, e.g. 1001,
+            so the export lines up with the plate; 0 for videos). depth.json records it.
 
     Attributes:
         notes: things a front end should tell the user (found in :meth:`check`).
@@ -286,8 +288,9 @@ class DepthExporter:
 
     def __init__(self, spec: DepthExportSpec, *, stem: str, fps: Fraction, frame_range: tuple[int, int],
                  kind_source: str, eye_size: tuple[int, int], overwrite: bool,
-                 media: str | Path | None = None) -> None:
+                 media: str | Path | None = None, first_number: int = 0) -> None:
         self.spec, self.stem, self.fps = spec, stem, Fraction(fps)
+        self.first_number = int(first_number)
         self.frame_range = (int(frame_range[0]), int(frame_range[1]))
         self.kind_source, self.eye_size, self.overwrite = kind_source, tuple(eye_size), overwrite
         self.media = None if media is None else str(media)
@@ -310,13 +313,13 @@ class DepthExporter:
 
     def depth_path(self, source_frame: int) -> Path:
         """Where frame `source_frame`'s nearness goes."""
-        return self.spec.folder / depth_file_name(self.stem, source_frame, self.spec.format)
+        return self.spec.folder / depth_file_name(self.stem, source_frame + self.first_number, self.spec.format)
 
     def disparity_path(self, source_frame: int) -> Path:
         """Where frame `source_frame`'s disparity goes (needs a disparity folder)."""
         if self.spec.disparity_folder is None:
             raise ValueError("this export has no disparity folder")
-        return self.spec.disparity_folder / disparity_file_name(self.stem, source_frame,
+        return self.spec.disparity_folder / disparity_file_name(self.stem, source_frame + self.first_number,
                                                                 self.spec.disparity_format)
 
     def targets(self) -> list[Path]:
@@ -559,6 +562,8 @@ class DepthExporter:
             "frame_range": [start, end],
             "frame_count": end - start,
         }
+        if self.first_number:
+            payload["first_number"] = self.first_number  # file number of source frame 0
         payload.update(self._depth_entry() if self.has_depth else {
             "format": None, "files": None,
             "note": "the source depth is pixel disparity (disparity-px): there is no graded depth"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import av
 import cv2
 import numpy as np
 
@@ -96,3 +97,22 @@ def test_audio_file_gives_a_sequence_its_soundtrack_cut_to_the_picture(cli, tmp_
     over = cli("convert", tmp_path / "in/plate.%04d.png", "--fps", "24", "--audio", sound, "-o", sound,
                "--overwrite", "--progress", "none")
     assert over.code == 2 and "never writes over" in over.err
+
+
+def test_depth_export_of_a_plate_uses_its_numbers_and_re_imports(cli, tmp_path):
+    write_png_sequence(tmp_path / "in", 1001, 3)
+    pattern = tmp_path / "in/plate.%04d.png"
+    first = cli("convert", pattern, "--fps", "24", "-o", tmp_path / "a.mkv", "--codec", "ffv1", "--export-depth",
+                tmp_path / "depth", "--no-cache", "--progress", "none")
+    assert first.code == 0, first.err
+    names = sorted(p.name for p in (tmp_path / "depth").glob("*.png"))
+    assert names == ["plate.depth.001001.png", "plate.depth.001002.png", "plate.depth.001003.png"]
+    again = cli("convert", pattern, "--fps", "24", "-o", tmp_path / "b.mkv", "--codec", "ffv1", "--depth",
+                tmp_path / "depth/plate.depth.%06d.png", "--depth-kind", "inverse", "--no-cache", "--progress", "none")
+    assert again.code == 0, again.err
+    def frames(path):
+        with av.open(str(path)) as container:
+            return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+    assert all(np.array_equal(x, y) for x, y in zip(frames(tmp_path / "a.mkv"), frames(tmp_path / "b.mkv"),
+                                                     strict=True))

@@ -203,6 +203,9 @@ def encode_options(with_range: bool = True) -> argparse.ArgumentParser:
     rate.add_argument("--bitrate", type=bitrate, metavar="B", help="target bitrate, e.g. 40M")
     g.add_argument("--preset", help="x264/x265 preset (default medium)")
     g.add_argument("--prores-profile", choices=("hq", "4444"), default="hq")
+    g.add_argument("--tonemap", action="store_true",
+                   help="tone-map a PQ/HLG HDR source to an SDR BT.709 master (default: HDR is kept, and an 8-bit "
+                        "master of it is warned about)")
     g.add_argument("--pix-fmt", choices=("yuv420p", "yuv422p", "yuv444p"),
                    help="h264/hevc chroma (default yuv420p, what TVs and headsets decode; yuv444p keeps 4:4:4)")
     if not with_range:
@@ -254,4 +257,5 @@ def convert_request(args: argparse.Namespace):
         cache_dir=args.cache_dir, use_cache=not args.no_cache, refiner=_refiner_spec(args),
         fps=getattr(args, "fps", None),
         fill_gaps=getattr(args, "fill_gaps", "fail"), vr180=getattr(args, "vr180", False),
-        aov=getattr(args, "aov", False), bars=getattr(args, "bars", "auto"), audio=getattr(args, "audio", None))
+        aov=getattr(args, "aov", False), bars=getattr(args, "bars", "auto"), audio=getattr(args, "audio", None),
+        tonemap=getattr(args, "tonemap", False))

@@ -324,7 +324,8 @@ def _open_writers(request: ConvertRequest, plan: RenderPlan, source) -> list[Vid
                                bits=source.video.bit_depth, overwrite=request.overwrite) for path in plan.outputs]
     return [VideoWriter(path, width=width, height=height, fps=fps, settings=request.encode, source=source,
                         audio_range=plan.audio_range, stereo_mode=plan.stereo_mode, overwrite=request.overwrite,
-                        projection="vr180" if request.vr180 else None, alpha=request.aov)
+                        projection="vr180" if request.vr180 else None, alpha=request.aov,
+                        tonemap=request.tonemap)
             for path in plan.outputs]
 
 

@@ -22,6 +22,7 @@ from engine.media import STILL_EXTENSIONS, MediaInfo, MediaReader, drops_bit_dep
 from engine.media.encode import chroma_of, drops_chroma, encoder_plan, stereo_signalling_note
 from engine.media.sequence import SEQUENCE_EXTENSIONS, is_sequence_path, scan_sequence, source_stem
 from engine.media.sequence_writer import aov_files, eye_pattern_path, frame_paths, sequence_output_pattern
+from engine.media.tonemap import peak_nits
 from engine.media.writer import HDR_TRANSFERS
 from engine.ops import packed_size
 from engine.ops.vr180 import (
@@ -346,11 +347,17 @@ def hdr_note(request: ConvertRequest, info: MediaInfo) -> str | None:
     """What happens to a PQ/HLG source's HDR in this master (None for SDR sources, or when all of it is kept)."""
     video = info.video
     if info.is_still or video.color_trc not in HDR_TRANSFERS:
-        return None
+        return "--tonemap: the source is not PQ/HLG HDR; nothing is tone-mapped" if request.tonemap else None
     kind = "PQ (HDR10)" if video.color_trc == "smpte2084" else "HLG"
+    if request.tonemap:
+        if sequence_output_pattern(request.output) is not None:
+            return "--tonemap applies to video masters; the sequence keeps the source's HDR signal"
+        return (f"source is {kind} HDR: tone-mapped to SDR BT.709 (peak {peak_nits(video.mastering_display):.0f} "
+                "cd/m² to SDR white, reference white 203 cd/m²) and tagged BT.709")
     if request.encode.output_bit_depth < 10:
         return (f"source is {kind} HDR: this 8-bit master keeps its {video.color_trc} / {video.color_primaries} tags "
-                "but bands, and no tone mapping is done (use --codec hevc --bit-depth 10 to keep HDR)")
+                "but bands, and no tone mapping is done (use --codec hevc --bit-depth 10 to keep HDR, or --tonemap for "
+                "an SDR master)")
     if (video.mastering_display or video.content_light) and request.encode.codec != "hevc":
         return (f"source is {kind} HDR with mastering display / light level data: the {request.encode.codec} "
                 "master keeps its colour tags, but only HEVC masters carry that data (use --codec hevc --bit-depth 10)")

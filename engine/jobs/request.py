@@ -55,6 +55,7 @@ class ConvertRequest:
             channels or files beside other sequence frames, or alpha = 1 - hole in ProRes 4444.
         bars: 'auto' finds letterbox / pillarbox bars and keeps them at d = 0, out of the δ range; 'off'.
         audio: a soundtrack file for an image-sequence input (`--audio FILE`), trimmed to the picture.
+        tonemap: tone-map a PQ/HLG source to an SDR BT.709 master (`--tonemap`); off: HDR is kept as it is.
     """
 
     input: Path | None
@@ -90,6 +91,7 @@ class ConvertRequest:
     aov: bool = False
     bars: str = "auto"
     audio: Path | None = None
+    tonemap: bool = False
 
 
 def media_options(request: ConvertRequest) -> dict:

@@ -50,6 +50,7 @@ from engine.media.info import MediaInfo
 from engine.media.isobmff import ST3D_MODES, st3d_box, write_with_boxes
 from engine.media.sei import frame_packing_sei_nal, has_frame_packing
 from engine.media.sequence_writer import all_landings
+from engine.media.tonemap import peak_nits, tonemap_to_sdr
 
 _FRAME_PACKING = {"left_right": "3", "top_bottom": "4"}
 _DEFAULT_TAGS = {
@@ -87,8 +88,9 @@ def writer_time_base(fps: Fraction) -> Fraction:
 class OutputColour:
     """Colour tags an output carries, and the matrix/range its RGB->YUV conversion uses."""
 
-    def __init__(self, source: MediaInfo | None, plan: EncoderPlan, codec: str) -> None:
-        video = None if source is None or source.is_still else source.video
+    def __init__(self, source: MediaInfo | None, plan: EncoderPlan, codec: str, sdr: bool = False) -> None:
+        """`sdr`: the frames were tone-mapped to SDR BT.709 (--tonemap): tag and convert as BT.709."""
+        video = None if source is None or source.is_still or sdr else source.video
         rgb_source = video is None or video.colorspace == "gbr" or video.pix_fmt.startswith(("gbr", "rgb"))
         spec = (
             ColourSpec("bt709", "tv")
@@ -130,6 +132,7 @@ class VideoWriter:
         template: av.VideoStream | None = None,
         projection: str | None = None,
         alpha: bool = False,
+        tonemap: bool = False,
     ) -> None:
         """Validate everything, create the temp file and write the container header.
 
@@ -150,6 +153,8 @@ class VideoWriter:
             projection: 'vr180' marks a side-by-side equirect master with an `sv3d` box (MP4/MOV; with
                 `st3d`) so YouTube and headset players show it as VR180; None: a flat master.
             alpha: ProRes 4444 with an alpha channel (yuva444p10le); write() then takes `alpha` per frame.
+            tonemap: a PQ/HLG `source`'s frames are tone-mapped to SDR BT.709 (engine.media.tonemap) and the
+                master is tagged BT.709; no effect for SDR sources.
         Raises:
             UsageError, OutputError (and MediaError if the source cannot be opened for its audio).
         """
@@ -164,6 +169,9 @@ class VideoWriter:
                                  hint="Use --codec prores --prores-profile 4444 and a .mov")
             self._plan = dataclasses.replace(self._plan, pix_fmt="yuva444p10le")
         self.alpha = alpha
+        video = None if source is None or source.is_still else source.video
+        self._tonemap = (video.color_trc, peak_nits(video.mastering_display)) \
+            if tonemap and video is not None and video.color_trc in HDR_TRANSFERS else None
         self._validate(stereo_mode)
         muxer = container_format(self.path, settings)
         check_target(self.path, overwrite)
@@ -215,7 +223,7 @@ class VideoWriter:
     ) -> None:
         options = {"movflags": "+faststart"} if muxer == "mp4" else {}
         self._container = av.open(str(self.temp_path), "w", format=muxer, container_options=options)
-        self._colour = OutputColour(source, self._plan, self.settings.codec)
+        self._colour = OutputColour(source, self._plan, self.settings.codec, sdr=self._tonemap is not None)
         self._stream = self._add_video_stream(muxer, stereo_mode, source)
         start = Fraction(audio_range[0]) if audio_range else Fraction(0)
         end = Fraction(audio_range[1]) if audio_range and audio_range[1] is not None else None
@@ -248,7 +256,8 @@ class VideoWriter:
         if self._plan.encoder == "libx264" and stereo_mode in _FRAME_PACKING:
             options["x264-params"] = f"frame-packing={_FRAME_PACKING[stereo_mode]}"
         if self._plan.encoder == "libx265":
-            options["x265-params"] = ":".join(["log-level=error", *hdr_params(source, self.settings.bit_depth)])
+            options["x265-params"] = ":".join(["log-level=error", *hdr_params(source, self.settings.bit_depth,
+                                                                              self._tonemap is not None)])
             if muxer != "matroska":
                 ctx.codec_tag = "hvc1"
         ctx.options = options
@@ -280,6 +289,8 @@ class VideoWriter:
                 path=self.path,
             )
         seconds, pts = self._next_time(time)
+        if self._tonemap is not None:
+            image = tonemap_to_sdr(image, *self._tonemap)
         if self.alpha:
             image = with_alpha(image, alpha)
         frame = self._to_frame(np.ascontiguousarray(image))
@@ -430,11 +441,11 @@ HDR_TRANSFERS = frozenset({"smpte2084", "arib-std-b67"})
 """PQ (HDR10) and HLG."""
 
 
-def hdr_params(source: MediaInfo | None, bit_depth: int) -> list[str]:
+def hdr_params(source: MediaInfo | None, bit_depth: int, tonemapped: bool = False) -> list[str]:
     """x265 parameters carrying a PQ/HLG source's HDR signalling into a 10-bit HEVC master: its SMPTE ST 2086
     mastering display and content light level (SEI on every keyframe, with the VUI tags the writer sets)."""
     video = None if source is None or source.is_still else source.video
-    if video is None or bit_depth < 10 or video.color_trc not in HDR_TRANSFERS:
+    if video is None or bit_depth < 10 or video.color_trc not in HDR_TRANSFERS or tonemapped:
         return []
     params = []
     if video.mastering_display:

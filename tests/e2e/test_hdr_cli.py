@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import av
+import numpy as np
+
 from engine.media import probe
 from tests.support.clips import write_clip
 
@@ -36,3 +39,28 @@ def test_an_8_bit_or_prores_master_of_hdr_says_what_it_loses(cli, tmp_path):
     prores = cli("convert", source, "-o", tmp_path / "p.mov", "--codec", "prores", "--no-cache", "--progress", "none")
     assert prores.code == 0 and "only HEVC masters carry that data" in prores.err
     assert probe(tmp_path / "p.mov").video.color_trc == "smpte2084"
+
+
+def ramp(index: int) -> np.ndarray:
+    """(48, 64, 3) uint8 grey ramp along x (the PQ signal once encoded as BT.2020 PQ)."""
+    row = np.linspace(0, 255, 64).round().astype(np.uint8)
+    return np.repeat(np.repeat(row[None, :, None], 48, axis=0), 3, axis=2)
+
+
+def test_tonemap_on_request_gives_an_sdr_bt709_master(cli, tmp_path):
+    source = write_clip(tmp_path / "hdr.mkv", frames=2, codec="libx265", pix_fmt="yuv444p10le", colour=(9, 16, 9, 1),
+                        image_fn=ramp, options={"x265-params": f"log-level=error:lossless=1:master-display={MASTER}"})
+    result = cli("convert", source, "-o", tmp_path / "sdr.mkv", "--codec", "ffv1", "--tonemap", "--synthesize",
+                 "right", "--divergence", "0.01", "--no-cache", "--progress", "none")
+    assert result.code == 0 and "tone-mapped to SDR BT.709 (peak 1000 cd/m²" in result.err, result.err
+    out = probe(tmp_path / "sdr.mkv").video
+    assert out.color_primaries == "bt709" and out.color_trc == "bt709" and out.mastering_display is None
+    with av.open(str(tmp_path / "sdr.mkv")) as container:
+        left = next(container.decode(video=0)).to_ndarray(format="rgb24")[:, :64].astype(int)
+    row = left[24, :, 1]
+    assert np.all(np.diff(row) >= -1) and row[-1] >= 250 and row[0] <= 2  # monotonic, 10,000 cd/m² -> white
+    mid = int(np.argmin(np.abs(np.linspace(0, 1, 64) - 0.5807)))  # the PQ code of 203 cd/m² (reference white)
+    assert 180 <= row[mid] <= 205
+    sdr_source = write_clip(tmp_path / "sdr_in.mp4", frames=2)
+    plain = cli("convert", sdr_source, "--tonemap", "-o", tmp_path / "x.mp4", "--no-cache", "--progress", "none")
+    assert plain.code == 0 and "nothing is tone-mapped" in plain.err

@@ -57,7 +57,7 @@ from engine.jobs.frame import (
     to_tensor,
 )
 from engine.jobs.plan import RenderPlan, eye_size_for
-from engine.jobs.request import ConvertRequest, with_project_media
+from engine.jobs.request import ConvertRequest, media_options, with_project_media
 from engine.media import MediaReader, open_media
 from engine.ops import StereoViews
 from engine.progress import CancelToken, Progress
@@ -132,7 +132,7 @@ class Session:
         base = request or ConvertRequest(input=None, shots="off")
         self._request = with_project_media(replace(base, input=None, project=project, clip=clip))
         self._clip_key = clip
-        self.reader = open_media(self._request.input, cache_size=frame_cache)
+        self.reader = open_media(self._request.input, cache_size=frame_cache, **media_options(self._request))
         self.eye_size = eye_size_for(self.reader.info, self._request.max_width)
         self.device = resolve_device(self._request.device)
         self._depth = DepthStage(self._request, self.eye_size, self.reader)
@@ -270,7 +270,7 @@ class Session:
                 return None
             if self._editor is None:
                 if self._edits_reader is None:
-                    self._edits_reader = open_media(self._request.input, cache_size=4)
+                    self._edits_reader = open_media(self._request.input, cache_size=4, **media_options(self._request))
                 self._editor = depth_editor(clip, self._edits_reader, self._depth)
             elif self._editor.clip is not clip:
                 self._editor = self._editor.with_clip(clip)
@@ -290,7 +290,7 @@ class Session:
     def _reader_for_analysis(self) -> MediaReader:
         """A second decoder for analysis, so a shot's sequential read never fights the scrub's seeks."""
         if self._analysis_reader is None:
-            self._analysis_reader = open_media(self._request.input, cache_size=0)
+            self._analysis_reader = open_media(self._request.input, cache_size=0, **media_options(self._request))
         return self._analysis_reader
 
     def _exact_depth(self, n: int) -> DepthFrame | None:
@@ -504,7 +504,7 @@ def open_session(project_or_media: Project | str | Path, clip: str | None = None
         return Session(project_or_media, clip, request, **kwargs)
     media = Path(project_or_media)
     request = replace(request or ConvertRequest(input=media, shots="off"), input=media, project=None)
-    with open_media(media) as reader:
+    with open_media(media, **media_options(request)) as reader:
         eye = eye_size_for(reader.info, request.max_width)
         steps = job_clip(request, reader, _plan(reader, eye), CancelToken())
         try:

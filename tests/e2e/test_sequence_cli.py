@@ -116,3 +116,14 @@ def test_depth_export_of_a_plate_uses_its_numbers_and_re_imports(cli, tmp_path):
 
     assert all(np.array_equal(x, y) for x, y in zip(frames(tmp_path / "a.mkv"), frames(tmp_path / "b.mkv"),
                                                      strict=True))
+
+
+def test_probe_and_frame_take_a_sequence(cli, tmp_path):
+    write_png_sequence(tmp_path / "in", 1001, 3)
+    pattern = tmp_path / "in/plate.####.png"
+    described = cli("probe", pattern, "--fps", "24")
+    assert described.code == 0 and "frame numbers: 1001-1003" in described.out and "3 frames" in described.out
+    assert cli("probe", pattern).code == 2
+    still = cli("frame", pattern, "--fps", "24", "--at", "1f", "-o", tmp_path / "look.png", "--no-cache")
+    assert still.code == 0, still.err
+    assert read_frame(tmp_path / "look.png")[0].shape == (24, 64, 3)

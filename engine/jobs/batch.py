@@ -5,7 +5,10 @@ output per input named by a template, per-input outcomes, `--resume`, a summary 
         ...                             # Progress of each conversion, plus "batch" steps
     report = ...                        # StopIteration.value: a BatchReport (its exit_code: 0, 3 or 4)
 
-Rules (issue 15): files whose extension is not a media format are skipped and listed (never probed);
+Rules (issue 15): an INPUT that is a sequence pattern, a folder of one numbered run among several
+INPUTs, or (with `--recursive`) a sub-folder of one numbered run is one item, an image sequence (named
+by its stem, e.g. the folder's name; `--fps` applies to all of them);
+files whose extension is not a media format are skipped and listed (never probed);
 a media file that fails (damaged, unsupported, an output problem) is recorded with its one-line
 reason and the batch goes on; an empty selection is an InputError before anything is created; the
 output folder is created only when there is work; `--resume` skips an input whose every output exists
@@ -24,9 +27,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.errors import Cancelled, InputError, MediaError, OutputError, SpatialDreamerError, UsageError
-from engine.jobs.plan import output_paths, player_name
+from engine.jobs.plan import input_files, output_paths, player_name
 from engine.jobs.request import ConvertRequest, media_options
 from engine.media import STILL_EXTENSIONS
+from engine.media.sequence import folder_run, is_sequence_path, source_stem
 from engine.progress import CancelToken, Progress
 
 VIDEO_INPUT_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".m4v", ".avi", ".webm", ".mxf", ".mts", ".m2ts",
@@ -127,19 +131,42 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def _folder_files(folder: Path, recursive: bool, pattern: str | None, skip: Path) -> Iterator[tuple[Path, Path]]:
-    """(file, its folder relative to `folder`) for visible files, sorted, not inside `skip`."""
+    """(file, its folder relative to `folder`) for visible files, sorted, not inside `skip`; with
+    `recursive`, a sub-folder that is one numbered run of stills comes as one item (an image sequence)."""
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _inside(Path(root) / d, skip)) \
+        subs = sorted(d for d in dirs if not d.startswith(".") and not _inside(Path(root) / d, skip)) \
             if recursive else []
+        runs = [d for d in subs if folder_run(Path(root) / d) is not None]
+        dirs[:] = [d for d in subs if d not in runs]
+        rel = Path(root).relative_to(folder)
+        for name in runs:
+            yield Path(root) / name, rel
         for name in sorted(files):
             if name.startswith(".") or (pattern and not fnmatch.fnmatch(name, pattern)):
                 continue
-            path = Path(root) / name
-            yield path, path.parent.relative_to(folder)
+            yield Path(root) / name, rel
+
+
+def _given(path: Path, request: BatchRequest) -> Iterator[tuple[Path, Path]]:
+    """What one INPUT of a batch contributes: a file; a sequence (a pattern, or among several inputs a
+    folder of one numbered run); else a folder's files."""
+    if path.is_file() or (is_sequence_path(path) and not path.is_dir()):
+        return iter([(path, Path())])
+    if path.is_dir():
+        if len(request.inputs) > 1 and folder_run(path) is not None:
+            return iter([(path, Path())])
+        return _folder_files(path, request.recursive, request.glob, request.output_dir)
+    raise InputError("input not found", path=path, hint="Check the path")
+
+
+def is_sequence_item(path: Path) -> bool:
+    """A batch item that is an image sequence (a pattern or a folder) rather than one file."""
+    return not path.is_file() and is_sequence_path(path)
 
 
 def select_inputs(request: BatchRequest) -> tuple[list[tuple[Path, Path]], list[Path]]:
-    """(media files with their relative sub-folder, files skipped as not media), in input order.
+    """(media files and image sequences with their relative sub-folder, files skipped as not media), in
+    input order. Sequences need the base request's fps.
 
     Raises:
         InputError: an input that does not exist.
@@ -147,15 +174,8 @@ def select_inputs(request: BatchRequest) -> tuple[list[tuple[Path, Path]], list[
     media: dict[str, tuple[Path, Path]] = {}
     not_media: list[Path] = []
     for given in request.inputs:
-        given = Path(given)
-        if given.is_dir():
-            found = _folder_files(given, request.recursive, request.glob, request.output_dir)
-        elif given.is_file():
-            found = iter([(given, Path())])
-        else:
-            raise InputError("input not found", path=given, hint="Check the path")
-        for path, rel in found:
-            if path.suffix.lower() not in MEDIA_EXTENSIONS:
+        for path, rel in _given(Path(given), request):
+            if not is_sequence_item(path) and path.suffix.lower() not in MEDIA_EXTENSIONS:
                 not_media.append(path)
             else:
                 media.setdefault(os.path.realpath(path), (path, rel))  # the same file twice counts once
@@ -165,11 +185,13 @@ def select_inputs(request: BatchRequest) -> tuple[list[tuple[Path, Path]], list[
 def output_name(request: BatchRequest, source: Path) -> str:
     """The output file name of one input by the template (and the player suffix when asked)."""
     base = request.base
-    ext = source.suffix.lower() if source.suffix.lower() in STILL_EXTENSIONS else \
+    sequence = is_sequence_item(source)
+    ext = source.suffix.lower() if not sequence and source.suffix.lower() in STILL_EXTENSIONS else \
         _CODEC_EXTENSIONS[base.encode.codec]
     template = request.template or (PLAYER_TEMPLATE if request.name_for_players else DEFAULT_TEMPLATE)
+    stem = source_stem(source) if sequence else source.stem
     try:
-        name = template.format(stem=source.stem, layout=base.layout, ext=ext, name=source.name)
+        name = template.format(stem=stem, layout=base.layout, ext=ext, name=stem if sequence else source.name)
     except (KeyError, IndexError, ValueError) as exc:
         raise UsageError(f"cannot use the output template {template!r} ({exc})",
                          hint="Use the fields {stem}, {layout}, {ext} and {name}") from exc
@@ -281,7 +303,7 @@ def batch(request: BatchRequest, cancel: CancelToken | None = None) -> Generator
                                                                     else ""),
                          hint="Check the folder, --glob and --recursive" + (
                              f" ({len(not_media)} file(s) skipped as not media)" if not_media else ""))
-    all_inputs = tuple(path for path, _ in media)
+    all_inputs = tuple(f for path, _ in media for f in input_files(path))  # each sequence's frames too
     items = plan_items(request, media)
     for k, (path, output, clash) in enumerate(items):
         cancel.check()
@@ -313,8 +335,6 @@ def batch(request: BatchRequest, cancel: CancelToken | None = None) -> Generator
 def is_batch(inputs: tuple[Path, ...], as_sequence: bool = False, as_batch: bool = False) -> bool:
     """Whether `convert INPUT...` is a batch: several inputs, or one folder that is not one numbered run
     of stills (`as_batch` / `as_sequence` force either for a folder)."""
-    from engine.media.sequence import folder_run
-
     if as_sequence and as_batch:
         raise UsageError("--as-sequence and --as-batch exclude each other")
     if len(inputs) > 1:

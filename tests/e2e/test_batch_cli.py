@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 
+import cv2
+import numpy as np
+
 from engine.media import probe
 from tests.support.clips import write_clip
 
@@ -54,3 +57,22 @@ def test_recursive_glob_mirrors_folders_and_empty_folder_is_an_error(cli, tmp_pa
     assert empty.code == 3 and "no media files to convert" in empty.err and not (tmp_path / "none").exists()
     lone = cli("convert", src / "x/one.mov", "-o", tmp_path / "o.mp4", "--resume")
     assert lone.code == 2 and "--resume is for batches" in lone.err
+
+
+def test_plate_folders_in_a_batch_are_sequences(cli, tmp_path):
+    for shot in ("sh010", "sh020"):
+        (tmp_path / "plates" / shot).mkdir(parents=True)
+        for n in range(1001, 1004):
+            cv2.imwrite(str(tmp_path / "plates" / shot / f"{shot}.{n}.png"), np.full((24, 32, 3), 40 * (n - 1000),
+                                                                                      np.uint8))
+    write_clip(tmp_path / "plates/ref.mp4", frames=2)
+    result = cli("convert", tmp_path / "plates", "--recursive", "--fps", "24", "-o", tmp_path / "out",
+                 "--no-cache", "--progress", "none")
+    assert result.code == 0, result.err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "ref_sbs-full.mp4", "sh010_sbs-full.mp4", "sh020_sbs-full.mp4"]
+    info = probe(tmp_path / "out/sh020_sbs-full.mp4").video
+    assert info.frame_count == 3 and info.start_timecode == "00:00:41:17"
+    pair = cli("convert", tmp_path / "plates/sh010", tmp_path / "plates/sh020", "--fps", "24", "-o", tmp_path / "o2",
+               "--no-cache", "--progress", "none")
+    assert pair.code == 0 and "batch: 2 done" in pair.err, pair.err

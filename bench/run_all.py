@@ -16,7 +16,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = ("ops", "depth", "cache", "stabilise", "dvg", "learned_depth", "convert", "convert_profile", "session",
-           "edits", "xr", "farm")
+           "edits", "xr", "farm", "refiner")
 # the studio's two need an X display (without one they re-run themselves under xvfb-run)
 BENCHES += ("studio", "studio_stall")
 

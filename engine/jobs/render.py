@@ -102,6 +102,12 @@ class RenderRequest:
     project_file: Path | None = None
     path_map: tuple[tuple[str, str], ...] = ()
 
+    def __post_init__(self) -> None:
+        if self.convert.refiner is not None:  # its windows would restart at every chunk: refused, never dropped
+            raise UsageError("the chunked project render does not run the diffusion refiner",
+                             hint="Render with `spatialdreamer convert --project FILE --refiner …` (as the studio "
+                                  "queue does)")
+
     @property
     def output(self) -> Path:
         if self.convert.output is None:

@@ -103,7 +103,7 @@ class RenderRequest:
     path_map: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        if self.convert.refiner is not None:  # its windows would restart at every chunk: refused, never dropped
+        if getattr(self.convert, "refiner", None) is not None:  # windows would restart per chunk: refused, not dropped
             raise UsageError("the chunked project render does not run the diffusion refiner",
                              hint="Render with `spatialdreamer convert --project FILE --refiner …` (as the studio "
                                   "queue does)")

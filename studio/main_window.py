@@ -116,8 +116,9 @@ class MainWindow(QMainWindow):
         self._autosaved_revision = -1
         self._first_shown = False
         self.stall_log: list[float] = []
-        self.headset = HeadsetPreview(self)  # "Preview in headset" (studio/xr), fed the master's eyes
+        self.headset = HeadsetPreview(self)  # "Preview in headset" (studio/xr)
         self.viewer = ViewerPanel(self, probe=probe)
+        self.headset.attach_viewer(self.viewer)  # the headset shows the GL viewer's eyes, copied on the GPU
         self.setCentralWidget(self.viewer)
         self._build_docks()
         self._build_actions()
@@ -203,7 +204,7 @@ class MainWindow(QMainWindow):
         self.swap_action = self._action(v, "Swap eyes", self.toggle_swap, checkable=True)
         self.master_action = self._action(v, "Show master-path render", self.toggle_master, "M", checkable=True)
         v.addActions(self.headset.actions)
-        self.headset.action.toggled.connect(lambda _on: self._feed_headset())
+        self.headset.wants_frame.connect(self._feed_headset)
         self._action(v, "Fit", lambda: self.viewer.set_zoom(Zoom()), "F")
         self._action(v, "1:1", lambda: self.viewer.set_zoom(Zoom().one_to_one()), "1")
         self._action(v, "Zoom in", lambda: self._zoom(1.25), "=")
@@ -498,9 +499,9 @@ class MainWindow(QMainWindow):
         return self.inspector.editors["divergence"].spin
 
     def _feed_headset(self) -> None:
-        """While the headset preview is on, send it this frame's eyes by the master's path."""
+        """While the headset is on without the GL viewer's GPU eyes, send it this frame's eyes by the master's path."""
         session = self.controller.session
-        if not self.headset.active or session is None:
+        if not self.headset.needs_cpu_frames or session is None:
             return
         n = self.controller.position
         self.controller.update_project(self.document.project)
@@ -512,7 +513,7 @@ class MainWindow(QMainWindow):
         def done(eyes) -> None:
             import numpy as np
 
-            if self.headset.active:
+            if self.headset.needs_cpu_frames:
                 self.headset.show_sbs(np.concatenate(eyes, axis=1))
             self.preview_ready.emit()
 
@@ -528,7 +529,7 @@ class MainWindow(QMainWindow):
         if self.state.show_master:
             self.controller.render_master(frame.index)
         self._request_readout(frame.index)
-        if self.headset.active:
+        if self.headset.needs_cpu_frames:
             self._feed_headset()
         else:
             self.preview_ready.emit()

@@ -122,6 +122,11 @@ class GlViewer(ViewerControls, QOpenGLWidget):
         self.progressive = True  # False: always build the full size at once (tests of exact timing)
         self.last_eyes_ms = 0.0  # the last build (preview, full or band), ms
         self.last_paint_ms = 0.0
+        # the headset preview's GPU share (studio.xr.controller): called with this context current as
+        # hook(left_tex, right_tex, (w, h), key, frame_index) whenever the shown eyes are new; while set,
+        # the eyes are built at the source size in every mode (the headset shows them whole)
+        self.eyes_hook = None
+        self._master_serial = 0
 
     # ---------------------------------------------------------------- inputs
 
@@ -172,7 +177,7 @@ class GlViewer(ViewerControls, QOpenGLWidget):
         dpr = self.devicePixelRatioF()
         widget = (self.width() * dpr, self.height() * dpr)
         scale = self.zoom.effective_scale(widget, self.content())
-        eye_w = max(2, min(w, math.ceil(w * scale)))
+        eye_w = w if self.eyes_hook is not None else max(2, min(w, math.ceil(w * scale)))
         return eye_w, max(2, round(eye_w * h / w))
 
     def paintGL(self) -> None:
@@ -183,9 +188,11 @@ class GlViewer(ViewerControls, QOpenGLWidget):
         widget = (round(self.width() * dpr), round(self.height() * dpr))
         if r is not None:
             self._sync_inputs(r)
-            if r.has_frame and self.frame is not None and self.state.shown_mode in EYE_MODES \
-                    and not self.state.show_master:
+            if r.has_frame and self.frame is not None and not self.state.show_master \
+                    and (self.state.shown_mode in EYE_MODES or self.eyes_hook is not None):
                 self._build_eyes(r)
+            if self.eyes_hook is not None and self.frame is not None:
+                self._share_eyes(r)
             x, y, w, h = self.zoom.rect(widget, self.content())
             rect = (math.floor(x), math.floor(y), w, h)  # whole pixels: 1:1 shows the source pixels exactly
             r.draw(self.defaultFramebufferObject(), widget, rect, self.state)
@@ -206,6 +213,7 @@ class GlViewer(ViewerControls, QOpenGLWidget):
         if self._pending_master is not None:
             r.set_master_eyes(*self._pending_master)
             self._pending_master = None
+            self._master_serial += 1
 
     def _full_key(self) -> tuple:
         return (self._uploaded, self.eye_size(), self.state.grade)
@@ -273,6 +281,13 @@ class GlViewer(ViewerControls, QOpenGLWidget):
             self.update()
         else:
             QTimer.singleShot(0, lambda: self._refine_step(job))
+
+    def _share_eyes(self, r) -> None:
+        if self.state.show_master and len(r.master_eyes) == 2:
+            self.eyes_hook(*r.master_eyes, r.master_size, ("master", self._master_serial), self.frame.index)
+        elif not self.state.show_master and r.eye_targets and self._eyes_key is not None:
+            left, right = r.eye_targets
+            self.eyes_hook(left.colour, right.colour, r.eye_size, self._eyes_key, self.frame.index)
 
     def eye_textures(self) -> tuple[int, int, tuple[int, int]] | None:
         """GL names of the current left and right eye textures and their size (for the headset preview)."""

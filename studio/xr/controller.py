@@ -1,15 +1,20 @@
 """The studio's side of the headset preview: a "Preview in headset" action, a status indicator, frames in.
 
-`HeadsetPreview` owns an `XrPreview` (its own thread) while the action is checked. The studio hands it
-each stereo frame the viewer shows — `show_stereo(left, right)` from the same result that updates the
-viewer — so the headset follows the playhead, playback and grading in step with the viewer. Status
-reports cross from the XR thread by a queued signal; `shutdown()` (called when the window closes)
-stops the session and joins the thread.
+`HeadsetPreview` owns an `XrPreview` (its own thread) while the action is checked. With the studio's GL
+viewer attached (`attach_viewer`), the headset shows the viewer's own eyes: each time the viewer has
+built new eyes (playhead, playback, a grading change) it calls back with its context current, the eyes
+are blitted into a shared texture (`gpu_share.EyeShare`) and the XR thread — whose GLX context is in the
+viewer's share group — copies that into the swapchain: GPU to GPU, no re-render and no read-back.
+When that cannot be (the CPU viewer, a non-GLX context, the share refused by the driver) the studio
+hands it CPU frames instead — `show_stereo` / `show_sbs`, asked for by `wants_frame` and
+`needs_cpu_frames`. Status reports cross from the XR thread by a queued signal; `shutdown()` (called
+when the window closes) stops the session, joins the thread and frees the shared textures.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -26,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.xr.geometry import Placement, ScreenGeometry
+from studio.xr.gpu_share import EyeShare, ShareTarget
 from studio.xr.session import Content, Status, StatusReport, XrPreview
 
 _COLOURS = {Status.RUNNING: "#5fbf6f", Status.WAITING: "#d9b84a", Status.CONNECTING: "#d9b84a",
@@ -34,9 +40,13 @@ _COLOURS = {Status.RUNNING: "#5fbf6f", Status.WAITING: "#d9b84a", Status.CONNECT
 
 
 class HeadsetPreview(QObject):
-    """Signals: status_changed(StatusReport) on the GUI thread."""
+    """Signals (GUI thread): status_changed(StatusReport); wants_frame() — the headset needs a CPU frame
+    now (it was turned on, or GPU sharing is not possible); published(frame_id, source_frame) — the
+    viewer's eyes of source frame n went to the headset on the GPU."""
 
     status_changed = Signal(object)
+    wants_frame = Signal()
+    published = Signal(int, int)
     _from_xr = Signal(object)
 
     def __init__(self, parent: QObject | None = None,
@@ -46,6 +56,11 @@ class HeadsetPreview(QObject):
         self._preview: XrPreview | None = None
         self._ids = itertools.count(1)
         self._last: Content | None = None
+        self._panel = None  # the studio's ViewerPanel, when attached
+        self._share: EyeShare | None = None
+        self._share_viewer = None  # the GlViewer whose eyes_hook feeds _share
+        self.share_note = ""  # why the GPU path is not used, when it is not
+        self.last_published: tuple[int, int, int] | None = None  # (frame id, source frame, monotonic ns)
         self.geometry = ScreenGeometry()
         self.report = StatusReport(Status.STOPPED, "headset preview is off")
         self.action = QAction("Preview in &headset", self, checkable=True, shortcut="Ctrl+Shift+H")
@@ -65,18 +80,87 @@ class HeadsetPreview(QObject):
     def active(self) -> bool:
         return self._preview is not None
 
+    @property
+    def needs_cpu_frames(self) -> bool:
+        """True while the headset is on and is not fed the viewer's eyes on the GPU."""
+        return self.active and self._share is None
+
+    def attach_viewer(self, panel) -> None:
+        """Feed the headset from `panel`'s GL viewer (studio.viewer.panel.ViewerPanel) while it is on."""
+        self._panel = panel
+        panel.fell_back.connect(self._viewer_fell_back)
+
     @Slot(bool)
     def set_enabled(self, on: bool) -> None:
         if on and self._preview is None:
-            self._preview = self._factory(geometry=self.geometry, on_status=self._from_xr.emit)
-            if self._last is not None:
+            target = self._start_share()
+            self._preview = self._factory(geometry=self.geometry, on_status=self._from_xr.emit, gl_share=target)
+            if self._last is not None and target is None:
                 self._preview.show(self._last)
             self._preview.start()
+            if self._share_viewer is not None:
+                self._share_viewer.update()  # the next paint hands the current eyes over
         elif not on:
             self.shutdown()
         self.recentre_action.setEnabled(self.active)
         if self.action.isChecked() != on:
             self.action.setChecked(on)
+        if on and self.needs_cpu_frames:
+            self.wants_frame.emit()
+
+    def _start_share(self) -> ShareTarget | None:
+        """Set up the GPU path from the attached GL viewer; None (and `share_note`) when there is none."""
+        viewer = getattr(self._panel, "viewer", None)
+        if viewer is None or not getattr(self._panel, "is_gpu", False) or viewer.renderer is None \
+                or not viewer.isValid():
+            self.share_note = "no GL viewer to share textures with"
+            return None
+        viewer.makeCurrent()
+        try:
+            target = ShareTarget.current()
+            self._share = EyeShare(target) if target is not None else None
+        finally:
+            viewer.doneCurrent()
+        if self._share is None:
+            self.share_note = "the viewer's GL context is not a GLX one"
+            return None
+        self.share_note = ""
+        self._share_viewer = viewer
+        viewer.eyes_hook = self._publish
+        return target
+
+    def _publish(self, left: int, right: int, size: tuple[int, int], key, frame_index: int) -> None:
+        """The viewer's eyes_hook (its GL context is current): new eyes go to the headset GPU-side."""
+        if self._share is None or self._preview is None:
+            return
+        content = self._share.publish(left, right, size, next(self._ids), key)
+        if content is None:
+            return
+        self._preview.show(content)
+        self.last_published = (content.frame_id, frame_index, time.monotonic_ns())
+        self.published.emit(content.frame_id, frame_index)
+
+    def _stop_share(self) -> None:
+        """Unhook the viewer and free the shared textures (the XR thread no longer reads them)."""
+        viewer, self._share_viewer = self._share_viewer, None
+        share, self._share = self._share, None
+        if viewer is None:
+            return
+        viewer.eyes_hook = None
+        if share is not None and viewer.isValid():
+            viewer.makeCurrent()
+            try:
+                share.release()
+            finally:
+                viewer.doneCurrent()
+
+    @Slot(str)
+    def _viewer_fell_back(self, reason: str) -> None:
+        self._share_viewer = None  # that widget and its context are going away with its textures
+        self._share = None
+        if self.active:
+            self.share_note = f"CPU viewer ({reason})"
+            self.wants_frame.emit()
 
     def show_stereo(self, left: np.ndarray, right: np.ndarray) -> int:
         """Queue a stereo frame (two (H, W, 3) images) for the next headset frame; returns its frame id."""
@@ -124,6 +208,7 @@ class HeadsetPreview(QObject):
         """Stop the session and join the XR thread (the studio calls this when it closes)."""
         preview, self._preview = self._preview, None
         stopped = preview.stop() if preview is not None else True
+        self._stop_share()
         self.recentre_action.setEnabled(False)
         if self.action.isChecked():
             self.action.blockSignals(True)
@@ -136,10 +221,19 @@ class HeadsetPreview(QObject):
     def _on_report(self, report: StatusReport) -> None:
         if self._preview is None and report.status is not Status.STOPPED:
             return  # a late report from a session already shut down
+        if report.gpu_shared is False and self._share is not None:
+            # the XR context could not join the viewer's share group: CPU frames from now on
+            self._stop_share()
+            self.share_note = "the headset's GL context cannot share the viewer's"
+            self.wants_frame.emit()
         self.report = report
         colour = _COLOURS.get(report.status, "#8a8a8a")
         self.indicator.setText(f'<span style="color:{colour}">●</span> Headset: {report.status.value}')
-        self.indicator.setToolTip(report.message)
+        frames = ""
+        if self._preview is not None:
+            frames = ("\nframes: the viewer's GL textures, copied on the GPU" if self._share is not None
+                      else f"\nframes: CPU images ({self.share_note or 'no GPU sharing'})")
+        self.indicator.setToolTip(report.message + frames)
         self.status_changed.emit(report)
 
 

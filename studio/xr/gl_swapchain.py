@@ -4,25 +4,42 @@ A new stereo image is uploaded once into a staging texture; each swapchain image
 hold it gets a GPU blit (flipped: OpenXR's GL images have their origin at the bottom left), so a
 static frame costs no upload at all and a new one costs one `glTexSubImage2D`. The swapchain is the
 side-by-side image itself — left eye in the left half — and each eye's quad layer shows its half.
+
+Given a `share` (the studio viewer's GLX context, `gpu_share.ShareTarget`) the context is created in the
+viewer's share group and a `gpu_share.GpuContent` — the viewer's own eyes in a shared texture — is
+blitted straight into the swapchain: no read-back, no upload. When sharing is refused the context is a
+private one (`shared` False) and only CPU images (`session.Content`) can be shown.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from studio.xr.glx import GlxContext
+from studio.xr.glx import GlxContext, GlxUnavailable
 
 GL_SRGB8_ALPHA8 = 0x8C43
 GL_RGBA8 = 0x8058
 
 
 class GlSwapchainGraphics:
-    def __init__(self, xr, display_name: str | None = None) -> None:
+    def __init__(self, xr, display_name: str | None = None, share=None) -> None:
         from OpenGL import GL
 
         self.xr = xr
         self.GL = GL
-        self.ctx = GlxContext(display_name)
+        self.share_error = ""
+        self.ctx = None
+        if share is not None:
+            try:
+                self.ctx = GlxContext(share=share)
+            except GlxUnavailable as exc:
+                self.share_error = str(exc)
+        if self.ctx is None:
+            self.ctx = GlxContext(display_name)
+        self.shared = self.ctx.shared
+        self.uploads = 0  # CPU → GPU copies of a new image (glTex(Sub)Image2D)
+        self.gpu_copies = 0  # blits from a shared viewer texture
+        self.readbacks = 0  # GPU → CPU (only when a capture asks)
         self.session = None
         self.swapchain = None
         self.image_size = (0, 0)
@@ -75,12 +92,19 @@ class GlSwapchainGraphics:
 
     # -- per frame -----------------------------------------------------------------------------
     def render(self, content, readback: bool) -> np.ndarray | None:
-        """Make the next swapchain image hold `content`; returns the image read back (top-down RGBA)."""
-        h, w2 = content.sbs.shape[:2]
+        """Make the next swapchain image hold `content`; returns the image read back (top-down RGBA).
+
+        `content` is a `session.Content` (CPU image: uploaded once) or, on a shared context, a held
+        `gpu_share.GpuContent` (blitted from the viewer's texture).
+        """
+        w2, h = content.size
+        gpu = hasattr(content, "texture")
+        if gpu and not self.shared:
+            raise RuntimeError("GPU content on a context that does not share the viewer's objects")
         eye = _fit((w2 // 2, h), self._max_eye)
         if self.swapchain is None or self.image_size != (2 * eye[0], eye[1]):
             self._make_swapchain(2 * eye[0], eye[1])
-        if self._staged is not content:
+        if not gpu and self._staged is not content:
             self._upload(content.sbs)
             self._staged = content
         xr = self.xr
@@ -90,7 +114,13 @@ class GlSwapchainGraphics:
         image = None
         try:
             if self._image_content[index] is not content:
-                self._blit(self._images[index], (w2, h))
+                if gpu:
+                    content.wait_written(self.GL)
+                    self._blit(self._images[index], (w2, h), content.texture)
+                    content.add_read_fence(self.GL)
+                    self.gpu_copies += 1
+                else:
+                    self._blit(self._images[index], (w2, h), self._staging_tex)
                 self._image_content[index] = content
             if readback:
                 image = self._read(self._images[index])
@@ -109,6 +139,7 @@ class GlSwapchainGraphics:
             face_count=1, array_size=1, mip_count=1))
         self.ensure_current()
         images = xr.enumerate_swapchain_images(self.swapchain, xr.SwapchainImageOpenGLKHR)
+        self.ensure_current()
         self._images = [int(im.image) for im in images]
         self._image_content = [None] * len(self._images)
         self.image_size = (width, height)
@@ -130,15 +161,16 @@ class GlSwapchainGraphics:
             GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, GL.GL_LINEAR)
             self._staging_size = (w, h)
         GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+        self.uploads += 1
 
-    def _blit(self, target: int, src_size: tuple[int, int]) -> None:
+    def _blit(self, target: int, src_size: tuple[int, int], source: int) -> None:
         GL = self.GL
         sw, sh = src_size
         dw, dh = self.image_size
         GL.glDisable(GL.GL_FRAMEBUFFER_SRGB)
         GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, self._fbos[0])
         GL.glFramebufferTexture2D(GL.GL_READ_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D,
-                                  self._staging_tex, 0)
+                                  source, 0)
         GL.glBindFramebuffer(GL.GL_DRAW_FRAMEBUFFER, self._fbos[1])
         GL.glFramebufferTexture2D(GL.GL_DRAW_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, target, 0)
         # the staging texture holds row 0 = top of the picture at y = 0; flip into GL's bottom-up image
@@ -156,6 +188,7 @@ class GlSwapchainGraphics:
         GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
         data = GL.glReadPixels(0, 0, w, h, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, 0)
+        self.readbacks += 1
         rgba = np.frombuffer(data, np.uint8).reshape(h, w, 4)
         return np.ascontiguousarray(rgba[::-1])
 

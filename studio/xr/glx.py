@@ -4,6 +4,12 @@ Monado checks every field of the binding (display, visual id, FBConfig, drawable
 create them explicitly: an FBConfig that can render to a pbuffer, a 16×16 pbuffer as the drawable,
 and a context made current on it. The runtime may change the current context inside its calls;
 `ensure_current()` puts ours back (the frame loop calls it after every runtime call).
+
+With a `share` (`gpu_share.ShareTarget`: the studio viewer's X display and GLX context) the context is
+made on the viewer's display in the viewer's share group, so the XR thread can read the viewer's
+textures; the display then stays the viewer's (not closed here). Creation errors in that case raise
+`GlxUnavailable` (an X error handler is in place meanwhile), and the caller falls back to a context of
+its own.
 """
 
 from __future__ import annotations
@@ -21,11 +27,22 @@ class GlxUnavailable(RuntimeError):
 class GlxContext:
     """Owns X display connection, pbuffer and GLX context; `close()` releases them (idempotent)."""
 
-    def __init__(self, display_name: str | None = None) -> None:
+    def __init__(self, display_name: str | None = None, share=None) -> None:
         from OpenGL import GLX
 
         self._glx = GLX
         self._x11 = _libx11()
+        self.shared = share is not None
+        if share is not None:
+            self.display = ctypes.cast(ctypes.c_void_p(share.display), ctypes.POINTER(GLX.Display))
+            self._own_display = False
+            with _XErrors(self._x11, self.display) as errors:
+                try:
+                    self._create(GLX, ctypes.cast(ctypes.c_void_p(share.context), GLX.GLXContext))
+                finally:
+                    errors.check()
+            return
+        self._own_display = True
         name = display_name or os.environ.get("DISPLAY")
         if not name:
             raise GlxUnavailable("no X display for the headset preview's GL context: set DISPLAY")
@@ -39,7 +56,7 @@ class GlxContext:
             self.display = None
             raise
 
-    def _create(self, GLX) -> None:
+    def _create(self, GLX, share_context=None) -> None:
         screen = self._x11.XDefaultScreen(self.display)
         attribs = _int_list([GLX.GLX_X_RENDERABLE, 1,
                              GLX.GLX_DRAWABLE_TYPE, GLX.GLX_PBUFFER_BIT | GLX.GLX_WINDOW_BIT,
@@ -56,9 +73,11 @@ class GlxContext:
         self.visual_id = int(visual_id.value)
         self.drawable = GLX.glXCreatePbuffer(self.display, self.fbconfig,
                                              _int_list([GLX.GLX_PBUFFER_WIDTH, 16, GLX.GLX_PBUFFER_HEIGHT, 16, 0]))
-        self.context = GLX.glXCreateNewContext(self.display, self.fbconfig, GLX.GLX_RGBA_TYPE, None, True)
+        self.context = GLX.glXCreateNewContext(self.display, self.fbconfig, GLX.GLX_RGBA_TYPE, share_context, True)
         if not self.context:
-            raise GlxUnavailable("glXCreateNewContext failed for the headset preview")
+            GLX.glXDestroyPbuffer(self.display, self.drawable)
+            raise GlxUnavailable("glXCreateNewContext failed for the headset preview"
+                                 + (" (sharing the viewer's context)" if share_context else ""))
         self.make_current()
 
     def make_current(self) -> None:
@@ -80,8 +99,45 @@ class GlxContext:
         GLX.glXMakeContextCurrent(self.display, 0, 0, None)
         GLX.glXDestroyContext(self.display, self.context)
         GLX.glXDestroyPbuffer(self.display, self.drawable)
-        self._x11.XCloseDisplay(self.display)
+        if self._own_display:
+            self._x11.XCloseDisplay(self.display)
         self.display = None
+
+
+class _XErrorEvent(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("display", ctypes.c_void_p), ("resourceid", ctypes.c_ulong),
+                ("serial", ctypes.c_ulong), ("error_code", ctypes.c_ubyte), ("request_code", ctypes.c_ubyte),
+                ("minor_code", ctypes.c_ubyte)]
+
+
+class _XErrors:
+    """Record X errors on `display` instead of Xlib's default handler (which exits the process)."""
+
+    _HANDLER = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p)
+
+    def __init__(self, x11, display) -> None:
+        self._x11, self._display = x11, display
+        self.codes: list[int] = []
+        self._callback = self._HANDLER(self._on_error)
+        self._previous = None
+
+    def _on_error(self, _display, event) -> int:
+        self.codes.append(ctypes.cast(event, ctypes.POINTER(_XErrorEvent)).contents.error_code)
+        return 0
+
+    def __enter__(self) -> _XErrors:
+        self._x11.XSync(self._display, 0)
+        self._previous = self._x11.XSetErrorHandler(self._callback)
+        return self
+
+    def check(self) -> None:
+        self._x11.XSync(self._display, 0)
+        if self.codes:
+            raise GlxUnavailable(f"X error {self.codes[0]} while sharing the viewer's GL context")
+
+    def __exit__(self, *exc) -> None:
+        self._x11.XSync(self._display, 0)
+        self._x11.XSetErrorHandler(self._previous)
 
 
 def _address(pointer) -> int:
@@ -100,4 +156,7 @@ def _libx11():
     lib.XOpenDisplay.argtypes = [ctypes.c_char_p]
     lib.XDefaultScreen.argtypes = [ctypes.POINTER(GLX.Display)]
     lib.XCloseDisplay.argtypes = [ctypes.POINTER(GLX.Display)]
+    lib.XSync.argtypes = [ctypes.POINTER(GLX.Display), ctypes.c_int]
+    lib.XSetErrorHandler.restype = ctypes.c_void_p
+    lib.XSetErrorHandler.argtypes = [ctypes.c_void_p]
     return lib

@@ -10,6 +10,11 @@ the runtime to exit the session, waits for EXITING (bounded) and joins the threa
 
 The `xr` module is injectable (the unit tests pass a fake), and so is the graphics side (`graphics`:
 a factory taking the xr module; the default is the GLX/OpenGL one in `gl_swapchain`).
+
+`show()` takes a CPU image (`Content`) or, with `gl_share` (the studio viewer's GLX context), the
+viewer's own eyes in a shared texture (`gpu_share.GpuContent`), copied GPU-side into the swapchain.
+Whether the share took is reported (`StatusReport.gpu_shared`); when it did not, the studio sends
+CPU images instead.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from enum import Enum
 import numpy as np
 
 from studio.xr.geometry import Placement, Pose, ScreenGeometry, screen_pose, screen_size
+from studio.xr.gpu_share import SLOTS, GpuContent
 from studio.xr.lifecycle import Action, SessionLifecycle, XrState
 
 INSTALL_HINT = ("install an OpenXR runtime and start it — e.g. Monado (Debian 13: apt install monado-service "
@@ -50,6 +56,7 @@ class StatusReport:
     status: Status
     message: str
     state: XrState | None = None
+    gpu_shared: bool | None = None  # set once a session's GL context exists: True when it shares the viewer's
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,11 @@ class Content:
             raise ValueError(f"SBS image must be (H, 2W, 3|4) uint8, got {self.sbs.shape} {self.sbs.dtype}")
         if self.sbs.shape[1] % 2:
             raise ValueError(f"SBS image width {self.sbs.shape[1]} is odd: the two eyes must be equal")
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(2W, H)."""
+        return self.sbs.shape[1], self.sbs.shape[0]
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,7 @@ class SubmittedFrame:
     layers: tuple[LayerInfo, ...] = ()
     wall_ms: float = 0.0  # wall time of the same span (includes GL work the driver runs elsewhere)
     wait_ms: float = 0.0  # time blocked in xrWaitFrame (the runtime's pacing)
+    source: str = ""  # "gpu" (the viewer's shared texture) or "cpu" (an uploaded image); "" without layers
 
 
 @dataclass
@@ -93,6 +106,9 @@ class Stats:
     frames_ended: int = 0
     sessions_started: int = 0
     reconnects: int = 0
+    uploads: int = 0  # CPU images uploaded to the GPU by the XR thread
+    gpu_copies: int = 0  # blits from the viewer's shared textures
+    readbacks: int = 0  # swapchain images read back (captures only)
     states: list[XrState] = field(default_factory=list)
     recent: deque[SubmittedFrame] = field(default_factory=lambda: deque(maxlen=4096))
 
@@ -106,9 +122,11 @@ class XrPreview:
                  geometry: ScreenGeometry | None = None, app_name: str = "SpatialDreamer Studio",
                  on_status: Callable[[StatusReport], None] | None = None,
                  on_frame: Callable[[SubmittedFrame], None] | None = None,
-                 retry_s: float = RETRY_S) -> None:
+                 retry_s: float = RETRY_S, gl_share=None) -> None:
         self._xr = xr_module
-        self._graphics_factory = graphics
+        self._graphics_factory = graphics or (lambda xr: _default_graphics(xr, gl_share))
+        self.gl_share = gl_share
+        self.gpu_shared: bool | None = None
         self._geometry = geometry or ScreenGeometry()
         self._app_name = app_name
         self._on_status = on_status
@@ -171,7 +189,7 @@ class XrPreview:
 
     # ---- the XR thread ----------------------------------------------------------------------
     def _status(self, status: Status, message: str, state: XrState | None = None) -> None:
-        self.report = StatusReport(status, message, state)
+        self.report = StatusReport(status, message, state, self.gpu_shared)
         if self._on_status is not None:
             self._on_status(self.report)
 
@@ -243,6 +261,7 @@ class _Connection:
         self.spaces: dict[str, object] = {}
         self.life = SessionLifecycle()
         self.exit_deadline: float | None = None
+        self._counted: dict[str, int] = {}
 
     # -- set-up -------------------------------------------------------------------------------
     def open(self) -> None:
@@ -265,7 +284,8 @@ class _Connection:
 
     def _open_session(self) -> None:
         xr = self.xr
-        self.gfx = (self.p._graphics_factory or _default_graphics)(xr)
+        self.gfx = self.p._graphics_factory(xr)
+        self.p.gpu_shared = bool(getattr(self.gfx, "shared", False))
         self.gfx.check_requirements(self.instance, self.system)  # mandatory before xrCreateSession
         self.session = xr.create_session(self.instance, xr.SessionCreateInfo(
             system_id=self.system, next=self.gfx.binding()))
@@ -274,7 +294,10 @@ class _Connection:
         for name, kind in (("local", xr.ReferenceSpaceType.LOCAL), ("view", xr.ReferenceSpaceType.VIEW)):
             self.spaces[name] = xr.create_reference_space(self.session, xr.ReferenceSpaceCreateInfo(
                 reference_space_type=kind, pose_in_reference_space=xr.Posef()))
-        self.p._status(Status.WAITING, "session created; waiting for the headset", XrState.IDLE)
+        note = getattr(self.gfx, "share_error", "")
+        self.p._status(Status.WAITING, "session created; waiting for the headset"
+                       + (f" (GPU sharing with the viewer refused: {note}; CPU copies)" if note else ""),
+                       XrState.IDLE)
 
     def close(self) -> None:
         """Destroy whatever exists; errors are ignored (the runtime may be gone)."""
@@ -384,7 +407,7 @@ class _Connection:
         xr.begin_frame(self.session, xr.FrameBeginInfo())
         self.gfx.ensure_current()
         with self.p._lock:
-            content, geometry = self.p._content, self.p._geometry
+            geometry = self.p._geometry
             capture, self.p._capture = self.p._capture, None
             recentre, self.p._recentre = self.p._recentre, False
         display_time = frame_state.predicted_display_time
@@ -392,13 +415,19 @@ class _Connection:
             geometry = self._track_head(display_time, geometry, recentre)
         layers: tuple[LayerInfo, ...] = ()
         xr_layers = []
-        if frame_state.should_render and self.life.shows_layers and content is not None:
-            image = self.gfx.render(content, capture is not None)
-            self.gfx.ensure_current()
-            layers = self._layers(content, geometry)
-            xr_layers = [self._xr_quad(layer, geometry) for layer in layers]
-            if capture is not None:
-                capture(image, layers, content.frame_id)
+        content = self._hold_content() if frame_state.should_render and self.life.shows_layers else None
+        try:
+            if content is not None:
+                image = self.gfx.render(content, capture is not None)
+                self.gfx.ensure_current()
+                layers = self._layers(content, geometry)
+                xr_layers = [self._xr_quad(layer, geometry) for layer in layers]
+                if capture is not None:
+                    capture(image, layers, content.frame_id)
+        finally:
+            if isinstance(content, GpuContent):
+                content.release()
+        self._count_copies()
         xr.end_frame(self.session, xr.FrameEndInfo(
             display_time=display_time, environment_blend_mode=xr.EnvironmentBlendMode.OPAQUE,
             layers=_layer_pointers(xr, xr_layers)))
@@ -406,11 +435,32 @@ class _Connection:
         stats = self.p.stats
         done = SubmittedFrame(stats.frames_ended, content.frame_id if layers else None, display_time,
                               start_ns, (time.thread_time_ns() - t0) / 1e6, layers,
-                              wall_ms=(time.monotonic_ns() - start_ns) / 1e6, wait_ms=(start_ns - wait_start) / 1e6)
+                              wall_ms=(time.monotonic_ns() - start_ns) / 1e6, wait_ms=(start_ns - wait_start) / 1e6,
+                              source=("gpu" if isinstance(content, GpuContent) else "cpu") if layers else "")
         stats.frames_ended += 1
         stats.recent.append(done)
         if self.p._on_frame is not None:
             self.p._on_frame(done)
+
+    def _hold_content(self):
+        """The latest content this context can show; a GPU one is held (acquired) until released."""
+        for _ in range(SLOTS + 1):
+            with self.p._lock:
+                content = self.p._content
+            if not isinstance(content, GpuContent):
+                return content
+            if not self.p.gpu_shared:
+                return None  # the viewer's textures are out of reach of this context; the studio sends CPU images
+            if content.acquire():
+                return content
+            # rewritten since it was published: a newer one is there by now
+        return None
+
+    def _count_copies(self) -> None:
+        stats, gfx = self.p.stats, self.gfx
+        for name in ("uploads", "gpu_copies", "readbacks"):
+            setattr(stats, name, getattr(stats, name) + getattr(gfx, name, 0) - self._counted.get(name, 0))
+            self._counted[name] = getattr(gfx, name, 0)
 
     def _track_head(self, display_time: int, geometry: ScreenGeometry, recentre: bool) -> ScreenGeometry:
         loc = self.xr.locate_space(self.spaces["view"], self.spaces["local"], display_time)
@@ -424,8 +474,8 @@ class _Connection:
             self.p._geometry = geometry
         return geometry
 
-    def _layers(self, content: Content, geometry: ScreenGeometry) -> tuple[LayerInfo, ...]:
-        h, w2 = content.sbs.shape[:2]
+    def _layers(self, content, geometry: ScreenGeometry) -> tuple[LayerInfo, ...]:
+        w2, h = content.size
         sw, sh = self.gfx.image_size
         size = screen_size(geometry, w2 // 2, h)
         pose = screen_pose(geometry)
@@ -453,7 +503,7 @@ def _layer_pointers(xr, layers: list) -> list:
     return [ctypes.cast(ctypes.pointer(layer), base) for layer in layers]
 
 
-def _default_graphics(xr):
+def _default_graphics(xr, share=None):
     from studio.xr.gl_swapchain import GlSwapchainGraphics
 
-    return GlSwapchainGraphics(xr)
+    return GlSwapchainGraphics(xr, share=share)

@@ -147,7 +147,8 @@ def make_fake_xr(rt: FakeRuntime) -> types.ModuleType:
 
     def create_session(instance, info):
         rt._call("create_session")
-        assert "check_requirements" in rt.calls, "xrCreateSession before the graphics-requirements call"
+        assert {"check_requirements", "get_opengl_graphics_requirements_khr"} & set(rt.calls), \
+            "xrCreateSession before the graphics-requirements call"
         assert info.next == "xlib-binding"
         rt.sessions_created += 1
         rt._state(1)  # IDLE
@@ -261,3 +262,110 @@ class FakeGraphics:
 
     def close(self) -> None:
         self.closed = True
+
+
+class GlContextThief:
+    """With real GL: each runtime call leaves no context current on the XR thread (as some runtimes do)."""
+
+    def __init__(self) -> None:
+        self.display = None
+        self.steals = 0
+
+    @property
+    def current(self) -> bool:
+        return True
+
+    @current.setter
+    def current(self, value: bool) -> None:
+        if not value and self.display is not None:
+            from OpenGL import GLX
+
+            GLX.glXMakeContextCurrent(self.display, 0, 0, None)
+            self.steals += 1
+
+
+def add_gl_swapchains(xr: types.ModuleType, rt: FakeRuntime, max_eye: tuple[int, int] = (4096, 4096),
+                      images: int = 3) -> GlContextThief:
+    """Give the fake module what gl_swapchain.GlSwapchainGraphics calls, with real GL textures as images.
+
+    The swapchain images are RGBA8 textures made in the application's context (taken from the session's
+    Xlib binding, as a runtime imports its images there); the binding's five fields must all be set.
+    """
+    from OpenGL import GL, GLX
+
+    thief = GlContextThief()
+    rt.graphics = thief
+    chains: dict[str, dict] = {}
+    xr.GraphicsBindingOpenGLXlibKHR = _struct("GraphicsBindingOpenGLXlibKHR")
+    xr.SwapchainCreateInfo = _struct("SwapchainCreateInfo")
+    for name in ("SwapchainImageAcquireInfo", "SwapchainImageWaitInfo", "SwapchainImageReleaseInfo"):
+        setattr(xr, name, _struct(name))
+    xr.SwapchainImageOpenGLKHR = "SwapchainImageOpenGLKHR"
+    xr.SwapchainUsageFlags = types.SimpleNamespace(COLOR_ATTACHMENT_BIT=1, TRANSFER_DST_BIT=2, SAMPLED_BIT=4)
+    xr.INFINITE_DURATION = 0x7FFFFFFFFFFFFFFF
+    fake_create_session = xr.create_session
+
+    def create_session(instance, info):
+        b = info.next
+        assert all(getattr(b, f) for f in ("x_display", "visualid", "glx_fbconfig", "glx_drawable", "glx_context"))
+        thief.display = b.x_display
+        thief.binding = b
+        info.next = "xlib-binding"
+        return fake_create_session(instance, info)
+
+    def get_opengl_graphics_requirements_khr(instance, system):
+        rt._call("get_opengl_graphics_requirements_khr")
+        version = types.SimpleNamespace(major=3, minor=3)
+        return types.SimpleNamespace(min_api_version_supported=version, max_api_version_supported=version)
+
+    def enumerate_view_configuration_views(instance, system, kind):
+        rt._call("enumerate_view_configuration_views")
+        view = types.SimpleNamespace(max_image_rect_width=max_eye[0], max_image_rect_height=max_eye[1])
+        return [view, view]
+
+    def enumerate_swapchain_formats(session):
+        rt._call("enumerate_swapchain_formats")
+        return [0x8058]  # GL_RGBA8
+
+    def create_swapchain(session, info):
+        rt._call("create_swapchain")
+        b = thief.binding
+        GLX.glXMakeContextCurrent(b.x_display, b.glx_drawable, b.glx_drawable, b.glx_context)
+        names = [int(t) for t in GL.glGenTextures(images)]
+        for tex in names:
+            GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
+            GL.glTexStorage2D(GL.GL_TEXTURE_2D, 1, GL.GL_RGBA8, info.width, info.height)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
+        handle = f"swapchain{len(chains) + 1}"
+        chains[handle] = {"images": names, "next": 0, "size": (info.width, info.height)}
+        rt.swapchains = chains
+        thief.current = False
+        return handle
+
+    def enumerate_swapchain_images(swapchain, kind):
+        rt._call("enumerate_swapchain_images")
+        return [types.SimpleNamespace(image=t) for t in chains[swapchain]["images"]]
+
+    def acquire_swapchain_image(swapchain, info):
+        rt._call("acquire_swapchain_image")
+        chain = chains[swapchain]
+        index = chain["next"]
+        chain["next"] = (index + 1) % len(chain["images"])
+        chain["acquired"] = index
+        return index
+
+    def wait_swapchain_image(swapchain, info):
+        rt._call("wait_swapchain_image")
+
+    def release_swapchain_image(swapchain, info):
+        rt._call("release_swapchain_image")
+
+    def destroy_swapchain(swapchain):
+        rt._call("destroy_swapchain")
+        rt.destroyed.append(f"swapchain:{swapchain}")
+
+    for fn in (create_session, get_opengl_graphics_requirements_khr, enumerate_view_configuration_views,
+               enumerate_swapchain_formats, create_swapchain, enumerate_swapchain_images, acquire_swapchain_image,
+               wait_swapchain_image, release_swapchain_image, destroy_swapchain):
+        setattr(xr, fn.__name__, fn)
+    return thief

@@ -34,6 +34,7 @@ from studio.xr.geometry import Placement, ScreenGeometry
 from studio.xr.gpu_share import EyeShare, ShareTarget
 from studio.xr.session import Content, Status, StatusReport, XrPreview
 
+_SESSION_UP = (Status.WAITING, Status.RUNNING)  # a session exists: frames sent now are shown
 _COLOURS = {Status.RUNNING: "#5fbf6f", Status.WAITING: "#d9b84a", Status.CONNECTING: "#d9b84a",
             Status.NO_RUNTIME: "#e06c5f", Status.NO_HEADSET: "#e06c5f", Status.LOST: "#e06c5f",
             Status.FAILED: "#e06c5f", Status.STOPPED: "#8a8a8a"}
@@ -82,8 +83,12 @@ class HeadsetPreview(QObject):
 
     @property
     def needs_cpu_frames(self) -> bool:
-        """True while the headset is on and is not fed the viewer's eyes on the GPU."""
-        return self.active and self._share is None
+        """True while a headset session is there to show frames and is not fed the viewer's eyes on the GPU.
+
+        With no runtime or no headset nothing is rendered for it (the studio's CPU stays with the editor);
+        `wants_frame` asks for the current frame as soon as a session exists.
+        """
+        return self.active and self._share is None and self.report.status in _SESSION_UP
 
     def attach_viewer(self, panel) -> None:
         """Feed the headset from `panel`'s GL viewer (studio.viewer.panel.ViewerPanel) while it is on."""
@@ -158,8 +163,8 @@ class HeadsetPreview(QObject):
     def _viewer_fell_back(self, reason: str) -> None:
         self._share_viewer = None  # that widget and its context are going away with its textures
         self._share = None
-        if self.active:
-            self.share_note = f"CPU viewer ({reason})"
+        self.share_note = f"CPU viewer ({reason})"
+        if self.needs_cpu_frames:
             self.wants_frame.emit()
 
     def show_stereo(self, left: np.ndarray, right: np.ndarray) -> int:
@@ -221,12 +226,16 @@ class HeadsetPreview(QObject):
     def _on_report(self, report: StatusReport) -> None:
         if self._preview is None and report.status is not Status.STOPPED:
             return  # a late report from a session already shut down
+        was_up = self.report.status in _SESSION_UP
+        self.report = report
         if report.gpu_shared is False and self._share is not None:
             # the XR context could not join the viewer's share group: CPU frames from now on
             self._stop_share()
             self.share_note = "the headset's GL context cannot share the viewer's"
-            self.wants_frame.emit()
-        self.report = report
+            if self.needs_cpu_frames:
+                self.wants_frame.emit()
+        elif self.needs_cpu_frames and not was_up:
+            self.wants_frame.emit()  # a session (again): send it the current frame
         colour = _COLOURS.get(report.status, "#8a8a8a")
         self.indicator.setText(f'<span style="color:{colour}">●</span> Headset: {report.status.value}')
         frames = ""

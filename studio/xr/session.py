@@ -30,13 +30,15 @@ from enum import Enum
 
 import numpy as np
 
+from studio.xr import runtime_probe
 from studio.xr.geometry import Placement, Pose, ScreenGeometry, screen_pose, screen_size
 from studio.xr.gpu_share import SLOTS, GpuContent
 from studio.xr.lifecycle import Action, SessionLifecycle, XrState
 
 INSTALL_HINT = ("install an OpenXR runtime and start it — e.g. Monado (Debian 13: apt install monado-service "
                 "libopenxr1-monado, then run monado-service) or SteamVR — and check XR_RUNTIME_JSON")
-RETRY_S = 1.0  # between attempts to reach a missing runtime or headset
+RETRY_S = 1.0  # first wait before another attempt to reach a missing runtime or headset
+MAX_RETRY_S = 5.0  # the wait doubles per failed attempt up to this (the loader logs every attempt)
 EXIT_TIMEOUT_S = 3.0  # how long stop() waits for the runtime to take the session to EXITING
 
 
@@ -200,13 +202,16 @@ class XrPreview:
             self._status(Status.NO_RUNTIME, str(exc))
             return
         first = True
+        failures = 0  # consecutive attempts that never started a session
         while not self._stop.is_set():
             if not first:
                 self.stats.reconnects += 1
             first = False
             conn = _Connection(self, xr)
+            sessions = self.stats.sessions_started
             try:
-                self._status(Status.CONNECTING, "connecting to the OpenXR runtime")
+                if self.report.status not in (Status.NO_RUNTIME, Status.NO_HEADSET):
+                    self._status(Status.CONNECTING, "connecting to the OpenXR runtime")  # (no flicker on retries)
                 conn.open()
                 if conn.pump() == "done":
                     break
@@ -221,8 +226,14 @@ class XrPreview:
                 self._status(Status.LOST, f"headset preview error: {type(exc).__name__}: {exc}; retrying")
             finally:
                 conn.close()
-            self._stop.wait(self._retry_s)
+            failures = 0 if self.stats.sessions_started > sessions else failures + 1
+            self._stop.wait(retry_delay(self._retry_s, failures - 1))
         self._status(Status.STOPPED, "headset preview is off")
+
+
+def retry_delay(first_s: float, failures: int) -> float:
+    """Seconds before the next attempt after `failures` + 1 failed ones in a row: first_s doubling, capped."""
+    return min(MAX_RETRY_S, first_s * 2.0 ** max(0, failures))
 
 
 class _NoRuntime(Exception):
@@ -273,7 +284,9 @@ class _Connection:
                 enabled_extension_names=[xr.KHR_OPENGL_ENABLE_EXTENSION_NAME]))
         except (xr.RuntimeUnavailableError, xr.RuntimeFailureError, xr.ExtensionNotPresentError,
                 xr.InitializationFailedError, OSError) as exc:
-            raise _NoRuntime(f"no OpenXR runtime answered ({type(exc).__name__}): " + INSTALL_HINT) from None
+            why = runtime_probe.diagnose()
+            raise _NoRuntime(f"no OpenXR runtime answered ({type(exc).__name__}"
+                             + (f": {why}" if why else "") + "): " + INSTALL_HINT) from None
         try:
             self.system = xr.get_system(self.instance, xr.SystemGetInfo(
                 form_factor=xr.FormFactor.HEAD_MOUNTED_DISPLAY))
@@ -420,6 +433,7 @@ class _Connection:
             if content is not None:
                 image = self.gfx.render(content, capture is not None)
                 self.gfx.ensure_current()
+                self._count_copies()
                 layers = self._layers(content, geometry)
                 xr_layers = [self._xr_quad(layer, geometry) for layer in layers]
                 if capture is not None:
@@ -427,7 +441,6 @@ class _Connection:
         finally:
             if isinstance(content, GpuContent):
                 content.release()
-        self._count_copies()
         xr.end_frame(self.session, xr.FrameEndInfo(
             display_time=display_time, environment_blend_mode=xr.EnvironmentBlendMode.OPAQUE,
             layers=_layer_pointers(xr, xr_layers)))

@@ -132,3 +132,42 @@ def test_xr_runtime_clean_stop(client):
     assert stopped["joined"] and stopped["threads"] == ["MainThread"]
     assert stopped["sessions"] >= 2 and stopped["reconnects"] >= 1
     assert client.popen.wait(30) == 0
+
+
+@pytest.fixture(scope="module")
+def shared_client(monado, content, client):
+    """A second client whose XR context shares a "viewer" context's textures (after the first one stopped)."""
+    assert client.popen.wait(30) == 0
+    proc = monado.client(monado.scratch / "content.npz", monado.scratch, "--share")
+    proc.content = content
+    yield proc
+    proc.kill()
+
+
+def test_xr_runtime_gpu_share_swapchain_holds_the_viewers_textures(monado, shared_client):
+    c = shared_client
+    c.send("gshow a_d3")
+    c.wait_event(_status("FOCUSED"), 60, "FOCUSED with a shared GL context")
+    c.wait_event(lambda e: e["event"] == "frame" and e["id"] == 1, 30, "a frame of the viewer's textures")
+    c.send("capture")
+    capture = c.wait_event(lambda e: e["event"] == "captured", 30, "a swapchain read-back")
+    assert capture["gpu_shared"] is True, "the XR context did not join the viewer's share group"
+    _check_eyes(monado, capture, c.content["a_d3"])
+    # GPU to GPU: the XR thread uploaded nothing and read back only the capture asked for
+    assert capture["uploads"] == 0 and capture["gpu_copies"] >= 1 and capture["readbacks"] == 1
+    frames = [e for e in c.seen if e["event"] == "frame" and e["id"] is not None]
+    assert frames and all(f["source"] == "gpu" for f in frames)
+
+    c.send("gshow b_d6")
+    shown = c.wait_event(lambda e: e["event"] == "shown" and e["id"] == 2, 10, "the new grade handed over")
+    after = c.wait_event(lambda e: e["event"] == "frame" and e["t"] > shown["t"], 10,
+                         "the first frame begun after the viewer's new eyes")
+    assert after["id"] == 2 and after["source"] == "gpu"
+    c.send("capture")
+    capture = c.wait_event(lambda e: e["event"] == "captured" and e["id"] == 2, 30, "a read-back of the new grade")
+    _check_eyes(monado, capture, c.content["b_d6"])
+    assert capture["uploads"] == 0 and capture["readbacks"] == 2
+    c.send("stop")
+    stopped = c.wait_event(lambda e: e["event"] == "stopped", 30, "the shared preview stopped")
+    assert stopped["joined"] and stopped["threads"] == ["MainThread"]
+    assert c.popen.wait(30) == 0

@@ -75,8 +75,10 @@ def test_xr_controller_without_runtime_says_what_to_install_and_the_app_works(op
     qtbot.waitUntil(lambda: window.headset.report.status is Status.NO_RUNTIME, timeout=20_000)
     assert "no runtime" in window.headset.indicator.text()
     assert "monado-service" in window.headset.indicator.toolTip()
-    with qtbot.waitSignal(window.preview_ready, timeout=60_000):  # the studio is unaffected
-        window.divergence.setValue(4.0)
+    window.divergence.setValue(4.0)  # the studio is unaffected
+    qtbot.waitUntil(lambda: window.viewer.state.grade.divergence == pytest.approx(4.0), timeout=10_000)
+    with qtbot.waitSignal(window.preview_ready, timeout=60_000):
+        window.seek(10)
     window.headset.action.setChecked(False)
     assert _no_xr_thread() and window.headset.report.status is Status.STOPPED
 

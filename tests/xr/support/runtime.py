@@ -154,9 +154,9 @@ class MonadoRuntime:
         if self.service is not None:
             self.service.kill(signal.SIGKILL)
 
-    def client(self, content: Path, out: Path) -> Proc:
+    def client(self, content: Path, out: Path, *extra: str) -> Proc:
         proc = Proc("client", ["/opt/sdxr-venv/bin/python", "/src/tests/xr/support/client.py",
-                               "--content", self.chroot_view(content), "--out", self.chroot_view(out)],
+                               "--content", self.chroot_view(content), "--out", self.chroot_view(out), *extra],
                     self.env, self.display)
         self.clients.append(proc)
         return proc

@@ -1,11 +1,18 @@
 """XR loop frame time against a real OpenXR runtime (Monado, null compositor, simulated HMD, Debian 13 chroot).
 
-    python bench/bench_xr.py [--frames 120]          (root: builds the chroot the first time, ~3 min)
+    python bench/bench_xr.py [--frames 120] [--fps 24]   (root: builds the chroot the first time, ~3 min)
 
 CPU milliseconds per frame of the XR thread (xrWaitFrame's blocking excluded: begin frame, copy into
 the swapchain, two quad layers, end frame) at the runtime's own frame rate, for a still frame (the
 playhead parked: nothing to upload) and for playback (a new image every headset frame: one texture
-upload plus a blit per frame), at the demo clip's size and at 1080p per eye. Writes bench/results/xr.json.
+upload plus a blit per frame), at the demo clip's size and at 1080p per eye.
+
+Then the studio's GPU path (a second client whose XR context shares a "viewer" GL context): the viewer
+thread plays at --fps, each new frame handed over GPU-side (`gpu_share`: a blit into a shared slot and a
+fence); measured are the XR thread's CPU per frame (no upload: a blit from the shared texture), the
+viewer's hand-over cost, and how soon the headset follows: for each frame the viewer handed over, whether
+the first headset frame begun after it carries it, and the time from hand-over to that frame's start.
+Writes bench/results/xr.json.
 """
 
 from __future__ import annotations
@@ -59,9 +66,28 @@ def _collect(client: rt.Proc, n: int, what: str, first: Callable[[int], bool]) -
     return frames[WARMUP:]
 
 
+def _follow(client: rt.Proc, frames: list[dict]) -> dict[str, float]:
+    """How the headset followed the viewer over `frames`: next-frame hits and hand-over → frame-start times."""
+    t0, t1 = frames[0]["t"], frames[-1]["t"]
+    published = [e for e in client.seen if e["event"] == "published" and t0 <= e["t"] < t1]
+    hits, delays = 0, []
+    for p in published:
+        nxt = next((f for f in frames if f["t"] > p["t"]), None)
+        if nxt is None:
+            continue
+        hits += nxt["id"] is not None and nxt["id"] >= p["id"]
+        delays.append((nxt["t"] - p["t"]) / 1e6)
+    handover = [p["publish_ms"] for p in published]
+    return {"viewer_frames": len(delays), "next_headset_frame_carries_it": round(hits / max(1, len(delays)), 3),
+            "handover_to_frame_start_ms_median": round(statistics.median(delays), 2) if delays else None,
+            "handover_to_frame_start_ms_max": round(max(delays), 2) if delays else None,
+            "viewer_handover_ms_median": round(statistics.median(handover), 3) if handover else None}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=120, help="timed headset frames per case")
+    parser.add_argument("--fps", type=float, default=24.0, help="the viewer's playback rate on the GPU path")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     args = parser.parse_args(argv)
     demo_a, demo_b = _demo_sbs(3.0), _demo_sbs(6.0)
@@ -88,6 +114,19 @@ def main(argv: list[str] | None = None) -> int:
                                                              lambda i, k=playing["first_id"]: i >= k))
         client.send("stop")
         client.wait_event(lambda e: e["event"] == "stopped", 30, "stop")
+        client.popen.wait(30)
+        shared = runtime.client(runtime.scratch / "content.npz", runtime.scratch, "--share")
+        shared.send("gshow demo_a")
+        shared.wait_event(lambda e: e["event"] == "status" and e["state"] == "FOCUSED", 60, "FOCUSED (shared)")
+        for size, a, b in (("640x360 per eye", "demo_a", "demo_b"), ("1920x1080 per eye", "hd_a", "hd_b")):
+            shared.send(f"gplay {args.fps:g} {a} {b}")
+            first = shared.wait_event(lambda e: e["event"] == "playing", 30, "viewer playback start")["first_id"]
+            frames = _collect(shared, args.frames, f"viewer playback {size}", lambda i, k=first: i >= k)
+            gpu = [f for f in frames if f["source"] == "gpu"]
+            results[f"viewer playback at {args.fps:g} fps over the GPU share, {size}"] = {
+                **_summary(gpu), **_follow(shared, frames)}
+        shared.send("stop")
+        shared.wait_event(lambda e: e["event"] == "stopped", 30, "stop (shared)")
     finally:
         runtime.close()
     payload = {"schema": "Bench.1", "bench": "xr",
@@ -100,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     for case, r in results.items():
         print(f"{case:28s} CPU {r['cpu_ms_median']:.2f} ms/frame (p95 {r['cpu_ms_p95']:.2f}), wall "
               f"{r['wall_ms_median']:.2f} ms, waiting {r['wait_frame_ms_median']:.1f} ms, {r['runtime_hz']} Hz")
+        if "viewer_frames" in r:
+            print(f"{'':28s} next headset frame carries the viewer's: {r['next_headset_frame_carries_it']:.0%} of "
+                  f"{r['viewer_frames']}, hand-over → frame start {r['handover_to_frame_start_ms_median']} ms "
+                  f"(max {r['handover_to_frame_start_ms_max']}), hand-over {r['viewer_handover_ms_median']} ms")
     print(f"load {load:.2f} → {payload['machine']['loadavg_1min_at_end']}")
     return 0
 

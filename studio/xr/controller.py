@@ -138,7 +138,15 @@ class HeadsetPreview(QObject):
         """The viewer's eyes_hook (its GL context is current): new eyes go to the headset GPU-side."""
         if self._share is None or self._preview is None:
             return
-        content = self._share.publish(left, right, size, next(self._ids), key)
+        try:
+            content = self._share.publish(left, right, size, next(self._ids), key)
+        except Exception as exc:  # a driver refusing the copy must not break the viewer's paint
+            self._share_viewer.eyes_hook = None
+            self._share_viewer = self._share = None
+            self.share_note = f"GPU hand-over failed ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})"
+            if self.needs_cpu_frames:
+                self.wants_frame.emit()
+            return
         if content is None:
             return
         self._preview.show(content)

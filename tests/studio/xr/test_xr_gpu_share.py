@@ -272,3 +272,30 @@ def test_xr_gpu_share_ring_copies_both_eyes_and_never_rewrites_a_slot_being_read
     share.release()
     assert not later[-1].acquire()
     GL.glDeleteTextures(2, textures)
+
+
+def test_xr_gpu_share_studio_close_stops_the_session_and_frees_the_slots(shared, qtbot):
+    window, preview, _, _, _, _ = shared
+    viewer = window.viewer.viewer
+    share = window.headset._share
+    assert share is not None and share.published >= 1 and viewer.eyes_hook is not None
+    window.close()
+    assert not any(t.name == "xr-preview" for t in threading.enumerate()), "the XR thread outlived the studio"
+    assert not preview.running and window.headset._share is None and viewer.eyes_hook is None
+    assert all(slot.tex == 0 for slot in share._slots)  # the shared textures were freed in the viewer's context
+
+
+def test_xr_gpu_share_a_failing_hand_over_falls_back_and_the_viewer_keeps_painting(shared, qtbot, monkeypatch):
+    window, preview, _, _, _, _ = shared
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("glBlitFramebuffer: GL_OUT_OF_MEMORY")
+
+    monkeypatch.setattr(window.headset._share, "publish", broken)
+    with qtbot.waitSignal(window.viewer.frame_drawn, timeout=30_000):  # the paint that hit the failure completes
+        window.divergence.setValue(5.0)
+    assert window.headset.needs_cpu_frames and window.viewer.viewer.eyes_hook is None
+    assert "GPU hand-over failed" in window.headset.share_note
+    qtbot.waitUntil(lambda: any(f.source == "cpu" for f in preview.stats.recent), timeout=60_000)
+    with qtbot.waitSignal(window.viewer.frame_drawn, timeout=30_000):
+        window.divergence.setValue(4.0)

@@ -369,3 +369,17 @@ def add_gl_swapchains(xr: types.ModuleType, rt: FakeRuntime, max_eye: tuple[int,
                wait_swapchain_image, release_swapchain_image, destroy_swapchain):
         setattr(xr, fn.__name__, fn)
     return thief
+
+
+def record_headset_jobs(window, monkeypatch) -> list[str]:
+    """The studio window's CPU renders for the headset (its "headset" frame jobs), recorded as they are submitted."""
+    jobs: list[str] = []
+    submit = window.controller.frames.submit
+
+    def recording(job, key=None, **kwargs):
+        if key == "headset":
+            jobs.append(key)
+        return submit(job, key=key, **kwargs)
+
+    monkeypatch.setattr(window.controller.frames, "submit", recording)
+    return jobs

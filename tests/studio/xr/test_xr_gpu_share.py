@@ -20,7 +20,7 @@ from OpenGL import GL
 from studio.xr import gl_swapchain
 from studio.xr.gpu_share import ShareTarget
 from studio.xr.session import Status, XrPreview
-from tests.studio.xr.fake_xr import FakeRuntime, add_gl_swapchains, make_fake_xr
+from tests.studio.xr.fake_xr import FakeRuntime, add_gl_swapchains, make_fake_xr, record_headset_jobs
 
 DEMO = Path(__file__).resolve().parents[3] / "resources" / "demo" / "demo.mp4"
 
@@ -64,15 +64,7 @@ def shared(window, qtbot, monkeypatch):
         return preview
 
     window.headset._factory = factory
-    headset_jobs: list[str] = []
-    submit = window.controller.frames.submit
-
-    def counting_submit(job, key=None, **kwargs):
-        if key == "headset":
-            headset_jobs.append(key)
-        return submit(job, key=key, **kwargs)
-
-    monkeypatch.setattr(window.controller.frames, "submit", counting_submit)
+    headset_jobs = record_headset_jobs(window, monkeypatch)
     published: list[tuple[int, int, int]] = []
     window.headset.published.connect(lambda *_: published.append(window.headset.last_published))
     gl_calls = GlCalls(monkeypatch)

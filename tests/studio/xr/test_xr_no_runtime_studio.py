@@ -16,6 +16,7 @@ import pytest
 
 from studio.xr import session as xs
 from studio.xr.session import Status
+from tests.studio.xr.fake_xr import record_headset_jobs
 
 DEMO = Path(__file__).resolve().parents[3] / "resources" / "demo" / "demo.mp4"
 SYSTEM_MANIFESTS = (Path("/etc/xdg/openxr/1/active_runtime.json"), Path("/etc/openxr/1/active_runtime.json"))
@@ -86,15 +87,7 @@ def test_xr_no_runtime_studio_says_what_to_install_and_keeps_working(case, windo
     _no_runtime(case, tmp_path, monkeypatch)
     with qtbot.waitSignal(window.preview_ready, timeout=60_000):
         window.open_media(DEMO)
-    headset_jobs: list[str] = []
-    submit = window.controller.frames.submit
-
-    def counting_submit(job, key=None, **kwargs):
-        if key == "headset":
-            headset_jobs.append(key)
-        return submit(job, key=key, **kwargs)
-
-    monkeypatch.setattr(window.controller.frames, "submit", counting_submit)
+    headset_jobs = record_headset_jobs(window, monkeypatch)
     window.headset.action.setChecked(True)
     qtbot.waitUntil(lambda: window.headset.report.status is Status.NO_RUNTIME, timeout=30_000)
     assert "no runtime" in window.headset.indicator.text()

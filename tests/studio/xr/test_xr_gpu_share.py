@@ -136,6 +136,11 @@ def test_xr_gpu_share_grade_and_playhead_reach_the_next_headset_frame(shared, qt
         count = len(published)
         change()
         qtbot.waitUntil(lambda c=count, n=frame: settled(c, n), timeout=30_000)
+        for _ in range(10):  # until ten headset frames pass with no new hand-over (the picture is final)
+            seen, ended = len(published), preview.stats.frames_ended
+            qtbot.waitUntil(lambda e=ended: preview.stats.frames_ended >= e + 10, timeout=10_000)
+            if len(published) == seen:
+                break
         frame_id, source_frame, t_published = published[-1]
         qtbot.waitUntil(lambda t=t_published: any(f.render_start_ns > t for f in preview.stats.recent),
                         timeout=10_000)

@@ -51,7 +51,7 @@ _LAZY: dict[str, str] = {
                      "otio_to_project", "shots_to_project"), "engine.shots"),
     **dict.fromkeys(("ConvertRequest", "ImportedDepthSpec"), "engine.jobs.request"),
     "DepthExportSpec": "engine.jobs.export_depth",
-    "RefinerSpec": "engine.jobs.refine",
+    **dict.fromkeys(("RefinerSpec", "looks_like_path"), "engine.jobs.refine"),
     **dict.fromkeys(("player_name", "output_paths"), "engine.jobs.plan"),
     **dict.fromkeys(("BatchRequest", "BatchReport", "is_batch"), "engine.jobs.batch"),
     **dict.fromkeys(("EvalReport", "EvalRequest"), "engine.jobs.evaluate"),

@@ -12,7 +12,14 @@ import sys
 from pathlib import Path
 
 from engine import api
-from engine.cli.options import common_options, convert_request, encode_options, picture_options, positive_int
+from engine.cli.options import (
+    common_options,
+    convert_request,
+    encode_options,
+    picture_options,
+    positive_int,
+    refiner_options,
+)
 from engine.cli.progress import run_job
 
 NAME = "render"
@@ -35,7 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """Add `render` (picture, encode and common options; the project's settings as defaults)."""
     p = subparsers.add_parser(NAME, help="render a project in resumable chunks (farm-ready) into one master",
                               epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
-                              parents=[picture_options(), encode_options(with_range=False), common_options()])
+                              parents=[picture_options(), encode_options(with_range=False), refiner_options(),
+                                       common_options()])
     p.add_argument("project", type=Path, help="the project (.sdproj, or our .otio)")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="MASTER")
     g = p.add_argument_group("chunks")
@@ -80,6 +88,10 @@ def apply_project_settings(args: argparse.Namespace, settings) -> None:
             value = None
         setattr(args, name, value)
     args.swap_eyes = args.swap_eyes or settings.swap_eyes
+    if args.refiner is None and settings.refiner:  # the project's refiner, with its own steps, seed and blend
+        args.refiner, args.refiner_seed = settings.refiner, settings.refiner_seed
+        args.refiner_blend = settings.refiner_blend
+        args.refiner_steps = args.refiner_steps if args.refiner_steps is not None else settings.refiner_steps
 
 
 def render_request(args: argparse.Namespace):
@@ -110,6 +122,11 @@ _TASK_VALUES = (("--layout", "layout"), ("--codec", "codec"), ("--bit-depth", "b
                 ("--depth-scale", "depth_scale"), ("--clip", "clip"), ("--shots", "shot_list"),
                 ("--frames", "frames"), ("--chunk-frames", "chunk_frames"), ("--work-dir", "work_dir"),
                 ("--cache-dir", "cache_dir"), ("--models-dir", "models_dir"), ("--device", "device"))
+# ... and of the refiner, when there is one
+_REFINER_VALUES = (("--refiner-steps", "refiner_steps"), ("--refiner-guidance", "refiner_guidance"),
+                   ("--refiner-seed", "refiner_seed"), ("--refiner-window", "refiner_window"),
+                   ("--refiner-window-overlap", "refiner_window_overlap"), ("--refiner-tile", "refiner_tile"),
+                   ("--refiner-tile-overlap", "refiner_tile_overlap"), ("--refiner-blend", "refiner_blend"))
 
 
 def task_command(args: argparse.Namespace) -> list[str]:
@@ -125,6 +142,11 @@ def task_command(args: argparse.Namespace) -> list[str]:
         value = getattr(args, name, None)
         if value is not None:
             argv += [flag, worker_path(value) if isinstance(value, Path) else str(value)]
+    if getattr(args, "refiner", None):
+        folder = Path(args.refiner)  # a refiner named by its folder travels through the map like the media
+        argv += ["--refiner", worker_path(folder) if api.looks_like_path(args.refiner) else args.refiner]
+        argv += [x for flag, name in _REFINER_VALUES if getattr(args, name, None) is not None
+                 for x in (flag, str(getattr(args, name)))]
     argv += [flag for flag, on in (("--swap-eyes", args.swap_eyes), ("--overwrite", args.overwrite)) if on]
     for src, dst in mapping:
         argv += ["--path-map", f"{src}={dst}"]

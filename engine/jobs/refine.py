@@ -247,10 +247,11 @@ class RefineStage:
         self.done, self.total = 0, 0
 
     def plan(self, shot_lengths: list[int]) -> None:
-        """Set the job's step total from its shots' lengths (for Progress)."""
+        """Start counting steps for Progress: the total of these shots' lengths (a job's, or a chunk's)."""
         from engine.refiner.tiling import plan_windows
 
         s = self.settings
+        self.done = 0
         self.total = sum(len(plan_windows(n, s.window, s.overlap)) for n in shot_lengths) * s.steps * len(self.eyes)
 
     def begin_shot(self, start: int, end: int) -> None:

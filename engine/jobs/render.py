@@ -19,6 +19,12 @@
 Rerunning resumes from the manifest (committed chunks whose files check out are kept; a damaged one
 is re-rendered); a finished render answers "up to date". `chunk` renders one chunk (farm tasks),
 `assemble` only joins committed chunks.
+
+With the diffusion refiner (`--refiner`, or the project's render settings) a chunk is a whole shot
+(the part of it inside `--frames`): the refiner's temporal windows are seeded and blended from the
+shot's first frame, so they cannot be cut; the farm then spreads shots over its workers, and a worker
+(:class:`HeldJob`) loads the refiner once for all its chunks. The frames are those of `convert
+--project` with the same refiner.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -43,6 +49,7 @@ from engine.jobs.convert import (
     DepthStage,
     Segment,
     depth_editor,
+    open_refiner,
     params_at,
     prepare_edits,
     project_clip,
@@ -50,6 +57,7 @@ from engine.jobs.convert import (
 )
 from engine.jobs.frame import FrameAssembly, eye_image
 from engine.jobs.plan import RenderPlan, job_inputs, output_paths, plan_convert
+from engine.jobs.refine import RefineStage, find_refiner
 from engine.jobs.render_chunks import (
     Chunk,
     Manifest,
@@ -102,12 +110,6 @@ class RenderRequest:
     project_file: Path | None = None
     path_map: tuple[tuple[str, str], ...] = ()
 
-    def __post_init__(self) -> None:
-        if getattr(self.convert, "refiner", None) is not None:  # windows would restart per chunk: refused, not dropped
-            raise UsageError("the chunked project render does not run the diffusion refiner",
-                             hint="Render with `spatialdreamer convert --project FILE --refiner …` (as the studio "
-                                  "queue does)")
-
     @property
     def output(self) -> Path:
         if self.convert.output is None:
@@ -145,12 +147,6 @@ def check_request(request: RenderRequest) -> ConvertRequest:
                          hint="Leave out --no-cache (point --cache-dir at shared storage on a farm)")
     if c.start is not None or c.end is not None:
         raise UsageError("render takes --frames START:END (source frames), not --start/--end")
-    # the refiner's temporal windows (seeded and blended from the shot start) would cross chunk boundaries
-    refiner = getattr(c, "refiner", None) or (c.project.render.refiner if c.project is not None else None)
-    if refiner:
-        raise UsageError(f"render does not run the diffusion refiner ({refiner}) in chunks yet",
-                         hint="Render a refined master with `spatialdreamer convert --project P`, or turn the "
-                              "refiner off in the project's render settings")
     c = with_project_media(replace(c, shots="off", project=map_project_media(c.project, request.path_map)))
     inputs = job_inputs(c) + ((Path(request.project_file),) if request.project_file is not None else ())
     refuse_inputs_as_outputs(output_paths(request.output, c.layout), inputs)
@@ -173,7 +169,16 @@ class _Job:
             raise UsageError(f"clip {self.clip.id} has no shots", hint="Cut it with `spatialdreamer project new`")
         self.device = resolve_device(convert.device)
         self.lag = convert.dvg.neighbours if convert.temporal else 0
-        self.chunks = plan_chunks(self.clip, request.shots, request.frames, request.chunk_frames, self.lag)
+        # with the refiner a chunk is a whole shot: its windows are seeded and blended from the shot start
+        per_chunk = request.chunk_frames if convert.refiner is None else max(self.clip.frame_count, 1)
+        self.chunks = plan_chunks(self.clip, request.shots, request.frames, per_chunk, self.lag)
+        self._refine_stage: RefineStage | None = None  # loaded at the first chunk, kept (HeldJob)
+        if convert.refiner is not None:  # a missing or incomplete refiner is said before any work
+            from engine.models import resolve_models_dir
+            from engine.refiner.models.loading import check_pipeline_folder
+
+            check_pipeline_folder(find_refiner(convert.refiner.model,
+                                               resolve_models_dir(convert.depth_config.models_dir)[0]))
         self.folder = request.folder()
         if not request.output.parent.is_dir():
             raise OutputError("the master's folder does not exist", path=request.output.parent, hint="Create it first")
@@ -212,7 +217,10 @@ class _Job:
             "dvg": c.dvg, "swap_eyes": c.swap_eyes, "depth": c.depth, "depth_config": depth_config,
             "stabilise": c.stabilise, "max_width": c.max_width, "bit_depth": self.bit_depth,
             "frame_size": self.plan.frame_size, "padding": self.plan.padding,
-            "intermediate": asdict(self.intermediate), "chunks": [ch.id for ch in self.chunks], "engine": 1})
+            "intermediate": asdict(self.intermediate), "chunks": [ch.id for ch in self.chunks],
+            # the refiner by its settings and folder name (a worker may see the folder elsewhere: --path-map)
+            "refiner": {**asdict(c.refiner), "model": Path(c.refiner.model).name} if c.refiner is not None else None,
+            "engine": 1})
 
     # -- files of a chunk ---------------------------------------------------------------------
 
@@ -252,12 +260,25 @@ class _Job:
             return None
         return data if isinstance(data, dict) and data.get("version") == STATE_VERSION else None
 
+    def refine_stage(self, cancel: CancelToken) -> RefineStage | None:
+        """The refiner (found, checked against free memory, loaded once per job), or None."""
+        if self.convert.refiner is None:
+            return None
+        if self._refine_stage is None:
+            self._refine_stage = open_refiner(self.convert, self.plan, self.device, cancel)
+        self._refine_stage.cancel = cancel
+        return self._refine_stage
+
     def render_chunk(self, chunk: Chunk, manifest: dict, cancel: CancelToken) -> Iterator[Progress]:
         """Render `chunk` into its intermediate(s), save the DVG state, commit it in the manifest."""
         t0 = time.perf_counter()
         yield from self.analyse(chunk, cancel)
         segment = Segment(chunk.shot_start, chunk.shot_end)
         assembly = FrameAssembly(self.convert, self.device, self.editor)
+        refiner = self.refine_stage(cancel)
+        if refiner is not None:  # the chunk is the shot's part [start, end): the windows of convert's segment
+            refiner.begin_shot(chunk.start, chunk.end)
+            refiner.plan([chunk.frames])
         yield from prepare_edits(self.editor, self.clip, segment, cancel)
         state = self._previous_state(chunk, manifest)
         if state is not None:
@@ -272,9 +293,16 @@ class _Job:
                                overwrite=True) for p in self.files(chunk)]
         written = 0
 
+        def refined(ready) -> Generator[Progress, None, list]:
+            """The chunk's frames among `ready`, through the refiner when there is one (warm-up frames
+            before the chunk and look-ahead frames after it are not the refiner's)."""
+            if refiner is None:
+                return ready
+            return (yield from refiner.push([(i, v) for i, v in ready if chunk.start <= i < chunk.end]))
+
         def emit(ready) -> Iterator[Progress]:
             nonlocal written
-            for index, views in ready:
+            for index, views in (yield from refined(ready)):
                 if chunk.start <= index < chunk.end:
                     for writer, image in zip(writers, assembly.packed(views, self.bit_depth, self.plan.padding,
                                                                       windows_at(self.clip, index)), strict=True):
@@ -288,12 +316,16 @@ class _Job:
                 params = None if self.depth.is_disparity else params_at(self.convert, frame.index, self.clip)
                 prepared = assembly.prepare(frame.index, eye_image(frame.image, self.plan.eye_size),
                                             self.depth.depth_tensor(frame.index, segment, self.device), params)
+                if refiner is not None and chunk.start <= frame.index < chunk.end:
+                    refiner.add_source(frame.index, prepared.image)
                 yield from emit(assembly.push(prepared))
             state_record = None
             if last == chunk.shot_end - 1:
                 yield from emit(assembly.flush())
-            elif self.lag:
+            elif self.lag and refiner is None:
                 state_record = self._save_state(chunk, assembly, last)
+            if refiner is not None:
+                refiner.finish_shot()
             if written != chunk.frames:
                 raise OutputError(f"chunk {chunk.id} produced {written} of {chunk.frames} frames", path=self.folder)
             commit_together(writers)

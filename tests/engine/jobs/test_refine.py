@@ -161,11 +161,3 @@ def test_bad_refiner_settings_are_usage_errors(tmp_path, models, cli):
     result = cli("convert", DEMO, "-o", tmp_path / "o.mp4", "--end", "2f", "--max-width", "64", "--models-dir",
                  models, "--refiner", "tinyrand", "--refiner-window-overlap", "9")
     assert result.code == 2 and "overlap" in result.err
-
-
-def test_the_chunked_project_render_refuses_a_refiner_rather_than_dropping_it(tmp_path):
-    from engine.jobs.render import RenderRequest
-
-    convert = api.ConvertRequest(input=None, output=tmp_path / "m.mp4", refiner=RefinerSpec("tinyrand"))
-    with pytest.raises(api.UsageError, match="refiner"):
-        RenderRequest(convert=convert)

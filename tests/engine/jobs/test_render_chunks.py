@@ -193,8 +193,9 @@ def test_bad_requests(cli, project_file, tmp_path):
     data["render"]["refiner"] = "small"
     data["clips"][0]["media"] = str(project_file.with_name("two.mp4"))
     refined.write_text(json.dumps(data))
-    r = cli("render", refined, "-o", tmp_path / "x.mkv")  # never a silently unrefined master
-    assert r.code == 2 and "refiner (small)" in r.err
+    r = cli("render", refined, "-o", tmp_path / "x.mkv")  # the project's refiner is used, so it must exist
+    assert r.code == 5 and "refiner 'small' not found" in r.err and "Traceback" not in r.err
+    assert "depth" not in r.err  # said before any work
 
 
 def test_sigkill_mid_render_then_rerun_gives_the_identical_master(project_file, reference, tmp_path):

@@ -15,7 +15,7 @@ from engine import api
 from engine.jobs.refine import RefinerSpec
 from engine.jobs.render import HeldJob, plan_render
 from tests.support.farm_project import frames_of, two_shot_project
-from tests.support.refiner import tiny_pipeline
+from tests.support.refiner import run_job, tiny_pipeline
 
 LENGTHS = (6, 5)  # the tiny refiner's windows are 4 frames (1 shared): both shots need several windows
 
@@ -41,11 +41,7 @@ def convert_request(project_file: Path, models: Path, out: Path, **changes) -> a
 
 def run(gen):
     """Drive a job generator; its return value (a RenderReport for render)."""
-    while True:
-        try:
-            next(gen)
-        except StopIteration as stop:
-            return stop.value
+    return run_job(gen)[0]
 
 
 def test_refined_render_is_convert_with_the_refiner_one_chunk_per_shot(project_file, models, tmp_path):

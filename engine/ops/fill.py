@@ -57,17 +57,23 @@ def fill_holes(
     return filled
 
 
-def _check_inputs(image: Tensor, holes: Tensor, disparity_target: Tensor, scale: float) -> None:
+def check_hole_maps(image: Tensor, holes: Tensor, **maps: Tensor) -> None:
+    """Check a fill's inputs: image (B, C, H, W) float; holes and every named map (B, 1, H, W) on its
+    device; holes bool. Raises ValueError naming the argument that is wrong."""
     if image.ndim != 4 or not image.is_floating_point():
         raise ValueError(f"image must be a float (B, C, H, W) tensor, got {tuple(image.shape)} {image.dtype}")
     b, _, h, w = image.shape
-    for name, t in (("holes", holes), ("disparity_target", disparity_target)):
+    for name, t in (("holes", holes), *maps.items()):
         if tuple(t.shape) != (b, 1, h, w):
             raise ValueError(f"{name} must be (B, 1, H, W) = {(b, 1, h, w)}, got {tuple(t.shape)}")
         if t.device != image.device:
             raise ValueError(f"image is on {image.device} but {name} on {t.device}")
     if holes.dtype != torch.bool:
         raise ValueError(f"holes must be a bool tensor, got {holes.dtype}")
+
+
+def _check_inputs(image: Tensor, holes: Tensor, disparity_target: Tensor, scale: float) -> None:
+    check_hole_maps(image, holes, disparity_target=disparity_target)
     if not math.isfinite(scale):
         raise ValueError(f"scale must be finite, got {scale}")
 

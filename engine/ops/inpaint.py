@@ -32,7 +32,7 @@ from torch import Tensor
 
 from engine.ops import _inpaint_numba
 from engine.ops._splat_numba import as_f32_array, use_numba
-from engine.ops.fill import fill_holes
+from engine.ops.fill import check_hole_maps, fill_holes
 
 BACKGROUND_TOLERANCE_PX = 1.0
 _M32 = 0xFFFFFFFF
@@ -104,16 +104,7 @@ def diffuse_background(
 
 
 def _check(image: Tensor, holes: Tensor, target_disparity: Tensor, background: Tensor) -> None:
-    if image.ndim != 4 or not image.is_floating_point():
-        raise ValueError(f"image must be a float (B, C, H, W) tensor, got {tuple(image.shape)} {image.dtype}")
-    b, _, h, w = image.shape
-    for name, t in (("holes", holes), ("target_disparity", target_disparity), ("background", background)):
-        if tuple(t.shape) != (b, 1, h, w):
-            raise ValueError(f"{name} must be (B, 1, H, W) = {(b, 1, h, w)}, got {tuple(t.shape)}")
-        if t.device != image.device:
-            raise ValueError(f"image is on {image.device} but {name} on {t.device}")
-    if holes.dtype != torch.bool:
-        raise ValueError(f"holes must be a bool tensor, got {holes.dtype}")
+    check_hole_maps(image, holes, target_disparity=target_disparity, background=background)
 
 
 def _included_neighbours(holes: Tensor, target_disparity: Tensor, background: Tensor, tolerance: float,

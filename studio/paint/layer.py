@@ -1,10 +1,12 @@
 """Where the brush meets the viewer: viewer pixels <-> source pixels, and the layer drawn over the picture.
 
-The layer is a transparent child of the viewer panel, stacked over whichever viewer (GL or CPU) is shown
-and transparent to the mouse: it draws the strokes' weight on the shown frame (painted or carried, from
-``Session.edit_overlay``), the outline of the selected stroke, the stroke being dragged, the brush cursor
-(radius and soft edge) and the shot's stroke notes. It never touches the picture itself: δ after the
-edits reaches the viewer through the session's frame path, the one the master renders with.
+The layer is a transparent child of the viewer panel, stacked over the CPU viewer and transparent to the
+mouse; over the GL viewer (a native GL window, which stacks over every sibling widget) it hides itself and
+is painted by the viewer inside its window instead (``GlViewer.overlay_painters``). Either way it draws
+the strokes' weight on the shown frame (painted or carried, from ``Session.edit_overlay``), the outline of
+the selected stroke, the stroke being dragged, the brush cursor (radius and soft edge) and the shot's
+stroke notes. It never touches the picture itself: δ after the edits reaches the viewer through the
+session's frame path, the one the master renders with.
 """
 
 from __future__ import annotations
@@ -96,21 +98,48 @@ class PaintLayer(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
         self.setGeometry(panel.rect())
+        self._host = None  # the GL viewer that paints this layer in its window, when there is one
         self.raise_()
         self.show()
 
+    def attach(self, viewer) -> None:
+        """Draw over `viewer`: inside it when it paints overlays itself (the GL viewer), else as a widget."""
+        if self._host is not None and self.paint_on in self._host.overlay_painters:
+            self._host.overlay_painters.remove(self.paint_on)
+        self._host = viewer if hasattr(viewer, "overlay_painters") else None
+        if self._host is not None:
+            self._host.overlay_painters.append(self.paint_on)
+            self.hide()
+        else:
+            self.show()
+            self.raise_()
+        self.update()
+
+    def update(self) -> None:
+        """Redraw the layer (the host viewer repaints when it paints the layer)."""
+        if self._host is not None:
+            self._host.update()
+        else:
+            super().update()
+
     def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        self.paint_on(painter)
+        painter.end()
+
+    def paint_on(self, painter: QPainter) -> None:
+        """Draw the layer with `painter` (viewer coordinates)."""
         mapping = self.tool.mapping()
         if mapping is None:
             return
-        painter = QPainter(self)
+        painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         self._weights(painter, mapping)
         self._selected(painter, mapping)
         self._drag(painter, mapping)
         self._cursor(painter, mapping)
         self._notes(painter)
-        painter.end()
+        painter.restore()
 
     def _weights(self, painter: QPainter, mapping: ViewMapping) -> None:
         image = self.tool.overlay_for_frame()
@@ -162,7 +191,7 @@ class PaintLayer(QWidget):
         if not notes or not self.tool.show_overlay:
             return
         metrics = painter.fontMetrics()
-        y = self.height() - 12.0 - (metrics.height() + 6) * len(notes)
+        y = self.tool.view_height() - 12.0 - (metrics.height() + 6) * len(notes)
         for note in notes:
             w, h = metrics.horizontalAdvance(note) + 12, metrics.height() + 6
             painter.fillRect(QRectF(8, y, w, h), _BOX)

@@ -114,7 +114,7 @@ class PaintTool(QObject):
         viewer.installEventFilter(self)
         viewer.setMouseTracking(True)
         self._watched = viewer
-        self.layer.raise_()
+        self.layer.attach(viewer)
 
     def close(self) -> None:
         self.lane.close()
@@ -162,6 +162,10 @@ class PaintTool(QObject):
             return None
         h, w = frame.rgb.shape[:2]
         return ViewMapping.of(self._watched, (w, h), source)
+
+    def view_height(self) -> int:
+        """Height of the viewer the brush works on (logical pixels)."""
+        return self._watched.height()
 
     def frame_index(self) -> int | None:
         frame = self.window.viewer.frame

@@ -1,1 +1,1 @@
-"""The stereo viewer: both eyes built live on the GPU (QOpenGLWidget + GLSL), or on the CPU without GL 3.3."""
+"""The stereo viewer: eyes built live on the GPU (a QOpenGLWindow in a widget container, GLSL), or on the CPU."""

@@ -1,4 +1,15 @@
-"""The GPU viewer widget: a QOpenGLWidget that builds both eyes live with the shaders of ``shaders/``.
+"""The GPU viewer widget: a QOpenGLWindow in a window container that builds both eyes live with the
+shaders of ``shaders/``.
+
+Why a window and not a QOpenGLWidget: one QOpenGLWidget makes Qt compose the whole top-level window
+through OpenGL on every repaint of any widget in it (on llvmpipe ~50 ms per timeline or inspector
+repaint), while a native GL window inside ``QWidget.createWindowContainer`` swaps on its own and the
+rest of the window stays on the raster backing store (~1.4 ms). :class:`GlViewer` is the QWidget the
+studio holds (focus, event filters, cursor, size); its :class:`GlSurface` child window does the GL
+work and forwards the pointer's events to it, so gestures (zoom, pan, the depth brush's event filter)
+see the same events as on any widget. What draws over the picture (the overlay, the depth brush's
+layer: :attr:`GlViewer.overlay_painters`) is painted inside the GL window, which stacks over every
+sibling widget.
 
 Dragging a keyframe only changes uniforms: the eyes are rebuilt on the GPU from the frame and
 δ textures already there, with no round trip to the engine. The eyes are rendered at the size
@@ -19,11 +30,13 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from PySide6.QtCore import QTimer, Signal
-from PySide6.QtGui import QPainter, QSurfaceFormat
-from PySide6.QtOpenGLWidgets import QOpenGLWidget
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QMouseEvent, QPainter, QSurfaceFormat, QWheelEvent
+from PySide6.QtOpenGL import QOpenGLFramebufferObject, QOpenGLPaintDevice, QOpenGLWindow
+from PySide6.QtWidgets import QWidget
 
 from studio.viewer.base import ViewerControls
 from studio.viewer.modes import EYE_MODES, FrameData, ViewState
@@ -94,8 +107,51 @@ class _Refine:
     next_row: int = 0
 
 
-class GlViewer(ViewerControls, QOpenGLWidget):
-    """Stereo viewer on the GPU.
+_FORWARDED = (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonRelease, QEvent.Type.MouseButtonDblClick,
+              QEvent.Type.MouseMove, QEvent.Type.Wheel, QEvent.Type.Enter, QEvent.Type.Leave)
+
+
+class GlSurface(QOpenGLWindow):
+    """The native GL window inside a :class:`GlViewer`: its GL calls go to the viewer, its input to the
+    viewer widget (same coordinates: the window covers the widget exactly). It never takes the keyboard
+    focus, so shortcuts and key presses stay with the widget tree."""
+
+    def __init__(self, owner: GlViewer) -> None:
+        super().__init__(QOpenGLWindow.UpdateBehavior.NoPartialUpdate)
+        self.owner = owner
+        self.setFormat(gl_format())
+        self.setFlag(Qt.WindowType.WindowDoesNotAcceptFocus, True)
+
+    def initializeGL(self) -> None:
+        self.owner._initialize_gl()
+
+    def paintGL(self) -> None:
+        self.owner._paint_gl(self.defaultFramebufferObject(), self)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() in _FORWARDED:
+            forwarded = _copy_event(event)
+            if event.type() == QEvent.Type.MouseButtonPress:
+                self.owner.setFocus(Qt.FocusReason.MouseFocusReason)
+            QCoreApplication.sendEvent(self.owner, forwarded)
+            event.setAccepted(forwarded.isAccepted())
+            return True
+        return super().event(event)
+
+
+def _copy_event(event: QEvent) -> QEvent:
+    """A copy of a pointer event for the viewer widget (positions unchanged: the surface covers it)."""
+    if isinstance(event, QWheelEvent):
+        return QWheelEvent(event.position(), event.globalPosition(), event.pixelDelta(), event.angleDelta(),
+                           event.buttons(), event.modifiers(), event.phase(), event.inverted())
+    if isinstance(event, QMouseEvent):
+        return QMouseEvent(event.type(), event.position(), event.scenePosition(), event.globalPosition(),
+                           event.button(), event.buttons(), event.modifiers())
+    return QEvent(event.type())
+
+
+class GlViewer(ViewerControls, QWidget):
+    """Stereo viewer on the GPU (a widget holding a :class:`GlSurface`).
 
     Signals:
         frame_drawn(int): a paint finished showing source frame n as it is (full-size eyes).
@@ -109,8 +165,15 @@ class GlViewer(ViewerControls, QOpenGLWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setFormat(gl_format())
         self._init_controls()
+        self.surface = GlSurface(self)
+        self.container = QWidget.createWindowContainer(self.surface, self)
+        self.container.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.container.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.container.setGeometry(self.rect())
+        # what draws over the picture after the viewer's own overlay: callables painter -> None, in
+        # widget coordinates (the depth brush's layer registers here: child widgets would be hidden)
+        self.overlay_painters: list[Callable[[QPainter], None]] = []
         self.renderer = None
         self._uploaded: int | None = None
         self._pending_frame = False
@@ -146,7 +209,57 @@ class GlViewer(ViewerControls, QOpenGLWidget):
 
     # ---------------------------------------------------------------- GL
 
-    def initializeGL(self) -> None:
+    def update(self) -> None:
+        """Schedule a paint of the GL window (the widget itself shows nothing but the window)."""
+        self.surface.update()
+
+    def repaint(self) -> None:
+        """Paint the GL window now (as QWidget.repaint: before returning)."""
+        self.surface.update()
+        if self.surface.isExposed():
+            QCoreApplication.sendEvent(self.surface, QEvent(QEvent.Type.UpdateRequest))
+
+    def resizeEvent(self, event) -> None:
+        self.container.setGeometry(self.rect())
+        super().resizeEvent(event)
+
+    def setCursor(self, cursor) -> None:
+        super().setCursor(cursor)
+        self.surface.setCursor(cursor)
+
+    def context(self):
+        return self.surface.context()
+
+    def isValid(self) -> bool:
+        return self.surface.isValid()
+
+    def makeCurrent(self) -> None:
+        self.surface.makeCurrent()
+
+    def doneCurrent(self) -> None:
+        self.surface.doneCurrent()
+
+    def grabFramebuffer(self) -> QImage:
+        """What the viewer shows now (picture and overlays), rendered into a framebuffer and read back."""
+        if not self.isValid():
+            return QImage()
+        dpr = self.devicePixelRatioF()
+        size = (max(1, round(self.width() * dpr)), max(1, round(self.height() * dpr)))
+        self.makeCurrent()
+        try:
+            fbo = QOpenGLFramebufferObject(*size)
+            fbo.bind()
+            device = QOpenGLPaintDevice(*size)
+            device.setDevicePixelRatio(dpr)
+            self._paint_gl(fbo.handle(), device, emit=False)
+            image = fbo.toImage()
+            fbo.release()
+            del fbo
+        finally:
+            self.doneCurrent()
+        return image
+
+    def _initialize_gl(self) -> None:
         version = self.context().format().version() if self.context() else (0, 0)
         if tuple(version) < GL_VERSION:
             self._fail(f"OpenGL {version[0]}.{version[1]} found, the viewer needs 3.3")
@@ -180,7 +293,8 @@ class GlViewer(ViewerControls, QOpenGLWidget):
         eye_w = w if self.eyes_hook is not None else max(2, min(w, math.ceil(w * scale)))
         return eye_w, max(2, round(eye_w * h / w))
 
-    def paintGL(self) -> None:
+    def _paint_gl(self, framebuffer: int, device, emit: bool = True) -> None:
+        """Draw into `framebuffer` (the window's, or a grab's) and paint the overlays on `device`."""
         t0 = time.perf_counter()
         self._preview_shown = False  # _build_eyes says when the eyes shown are the preview's
         r = self.renderer
@@ -195,13 +309,15 @@ class GlViewer(ViewerControls, QOpenGLWidget):
                 self._share_eyes(r)
             x, y, w, h = self.zoom.rect(widget, self.content())
             rect = (math.floor(x), math.floor(y), w, h)  # whole pixels: 1:1 shows the source pixels exactly
-            r.draw(self.defaultFramebufferObject(), widget, rect, self.state)
-        painter = QPainter(self)
+            r.draw(framebuffer, widget, rect, self.state)
+        painter = QPainter(device)
         paint_overlay(painter, (self.width(), self.height()), self.frame, self.state,
                       self.notice or self.failure)
+        for paint in self.overlay_painters:
+            paint(painter)
         painter.end()
         self.last_paint_ms = (time.perf_counter() - t0) * 1000.0
-        if self.frame is not None and r is not None:
+        if emit and self.frame is not None and r is not None:
             (self.preview_drawn if self._preview_shown else self.frame_drawn).emit(self.frame.index)
 
     def _sync_inputs(self, r) -> None:

@@ -71,8 +71,10 @@ def shared(window, qtbot, monkeypatch):
     window.headset.action.setChecked(True)
     qtbot.waitUntil(lambda: window.headset.report.status is Status.RUNNING, timeout=20_000)
     preview = made[-1]
-    qtbot.waitUntil(lambda: bool(published) and any(f.content_id == published[-1][0] for f in preview.stats.recent),
-                    timeout=20_000)
+    gl = window.viewer.viewer
+    # progressive eyes: a preview-size pair may be handed over first; wait for the full-size one to be shown
+    qtbot.waitUntil(lambda: bool(published) and gl._refine is None and gl.renderer.eye_size == (640, 360)
+                    and any(f.content_id == published[-1][0] for f in preview.stats.recent), timeout=20_000)
     return window, preview, published, headset_jobs, gl_calls, thief
 
 

@@ -39,3 +39,37 @@ def test_wheel_zooms_about_the_pointer_drag_pans_and_double_click_fits(kind, qtb
     assert viewer.zoom == Zoom()
     if isinstance(viewer, CpuViewer):
         assert viewer.close_lane() is not False
+
+
+def test_gl_window_forwards_the_pointer_to_the_viewer_widget_and_its_event_filters(qtbot):
+    """The GL viewer's picture is a native GL window: a drag and a wheel on that window (as the window
+    system delivers them) reach the viewer widget's gestures and whatever filters its events (the brush)."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtTest import QTest
+
+    class Seen(QObject):
+        def __init__(self) -> None:
+            super().__init__()
+            self.kinds: list[QEvent.Type] = []
+
+        def eventFilter(self, obj, event) -> bool:
+            self.kinds.append(event.type())
+            return False
+
+    viewer = GlViewer()
+    qtbot.addWidget(viewer)
+    viewer.resize(640, 360)
+    viewer.show()
+    qtbot.waitExposed(viewer)
+    qtbot.waitUntil(viewer.surface.isExposed, timeout=10_000)
+    seen = Seen()
+    viewer.installEventFilter(seen)
+    viewer.set_frame(FrameData(0, np.zeros((90, 160, 3), np.uint8), np.zeros((90, 160), np.float32), "00:00:00:00"))
+    viewer.set_zoom(Zoom().zoomed(2.0, (320.0, 180.0), (640.0, 360.0), (160, 90)))
+    before = viewer.zoom
+    QTest.mousePress(viewer.surface, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(300, 180))
+    QTest.mouseMove(viewer.surface, QPoint(340, 200))
+    QTest.mouseRelease(viewer.surface, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, QPoint(340, 200))
+    qtbot.waitUntil(lambda: QEvent.Type.MouseButtonRelease in seen.kinds, timeout=5_000)
+    assert viewer.zoom != before  # the drag on the GL window panned the widget's view
+    assert {QEvent.Type.MouseButtonPress, QEvent.Type.MouseMove} <= set(seen.kinds)

@@ -129,4 +129,7 @@ class ShotNormaliser:
         v = to_inverse_like(raw, self.kind)
         if self.flat:
             return np.where(np.isnan(v), np.nan, FLAT_DELTA).astype(np.float32)
-        return np.clip((hi - v) / (hi - lo), 0.0, 1.0).astype(np.float32)
+        # in place on the float32 copy: the same operations as clip((hi - v) / (hi - lo), 0, 1), no temporaries
+        np.subtract(np.float32(hi), v, out=v)
+        np.divide(v, np.float32(hi - lo), out=v)
+        return np.clip(v, 0.0, 1.0, out=v)

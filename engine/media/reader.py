@@ -4,6 +4,11 @@ Frames are numbered in presentation order from the probe's frame table (exact, V
 access seeks to the keyframe at or before the wanted frame and decodes forward; reading forward
 from where the decoder already is never seeks (the sequential fast path). An LRU cache keeps the
 most recent decoded frames; every Frame handed out owns its array (cache hits are copies).
+With :meth:`MediaReader.keep_gop` on (the studio's session), the frames a jump decodes on its way
+to the wanted one (from the keyframe, or from where the decoder stood) are kept, still in the
+decoder's YUV (:data:`KEPT_GOP_BYTES` at most), so a scrub
+that lands elsewhere in a GOP it already decoded — a backward step, a drag back and forth —
+converts a kept frame instead of seeking and decoding the GOP again.
 
 Thread-safe: frame() and each step of frames() hold a lock, so a prefetch thread may iterate
 frames() while another thread asks for single frames (each interleaving costs a seek).
@@ -30,6 +35,9 @@ from engine.media.info import MediaInfo
 from engine.media.probe import FrameTable, open_input, probe_audio, scan_media
 from engine.media.sequence import ImageSequence, is_sequence_path, read_frame, scan_sequence, sequence_info
 from engine.media.stills import is_still_path, read_still, still_info
+
+KEPT_GOP_BYTES = 192 << 20  # decoded (YUV) frames kept from the seeks' runs through a GOP
+KEPT_GOP_FRAMES = 64  # … and at most this many frames
 
 _ROTATE = {90: -1, 180: 2, 270: 1}  # display rotation (clockwise degrees) -> np.rot90 quarter turns (counter-clockwise)
 
@@ -118,10 +126,23 @@ class _VideoSource:
         self._container: av.container.InputContainer | None = None
         self._frames: Iterator[tuple[int, av.VideoFrame]] | None = None
         self._next = 0
+        self._kept: OrderedDict[int, av.VideoFrame] = OrderedDict()  # decoded on a seek's way, oldest first
+        self._keep_limit = 0  # frames kept from a jump's run (MediaReader.keep_gop)
+
+    def keep_gop(self, on: bool) -> None:
+        video = self.info.video
+        yuv_bytes = video.width * video.height * (6 if video.bit_depth > 8 else 3) // 2
+        self._keep_limit = max(0, min(KEPT_GOP_FRAMES, KEPT_GOP_BYTES // max(1, yuv_bytes))) if on else 0
+        if not on:
+            self._kept.clear()
 
     def read(self, index: int) -> np.ndarray:
         """(H, W, 3) RGB of frame `index` (0 <= index < frame_count)."""
-        frame = self._decode(index)
+        frame = self._kept.get(index)
+        if frame is None:
+            frame = self._decode(index)
+        else:
+            self._kept.move_to_end(index)
         image = self._to_rgb(frame)
         if self._rotate is not None:
             return np.ascontiguousarray(np.rot90(image, self._rotate))
@@ -129,6 +150,7 @@ class _VideoSource:
 
     def close(self) -> None:
         self._frames = None
+        self._kept.clear()
         if self._container is not None:
             self._container.close()
             self._container = None
@@ -157,7 +179,8 @@ class _VideoSource:
             key = self.table.keyframe_index_at_or_before(key - 1) if key > 0 else 0
 
     def _advance_to(self, index: int) -> av.VideoFrame | None:
-        """Decode forward to `index`; None if the decoder passes it or runs out first."""
+        """Decode forward to `index`; None if the decoder passes it or runs out first. The frames
+        decoded on the way (a jump's run, from a keyframe or from where the decoder stood) are kept."""
         assert self._frames is not None
         try:
             for found, frame in self._frames:
@@ -166,6 +189,8 @@ class _VideoSource:
                     return frame
                 if found > index:
                     break
+                if self._keep_limit:
+                    self._keep(found, frame)
         except av.FFmpegError as exc:
             raise MediaError(
                 f"cannot decode frame {index}: {exc.strerror or exc}",
@@ -174,6 +199,12 @@ class _VideoSource:
             ) from exc
         self._frames = None
         return None
+
+    def _keep(self, index: int, frame: av.VideoFrame) -> None:
+        self._kept[index] = frame
+        self._kept.move_to_end(index)
+        while len(self._kept) > self._keep_limit:
+            self._kept.popitem(last=False)
 
     def _restart(self, key: int, fresh: bool = False) -> None:
         """Position the decoder at the keyframe with index `key` (seek, or reopen when `fresh`)."""
@@ -260,6 +291,13 @@ class MediaReader:
                 self._cache.move_to_end(index)
             image = cached.copy()
         return Frame(index, self._table.time_of(index), image)
+
+    def keep_gop(self, on: bool = True) -> None:
+        """Keep the frames a jump decodes on its way (see the module notes): for interactive random
+        access (a scrub); sequential readers leave it off. No effect on stills and image sequences."""
+        if isinstance(self._source, _VideoSource):
+            with self._lock:
+                self._source.keep_gop(on)
 
     def cached(self) -> list[int]:
         """Indices of the frames in the memory cache now (oldest first)."""

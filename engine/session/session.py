@@ -133,6 +133,7 @@ class Session:
         self._request = with_project_media(replace(base, input=None, project=project, clip=clip))
         self._clip_key = clip
         self.reader = open_media(self._request.input, cache_size=frame_cache, **media_options(self._request))
+        self.reader.keep_gop()  # a scrub back into a GOP decoded once converts a kept frame, no seek
         self.eye_size = eye_size_for(self.reader.info, self._request.max_width)
         self.device = resolve_device(self._request.device)
         self._depth = DepthStage(self._request, self.eye_size, self.reader)

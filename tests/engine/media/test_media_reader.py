@@ -190,3 +190,29 @@ def test_reader_can_be_shared_between_threads(clip_mp4: Path) -> None:
             thread.join()
     assert codes == list(range(24))
     assert all(index == code for index, code in singles) and len(singles) == 6
+
+
+def test_a_seek_keeps_the_gop_it_decoded_so_stepping_back_in_it_never_seeks_again(clip_mp4: Path) -> None:
+    """Scrub latency: the frames a seek decodes from its keyframe are kept; frames of that GOP are then
+    converted from the kept ones (no seek, no decode), still frame-accurate."""
+    with open_media(clip_mp4) as reader:
+        sequential = [f.image for f in reader.frames()]
+    with MediaReader(clip_mp4, cache_size=0) as reader:  # no RGB cache: only the kept GOP can answer
+        reader.keep_gop()
+        source = reader._source
+        keys = sorted({source.table.keyframe_index_at_or_before(i) for i in range(24)})
+        start, end = next((a, b) for a, b in zip(keys, [*keys[1:], 24], strict=True) if b - a >= 4 and a > 0)
+        seeks: list[int] = []
+        restart = source._restart
+        source._restart = lambda key, fresh=False: (seeks.append(key), restart(key, fresh))[1]
+        last = end - 1
+        np.testing.assert_array_equal(reader.frame(last).image, sequential[last])  # one seek, one GOP run
+        assert seeks == [start]
+        for index in [*range(last - 1, start - 1, -1), start + 1]:  # stepping / dragging back through it
+            np.testing.assert_array_equal(reader.frame(index).image, sequential[index])
+        assert seeks == [start]
+        np.testing.assert_array_equal(reader.frame(start - 1).image, sequential[start - 1])  # another GOP
+        assert len(seeks) == 2
+    with MediaReader(clip_mp4, cache_size=0) as reader:  # off (sequential readers): nothing is kept
+        reader.frame(23)
+        assert not reader._source._kept

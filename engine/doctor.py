@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ENCODERS = (("libx264", "h264"), ("libx265", "hevc"), ("prores_ks", "prores"), ("ffv1", "ffv1"), ("aac", "audio"))
+HARDWARE_ENCODERS = ("h264_nvenc", "hevc_nvenc")
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,12 @@ def check_encoders() -> Iterator[Check]:
             yield Check(f"encoder {codec}", True, f"available ({role})")
         except Exception as exc:  # av raises several types for a missing codec
             yield Check(f"encoder {codec}", False, f"missing: {exc}")
+    from engine.media.encode import encoder_refusal
+
+    for codec in HARDWARE_ENCODERS:  # listed by FFmpeg even without a GPU: opened to tell
+        why = encoder_refusal(codec)
+        yield Check(f"encoder {codec}", why is None, f"usable (--codec {codec})" if why is None else
+                    f"not usable here ({why}): --codec {codec} is refused", required=False)
 
 
 def check_devices() -> Iterator[Check]:

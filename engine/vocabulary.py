@@ -23,8 +23,12 @@ STABILISE_MODES = ("align", "ema", "off")
 SHOT_DETECTORS = ("content", "adaptive")
 """Cut detectors: fixed threshold, or threshold relative to nearby frames."""
 
-CODECS = ("h264", "hevc", "prores", "ffv1")
-"""Video codecs a master can be written with."""
+CODECS = ("h264", "hevc", "prores", "ffv1", "h264_nvenc", "hevc_nvenc")
+"""Video codecs a master can be written with. The ``*_nvenc`` ones are NVIDIA's hardware encoders: usable
+only where FFmpeg can open them (an NVIDIA GPU and driver); elsewhere they are refused before any work."""
+
+HARDWARE_CODECS = {"h264_nvenc": "h264", "hevc_nvenc": "hevc"}
+"""Hardware encoders and the format (a software codec of :data:`CODECS`) their streams are."""
 
 DEPTH_EXPORT_FORMATS = ("png16", "exr", "npy")
 """``--export-depth-format`` values."""

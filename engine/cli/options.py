@@ -196,7 +196,9 @@ def encode_options(with_range: bool = True) -> argparse.ArgumentParser:
     """Codec, quality and (`with_range`) the --start/--end range of a video master."""
     p = _parent()
     g = p.add_argument_group("encoding")
-    g.add_argument("--codec", choices=api.CODECS, default="h264")
+    g.add_argument("--codec", choices=api.CODECS, default="h264",
+                   help="h264/hevc: libx264/libx265; h264_nvenc/hevc_nvenc: NVIDIA's hardware encoders, where an "
+                        "NVIDIA GPU and driver let FFmpeg open them (`spatialdreamer doctor` says)")
     g.add_argument("--bit-depth", type=int, choices=(8, 10), default=8)
     rate = g.add_mutually_exclusive_group()
     rate.add_argument("--crf", type=int, metavar="N", help="constant quality (h264 default 18, hevc 20)")

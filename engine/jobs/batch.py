@@ -40,7 +40,8 @@ MEDIA_EXTENSIONS = VIDEO_INPUT_EXTENSIONS | STILL_EXTENSIONS
 
 DEFAULT_TEMPLATE = "{stem}_{layout}{ext}"
 PLAYER_TEMPLATE = "{stem}{ext}"
-_CODEC_EXTENSIONS = {"h264": ".mp4", "hevc": ".mp4", "prores": ".mov", "ffv1": ".mkv"}
+_CODEC_EXTENSIONS = {"h264": ".mp4", "hevc": ".mp4", "prores": ".mov", "ffv1": ".mkv", "h264_nvenc": ".mp4",
+                     "hevc_nvenc": ".mp4"}
 
 
 @dataclass(frozen=True)

@@ -278,7 +278,7 @@ class FrameAssembly:
     def vr180_packer(self, eye: Tensor) -> Vr180Packer:
         """The VR180 projection for eyes shaped like `eye` (1, 3, H, W), built once (grids on the device)."""
         h, w = eye.shape[-2:]
-        size = vr180_size_for_eye(w, self.request.encode.codec, self.request.max_width)
+        size = vr180_size_for_eye(w, self.request.encode.format, self.request.max_width)
         if self._vr180 is None or (self._vr180.size, self._vr180.eye) != (size, (w, h)):
             self._vr180 = Vr180Packer(size, w, h, eye.device)
         return self._vr180

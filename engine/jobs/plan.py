@@ -19,7 +19,13 @@ from engine.errors import MediaError, OutputError, UsageError
 from engine.fileio import refuse_inputs_as_outputs, refuse_read_only
 from engine.jobs.request import ConvertRequest
 from engine.media import STILL_EXTENSIONS, MediaInfo, MediaReader, drops_bit_depth
-from engine.media.encode import chroma_of, drops_chroma, encoder_plan, stereo_signalling_note
+from engine.media.encode import (
+    check_encoder_usable,
+    chroma_of,
+    drops_chroma,
+    encoder_plan,
+    stereo_signalling_note,
+)
 from engine.media.sequence import SEQUENCE_EXTENSIONS, is_sequence_path, scan_sequence, source_stem
 from engine.media.sequence_writer import aov_files, eye_pattern_path, frame_paths, sequence_output_pattern
 from engine.media.tonemap import peak_nits
@@ -186,7 +192,7 @@ def _needs_even(request: ConvertRequest) -> tuple[bool, bool]:
 
 def _check_h264_size(width: int, height: int, request: ConvertRequest) -> None:
     macroblocks = -(-width // 16) * -(-height // 16)
-    if request.encode.codec == "h264" and macroblocks > H264_MAX_MACROBLOCKS:
+    if request.encode.format == "h264" and macroblocks > H264_MAX_MACROBLOCKS:
         raise OutputError(
             f"a {width}x{height} {request.layout} frame exceeds H.264 level 5.2 (at most 4096x2304 "
             "or 8.9 Mpixel), which players and headsets decode",
@@ -261,7 +267,7 @@ def vr180_sizes(request: ConvertRequest, info: MediaInfo) -> tuple[tuple[int, in
     if info.video.projection == "equirect-180":  # already VR180 (mono): passed through, only packed and tagged
         eye = eye_size_for(info, request.max_width)
         return eye, packed_size(eye[0], eye[1], "sbs-full")
-    codec = request.encode.codec
+    codec = request.encode.format
     eye = eye_size_for(info, vr180_flat_width(info.video.width, codec, request.max_width))
     size = vr180_size_for_eye(eye[0], codec, request.max_width)
     return eye, (2 * size, size)
@@ -290,6 +296,8 @@ def _check_request(request: ConvertRequest, info: MediaInfo) -> None:
         raise UsageError(f"{suffix or 'no extension'} is not a video container", path=request.output,
                          hint="Use .mp4, .mov or .mkv, a sequence such as out.%06d.exr (or `spatialdreamer frame` "
                               "for one still)")
+    if not info.is_still:
+        check_encoder_usable(request.encode)
 
 
 def _notes(request: ConvertRequest, info: MediaInfo, padding: tuple[int, int]) -> list[str]:
@@ -358,7 +366,7 @@ def hdr_note(request: ConvertRequest, info: MediaInfo) -> str | None:
         return (f"source is {kind} HDR: this 8-bit master keeps its {video.color_trc} / {video.color_primaries} tags "
                 "but bands, and no tone mapping is done (use --codec hevc --bit-depth 10 to keep HDR, or --tonemap for "
                 "an SDR master)")
-    if (video.mastering_display or video.content_light) and request.encode.codec != "hevc":
+    if (video.mastering_display or video.content_light) and request.encode.format != "hevc":
         return (f"source is {kind} HDR with mastering display / light level data: the {request.encode.codec} "
                 "master keeps its colour tags, but only HEVC masters carry that data (use --codec hevc --bit-depth 10)")
     return None

@@ -11,7 +11,7 @@ import av
 
 from engine.errors import OutputError, UsageError
 from engine.media.info import MediaInfo
-from engine.vocabulary import CODECS
+from engine.vocabulary import CODECS, HARDWARE_CODECS
 
 X26X_PRESETS = (
     "ultrafast",
@@ -30,8 +30,18 @@ PIX_FMTS = ("yuv420p", "yuv422p", "yuv444p")
 """`--pix-fmt` for h264/hevc masters (the bit depth adds the 10le suffix); 4:2:0 is what players decode."""
 STEREO_MODES = ("left_right", "top_bottom", "anaglyph_cyan_red")
 CONTAINERS = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska"}
-_ENCODERS = {"h264": "libx264", "hevc": "libx265", "prores": "prores_ks", "ffv1": "ffv1"}
+_ENCODERS = {"h264": "libx264", "hevc": "libx265", "prores": "prores_ks", "ffv1": "ffv1",
+             "h264_nvenc": "h264_nvenc", "hevc_nvenc": "hevc_nvenc"}
 _DEFAULT_CRF = {"h264": 18, "hevc": 20}
+#: x264/x265 preset -> NVENC preset (p1 fastest .. p7 best), so `--preset` means the same trade on both
+_NVENC_PRESETS = {"ultrafast": "p1", "superfast": "p1", "veryfast": "p2", "faster": "p3", "fast": "p3",
+                  "medium": "p4", "slow": "p5", "slower": "p6", "veryslow": "p7", "placebo": "p7"}
+
+
+def codec_format(codec: str) -> str:
+    """The stream format a `--codec` writes: 'h264' for h264 and h264_nvenc, 'hevc' for hevc and hevc_nvenc,
+    else the codec itself."""
+    return HARDWARE_CODECS.get(codec, codec)
 
 
 @dataclass(frozen=True)
@@ -62,17 +72,22 @@ class EncodeSettings:
     def __post_init__(self) -> None:
         if self.pix_fmt is not None and self.pix_fmt not in PIX_FMTS:
             raise UsageError(f"unknown --pix-fmt {self.pix_fmt!r}", hint=f"Use one of {', '.join(PIX_FMTS)}")
-        if self.pix_fmt is not None and self.codec not in _DEFAULT_CRF:
+        if self.pix_fmt is not None and self.format not in _DEFAULT_CRF:
             raise UsageError(f"--pix-fmt is for h264/hevc; {self.codec} sets its own",
                              hint="ffv1 is lossless RGB; for ProRes use --prores-profile 4444 (4:4:4) or hq (4:2:2)")
         if self.codec not in CODECS:
             raise UsageError(f"unknown codec {self.codec!r}", hint=f"Use one of {', '.join(CODECS)}")
         if self.bit_depth not in (8, 10) and not (self.codec == "ffv1" and self.bit_depth == 16):
             raise UsageError(f"bit depth {self.bit_depth} is not supported", hint="Use 8 or 10")
-        if self.codec == "h264" and self.bit_depth != 8:
+        if self.format == "h264" and self.bit_depth != 8:
             raise OutputError(
                 "H.264 output is 8-bit only", hint="Use --codec hevc, prores or ffv1 for 10-bit"
             )
+        if self.codec in HARDWARE_CODECS and self.pix_fmt == "yuv422p":
+            raise UsageError(f"{self.codec} does not encode 4:2:2", hint="Use --pix-fmt yuv420p or yuv444p, "
+                                                                         "or the software encoder (--codec hevc)")
+        if self.codec in HARDWARE_CODECS and self.pix_fmt == "yuv444p" and self.bit_depth > 8:
+            raise UsageError(f"{self.codec} writes 10-bit only as 4:2:0", hint="Use --pix-fmt yuv420p")
         self._check_rate_control()
         if self.prores_profile not in PRORES_PROFILES:
             raise UsageError(f"unknown ProRes profile {self.prores_profile!r}", hint="Use 'hq' or '4444'")
@@ -80,7 +95,7 @@ class EncodeSettings:
     def _check_rate_control(self) -> None:
         if self.crf is not None and self.bitrate is not None:
             raise UsageError("crf and bitrate are exclusive", hint="Give one of them")
-        lossy = self.codec in _DEFAULT_CRF
+        lossy = self.format in _DEFAULT_CRF
         if not lossy and (self.crf is not None or self.bitrate is not None):
             raise UsageError(f"{self.codec} takes no crf or bitrate", hint="Leave them out for prores/ffv1")
         if self.crf is not None and not 0 <= self.crf <= 51:
@@ -89,6 +104,11 @@ class EncodeSettings:
             raise UsageError(f"bitrate {self.bitrate} must be positive (bits per second)")
         if self.preset is not None and self.preset not in X26X_PRESETS:
             raise UsageError(f"unknown preset {self.preset!r}", hint=f"Use one of {', '.join(X26X_PRESETS)}")
+
+    @property
+    def format(self) -> str:
+        """The stream format written (:func:`codec_format`): 'h264', 'hevc', 'prores' or 'ffv1'."""
+        return codec_format(self.codec)
 
     @property
     def output_bit_depth(self) -> int:
@@ -150,10 +170,46 @@ def encoder_plan(settings: EncodeSettings) -> EncoderPlan:
         return EncoderPlan("ffv1", pix_fmt, {"level": "3", "slicecrc": "1"})
     base = settings.pix_fmt or "yuv420p"
     pix_fmt = base if settings.bit_depth == 8 else f"{base}10le"
+    crf = str(settings.crf if settings.crf is not None else _DEFAULT_CRF[settings.format])
+    if codec in HARDWARE_CODECS:  # NVENC: its own presets; constant quality is VBR with a cq target
+        options = {"preset": _NVENC_PRESETS[settings.preset or "medium"]}
+        if settings.bitrate is None:
+            options.update(rc="vbr", cq=crf)
+        return EncoderPlan(_ENCODERS[codec], "p010le" if settings.bit_depth > 8 else pix_fmt, options,
+                           settings.bitrate)
     options = {"preset": settings.preset or "medium"}
     if settings.bitrate is None:
-        options["crf"] = str(settings.crf if settings.crf is not None else _DEFAULT_CRF[codec])
+        options["crf"] = crf
     return EncoderPlan(_ENCODERS[codec], pix_fmt, options, settings.bitrate)
+
+
+@functools.cache
+def encoder_refusal(encoder: str) -> str | None:
+    """Why FFmpeg's `encoder` cannot encode on this machine (None when it opens).
+
+    Listing is not enough for hardware encoders: PyAV's FFmpeg lists h264_nvenc / hevc_nvenc even where
+    no NVIDIA GPU or driver exists, so the encoder is opened on a small frame to find out (milliseconds).
+    """
+    from fractions import Fraction
+
+    try:
+        ctx = av.CodecContext.create(encoder, "w")
+        ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 256, 256, "yuv420p", Fraction(1, 25)
+        ctx.open()
+    except Exception as exc:  # av raises several types (UnknownCodecError, PermissionError, OSError ...)
+        return str(getattr(exc, "strerror", None) or exc).strip() or type(exc).__name__
+    return None
+
+
+def check_encoder_usable(settings: EncodeSettings) -> None:
+    """Refuse a hardware `--codec` this machine cannot open, before any work (UsageError, exit 2)."""
+    if settings.codec not in HARDWARE_CODECS:
+        return
+    why = encoder_refusal(_ENCODERS[settings.codec])
+    if why is not None:
+        raise UsageError(f"--codec {settings.codec}: NVIDIA's hardware encoder cannot be opened here ({why})",
+                         hint=f"It needs an NVIDIA GPU with its driver; use --codec {settings.format} "
+                              "(the software encoder) instead")
 
 
 def container_format(path: Path, settings: EncodeSettings) -> str:
@@ -164,7 +220,7 @@ def container_format(path: Path, settings: EncodeSettings) -> str:
         raise OutputError(
             f"unknown video extension {suffix or '(none)'!r}", path=path, hint="Use .mp4, .mov or .mkv"
         )
-    if settings.codec == "prores" and muxer == "mp4":
+    if settings.format == "prores" and muxer == "mp4":
         raise OutputError(
             "ProRes does not belong in .mp4", path=path, hint="Use a .mov or .mkv output for ProRes"
         )

@@ -258,8 +258,8 @@ class VideoWriter:
         if self._plan.encoder == "libx265":
             options["x265-params"] = ":".join(["log-level=error", *hdr_params(source, self.settings.bit_depth,
                                                                               self._tonemap is not None)])
-            if muxer != "matroska":
-                ctx.codec_tag = "hvc1"
+        if self.settings.format == "hevc" and muxer != "matroska":
+            ctx.codec_tag = "hvc1"
         ctx.options = options
         self._colour.apply(ctx)
         if muxer == "matroska" and stereo_mode is not None:

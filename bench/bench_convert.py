@@ -64,8 +64,9 @@ def _child(cmd: list[str], frames: int, args: list[str]) -> dict:
     wall = time.perf_counter() - t0
     rss_kib, cpu = done.stderr.rsplit("USAGE", 1)[1].split()[:2]
     return {"wall_s": round(wall, 2), "cpu_s": round(float(cpu), 2), "frames": frames,
-            "fps": round(frames / wall, 2), "peak_rss_mib": round(int(rss_kib) / 1024, 1), "args": args,
-            "load_before": [round(x, 2) for x in load]}
+            "fps": round(frames / wall, 2), "cpu_ms_per_frame": round(1000 * float(cpu) / frames, 1),
+            "peak_rss_mib": round(int(rss_kib) / 1024, 1), "args": args,
+            "load_before": [round(x, 2) for x in load], "load_after": [round(x, 2) for x in os.getloadavg()]}
 
 
 def run_convert(src: Path, dst: Path, extra: list[str]) -> dict:
@@ -135,7 +136,8 @@ def main() -> None:
         extra = f"  ratio {r['ratio_to_reference']} (CPU {r['cpu_ratio_to_reference']})" \
             if "ratio_to_reference" in r else ""
         print(f"{name:<24} {r['frames']:>5} frames  {r['wall_s']:7.2f} s  {r['fps']:6.2f} fps  CPU {r['cpu_s']:7.2f} s"
-              f"  peak RSS {r['peak_rss_mib']:7.1f} MiB  load {r['load_before'][0]}{extra}")
+              f" ({r['cpu_ms_per_frame']:.0f} ms/frame)  peak RSS {r['peak_rss_mib']:7.1f} MiB"
+              f"  load {r['load_before'][0]} -> {r['load_after'][0]}{extra}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2) + "\n")
 

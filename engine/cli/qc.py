@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from engine import api
-from engine.cli.options import common_options, positive_int
+from engine.cli.options import common_options, frame_rate, positive_int
 from engine.cli.progress import run_job
 
 NAME = "qc"
@@ -26,6 +26,7 @@ EXAMPLES = """examples:
   spatialdreamer qc master_sbs.mp4 --layout sbs-full --screen headset -o qc.html   # a master, from its pixels
   spatialdreamer qc master.mkv --screen desktop --budget -1 2.5 --fail-on windows  # CI gate: exit 6 on failure
   spatialdreamer qc shot.mp4 --screen tv65 --suggest graded.sdproj    # write the suggested per-shot grades
+  spatialdreamer qc plates/sh010.%06d.exr --fps 24 -o qc.html     # a plate sequence, as convert renders it
 
 A file that declares stereo packing (Matroska StereoMode, H.264 frame packing) is checked as a
 master; pass --layout for one that does not. Anything else is a mono source, checked as `convert`
@@ -39,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p = subparsers.add_parser(NAME, help="stereo QC: parallax budget, windows, suggestions, HTML report",
                               epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
                               parents=[common_options()])
-    p.add_argument("input", type=Path, help="a source video, a project (.sdproj) or a stereo master")
+    p.add_argument("input", type=Path, help="a source video or image sequence, a project (.sdproj) or a stereo master")
     p.add_argument("--screen", default="tv65", metavar="|".join(api.SCREEN_NAMES),
                    help="screen preset whose budget and geometry apply (default tv65)")
     p.add_argument("--budget", type=float, nargs=2, metavar=("MIN", "MAX"),
@@ -63,6 +64,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     g.add_argument("--depth-model", choices=api.MODEL_NAMES, default="auto")
     g.add_argument("--stabilise", choices=api.STABILISE_MODES, default="align")
     g.add_argument("--shots", default="auto", metavar="auto|off|FILE")
+    g.add_argument("--bars", choices=("auto", "off"), default="auto",
+                   help="auto: letterbox/pillarbox bars as convert finds them (d = 0, left out of the check)")
+    q = p.add_argument_group("image sequences (INPUT plate.%%06d.exr, plate.####.dpx or a folder of one numbered run)")
+    q.add_argument("--fps", type=frame_rate, metavar="RATE",
+                   help="frame rate of an image-sequence input (required for sequences): 24, 23.976, 24000/1001")
+    q.add_argument("--fill-gaps", choices=("fail", "hold"), default="fail",
+                   help="a gap in the numbering: fail (default) or hold (repeat the frame before the gap)")
     return p
 
 
@@ -75,7 +83,7 @@ def _source_settings(args: argparse.Namespace, media: Path, project) -> api.Conv
         input=media, params=params, project=project, max_width=args.max_width, shots=args.shots,
         depth_config=api.DepthConfig(model=args.depth_model, models_dir=args.models_dir, device=args.device),
         stabilise=api.StabiliseConfig(mode=args.stabilise), device=args.device, cache_dir=args.cache_dir,
-        use_cache=not args.no_cache)
+        use_cache=not args.no_cache, bars=args.bars, fps=args.fps, fill_gaps=args.fill_gaps)
 
 
 def request_from_args(args: argparse.Namespace) -> api.QcRequest:

@@ -42,10 +42,11 @@ from engine.jobs.frame import (
     depth_to_tensor,
     eye_image,
     make_stereo_renderer,
+    source_image,
     to_image,
     to_tensor,
 )
-from engine.jobs.plan import RenderPlan, hole_mask_paths, job_inputs, plan_convert
+from engine.jobs.plan import RenderPlan, hole_mask_paths, job_inputs, plan_convert, renders_scene
 from engine.jobs.pools import stage_ahead
 from engine.jobs.refine import RefineStage
 from engine.jobs.request import ConvertRequest, media_options, with_project_media
@@ -142,14 +143,32 @@ def range_key(segment: Segment, bars: Bars | None = None) -> str:
     return f"range-{segment.end}{suffix}"
 
 
-def find_bars(request: ConvertRequest, reader: MediaReader, plan: RenderPlan, samples: int = 9) -> Bars | None:
-    """Letterbox / pillarbox bars of the job's range at eye size (`--bars auto`), from up to `samples`
-    frames spread over it; None with `--bars off` or when there are none."""
-    if request.bars == "off" or plan.is_still:
+def segment_bars(mode: str, reader: MediaReader, segment: Segment, eye_size: tuple[int, int],
+                 samples: int = 9) -> Bars | None:
+    """Letterbox / pillarbox bars of one segment (a shot: bars change at cuts) at eye size, from up to
+    `samples` frames spread over it; None with `--bars off`, for a still, or when there are none.
+
+    The one detection convert, the farm's chunks, the studio session and `qc` share (through
+    :meth:`DepthStage.bars_for`), so a preview, a QC run and a chunked render keep the master's bars.
+    """
+    if mode == "off" or reader.info.is_still or segment.end <= segment.start:
         return None
-    picks = sorted({plan.start + (plan.frame_count - 1) * k // max(1, samples - 1) for k in range(samples)})
+    n = segment.end - segment.start
+    picks = sorted({segment.start + (n - 1) * k // max(1, samples - 1) for k in range(samples)})
     bars = detect_bars([reader.frame(i).image for i in picks])
-    return None if bars is None else bars.scaled(plan.eye_size)
+    return None if bars is None else bars.scaled(eye_size)
+
+
+def bars_notes(depth: DepthStage, segments: list[Segment]) -> list[str]:
+    """What the bars found per segment are, for the user: one note when every segment has the same."""
+    found = [(segment, depth.bars_for(segment)) for segment in segments]
+    kept = "kept flat on the screen plane and out of the depth range"
+    if all(b is None for _, b in found):
+        return []
+    if len({None if b is None else b.describe() for _, b in found}) == 1:
+        return [f"letterbox/pillarbox bars ({found[0][1].describe()} at eye size): {kept}"]
+    return [f"frames {s.start}-{s.end - 1}: letterbox/pillarbox bars ({b.describe()} at eye size): {kept}"
+            for s, b in found if b is not None]
 
 
 class DepthStage:
@@ -171,7 +190,9 @@ class DepthStage:
         self.store: dict[int, object] = {}
         self.spool: DepthSpool | None = None
         self.fixed_range: tuple[float, float] | None = None
-        self.bars: Bars | None = None  # letterbox / pillarbox at eye size: out of the normalisation
+        self.bars_mode = request.bars  # letterbox / pillarbox bars (per segment, at eye size): out of δ's range
+        self._bars_reader = reader
+        self._bars: dict[tuple[int, int], Bars | None] = {}
         if request.depth is not None:
             spec = request.depth
             self.imported = ImportedDepth(spec.path, spec.kind, spec.scale)
@@ -194,6 +215,13 @@ class DepthStage:
                 "provider": depth_params_fingerprint(request.depth_config, self.provider.name,
                                                      getattr(self.provider, "version", "1")),
                 "eye_size": list(eye_size), "stabilise": asdict(request.stabilise)})
+
+    def bars_for(self, segment: Segment) -> Bars | None:
+        """The segment's letterbox / pillarbox bars at eye size (:func:`segment_bars`, found once)."""
+        key = (segment.start, segment.end)
+        if key not in self._bars:
+            self._bars[key] = segment_bars(self.bars_mode, self._bars_reader, segment, self.eye_size)
+        return self._bars[key]
 
     @property
     def is_disparity(self) -> bool:
@@ -266,7 +294,8 @@ class DepthStage:
             yield Progress("depth", done + segment.end - segment.start, total)
             return
         norm = self.normalisers[segment.start] = ShotNormaliser(self.kind)
-        bar_mask = None if self.bars is None else self.bars.mask()
+        bars = self.bars_for(segment)
+        bar_mask = None if bars is None else bars.mask()
         for k, raw in enumerate(self._maps(reader, segment)):
             cancel.check()
             norm.update(raw if bar_mask is None else np.where(bar_mask, np.nan, raw).astype(np.float32))
@@ -274,7 +303,7 @@ class DepthStage:
         norm.finalize()
         if self.spool is None and self.imported is None:  # the studio session reads the shot range here
             lo, hi = norm.range
-            self._segment_store(segment).put_meta(range_key(segment, self.bars), {"lo": lo, "hi": hi})
+            self._segment_store(segment).put_meta(range_key(segment, bars), {"lo": lo, "hi": hi})
         if norm.note:
             self.notes.append(f"frames {segment.start}-{segment.end - 1}: {norm.note}")
 
@@ -283,7 +312,7 @@ class DepthStage:
         if self.spool is not None or self.imported is not None or self.provider is None:
             return None
         store = self._segment_store(segment)
-        meta = store.get_meta(range_key(segment, self.bars))
+        meta = store.get_meta(range_key(segment, self.bars_for(segment)))
         if meta is None or not store.has_all(range(segment.start, segment.end)):
             return None
         try:
@@ -383,7 +412,6 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
     bit_depth = plan.image_bits or request.encode.bit_depth
     editor = None if depth.is_disparity else depth_editor(clip, reader, depth)
     assembly = FrameAssembly(assembly_request(request, plan), device, editor, refiner)
-    assembly.set_bars(depth.bars)
     if refiner is not None:
         refiner.plan([s.end - s.start for s in segments])
 
@@ -412,6 +440,7 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
     try:
         for segment in segments:
             assembly.begin_shot(segment.start, segment.end)
+            assembly.set_bars(depth.bars_for(segment))
             yield from prepare_edits(editor, clip, segment, cancel)
             staged = staged_frames(request, plan, reader, depth, clip, segment, assembly, device)
             for frame, prepared in stage_ahead(staged, maxsize=1, name="stage-render"):  # ~135 MB a 1080p frame
@@ -443,7 +472,7 @@ def staged_frames(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
     """
     for frame in prefetch(reader.frames(segment.start, segment.end), maxsize=2, name="decode-render"):
         params = None if depth.is_disparity else params_at(request, frame.index, clip)
-        prepared = assembly.prepare(frame.index, eye_image(frame.image, plan.eye_size),
+        prepared = assembly.prepare(frame.index, source_image(frame, plan.eye_size),
                                     depth.depth_tensor(frame.index, segment, device), params)
         yield frame, assembly.stage(prepared)
 
@@ -546,12 +575,10 @@ def _convert_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
     depth = DepthStage(request, plan.eye_size, reader)
     exporter = make_exporter(request, plan, reader, depth.kind)
     try:
-        depth.bars = find_bars(request, reader, plan)
-        if depth.bars is not None:
-            yield Progress("note", 0, 0, message=f"letterbox/pillarbox bars ({depth.bars.describe()} at eye size): "
-                                                 "kept flat on the screen plane and out of the depth range")
         clip = yield from job_clip(request, reader, plan, cancel)
         segments = segments_for(plan, clip.cuts())
+        for note in bars_notes(depth, segments):
+            yield Progress("note", 0, 0, message=note)
         if len(segments) > 1:
             yield Progress("note", 0, 0, message=f"{len(segments)} shots: depth is normalised per shot")
         done = 0
@@ -626,7 +653,7 @@ def convert(request: ConvertRequest, cancel: CancelToken | None = None) -> Itera
     """Run one conversion, yielding Progress; raises engine.errors on bad input or output."""
     cancel = cancel or CancelToken()
     request = with_project_media(request)
-    with open_media(request.input, **media_options(request)) as reader:
+    with open_media(request.input, scene=renders_scene(request), **media_options(request)) as reader:
         plan = plan_convert(request, reader)
         for note in plan.notes:
             yield Progress("note", 0, 0, message=note)

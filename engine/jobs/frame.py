@@ -45,11 +45,27 @@ def eye_image(image: np.ndarray, eye_size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, eye_size, interpolation=cv2.INTER_AREA)
 
 
+def source_image(frame, eye_size: tuple[int, int]) -> np.ndarray:
+    """The picture a frame's eyes are rendered from, at eye size: the decoded (H, W, 3) uint8/uint16 frame,
+    or — for an EXR plate read with its linear values (`Frame.scene`, an EXR output) — those values on the
+    sRGB curve extended past [0, 1] (float32; engine.media.sequence.srgb_encode_extended), so highlights
+    above 1.0 go through the render and come back exactly. Depth and analysis always use `frame.image`."""
+    if getattr(frame, "scene", None) is None:
+        return eye_image(frame.image, eye_size)
+    from engine.media.sequence import srgb_encode_extended
+
+    return eye_image(srgb_encode_extended(frame.scene), eye_size)
+
+
 def to_tensor(image: np.ndarray, device: torch.device) -> Tensor:
-    """(H, W, 3) uint8/uint16 -> (1, 3, H, W) float32 in [0, 1] on `device`."""
-    scale = 65535.0 if image.dtype == np.uint16 else 255.0
+    """(H, W, 3) uint8/uint16 -> (1, 3, H, W) float32 in [0, 1] on `device`; float32 (extended sRGB of an
+    EXR plate, :func:`source_image`) is taken as it is."""
     t = torch.from_numpy(np.ascontiguousarray(image)).to(device)
-    return t.permute(2, 0, 1).unsqueeze(0).to(torch.float32).div_(scale)
+    t = t.permute(2, 0, 1).unsqueeze(0)
+    if image.dtype == np.float32:
+        return t.to(torch.float32, copy=True)  # never the caller's memory
+    scale = 65535.0 if image.dtype == np.uint16 else 255.0
+    return t.to(torch.float32).div_(scale)
 
 
 def depth_to_tensor(values: np.ndarray, device: torch.device) -> Tensor:
@@ -57,8 +73,18 @@ def depth_to_tensor(values: np.ndarray, device: torch.device) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32)).to(device)[None, None]
 
 
+FLOAT_IMAGE = 32
+"""`to_image` bit depth for an EXR output of an EXR plate: float32, unclipped (extended sRGB)."""
+
+
 def to_image(t: Tensor, bit_depth: int, padding: tuple[int, int] = (0, 0)) -> np.ndarray:
-    """(1, 3, H, W) float [0, 1] -> (H + pad_b, W + pad_r, 3) uint8 (bit_depth 8) or uint16, edge-padded."""
+    """(1, 3, H, W) float [0, 1] -> (H + pad_b, W + pad_r, 3) uint8 (bit_depth 8) or uint16, edge-padded;
+    bit_depth FLOAT_IMAGE (32) gives float32 with nothing clipped."""
+    if bit_depth == FLOAT_IMAGE:
+        out = np.ascontiguousarray(t[0].permute(1, 2, 0).to(torch.float32).cpu().numpy())
+        if any(padding):
+            out = np.pad(out, ((0, padding[1]), (0, padding[0]), (0, 0)), mode="edge")
+        return out
     high = bit_depth > 8
     hwc = t[0].permute(1, 2, 0).clamp(0.0, 1.0).mul(65535.0 if high else 255.0).round_()
     out = hwc.to(torch.int32).cpu().numpy().astype(np.uint16) if high else hwc.to(torch.uint8).cpu().numpy()
@@ -183,15 +209,15 @@ class FrameAssembly:
         """
         image_t = to_tensor(image, self.device)
         if params is None:
-            return PreparedFrame(index, image_t, None, self._flat_bars(depth))
+            return PreparedFrame(index, image_t, None, self.flat_bars(depth))
         frame = self.graded(index, image_t, edited_depth(depth, index, image_t, self.editor), params)
-        return PreparedFrame(frame.index, frame.image, frame.delta, self._flat_bars(frame.disparity))
+        return PreparedFrame(frame.index, frame.image, frame.delta, self.flat_bars(frame.disparity))
 
     def set_bars(self, bars) -> None:
         """Letterbox / pillarbox bars (engine.ops.bars.Bars at eye size, or None) to keep at d = 0."""
         self._bars = None if bars is None else torch.from_numpy(bars.mask()).to(self.device)[None, None]
 
-    def _flat_bars(self, disparity: Tensor) -> Tensor:
+    def flat_bars(self, disparity: Tensor) -> Tensor:
         """(1, 1, H, W) disparity with the bars on the screen plane (CONVENTIONS.md: d = 0)."""
         if self._bars is None:
             return disparity

@@ -641,7 +641,7 @@ def _convert_request(request: PairRequest, source: Path) -> ConvertRequest:
     r = request
     return ConvertRequest(input=source, depth_config=r.depth_config, stabilise=r.stabilise,
                           max_width=r.max_width, device=r.device, shots=r.shots, shot_detect=r.shot_detect,
-                          cache_dir=r.cache_dir, use_cache=r.use_cache)
+                          cache_dir=r.cache_dir, use_cache=r.use_cache, bars="off")
 
 
 def _range_plan(plan: ClipPlan) -> RenderPlan:

@@ -242,22 +242,52 @@ def aov_written_files(request: ConvertRequest, outputs: tuple[Path, ...], first:
 
 def check_vr180(request: ConvertRequest) -> None:
     """--vr180 is full side by side, and its far plane may not pass infinity on the virtual screen
-    (behind-screen parallax at most IPD / screen width = 2.17 % of the picture; the constant grade is
-    checked here, a project's keyframes are not)."""
+    (behind-screen parallax at most IPD / screen width = 2.17 % of the picture): the constant grade, and
+    with a project every frame of every shot's keyframed grade (D and c are interpolated separately, so
+    their product can peak between keyframes)."""
     if request.layout != "sbs-full":
         raise UsageError(f"--vr180 is side by side, one full 180° view per eye; it cannot be {request.layout}",
                          hint="Leave --layout out (or give sbs-full)")
-    if request.project is not None:
-        return
-    far = request.params.divergence / 100 * (1 - request.params.convergence)
     limit = max_far_parallax()
-    if far > limit + 1e-9:
-        most = limit * 100 / (1 - request.params.convergence)
-        raise UsageError(f"--divergence {request.params.divergence:g} with --convergence "
-                         f"{request.params.convergence:g} puts the far plane {far * 100:.2f} % of the width "
-                         f"behind the screen, beyond infinity in VR180 (at most {limit * 100:.2f} %: 65 mm on "
-                         "the 3 m virtual screen)", hint=f"Use --divergence {math.floor(most * 100) / 100:g} or "
-                                                          "less, or a higher --convergence")
+    if request.project is None:
+        far = request.params.divergence / 100 * (1 - request.params.convergence)
+        if far > limit + 1e-9:
+            most = limit * 100 / (1 - request.params.convergence)
+            raise UsageError(f"--divergence {request.params.divergence:g} with --convergence "
+                             f"{request.params.convergence:g} puts the far plane {far * 100:.2f} % of the width "
+                             f"behind the screen, beyond infinity in VR180 (at most {limit * 100:.2f} %: 65 mm on "
+                             "the 3 m virtual screen)", hint=f"Use --divergence {math.floor(most * 100) / 100:g} "
+                                                              "or less, or a higher --convergence")
+        return
+    worst = vr180_worst_frame(request)
+    if worst is not None and worst[0] > limit + 1e-9:
+        far, number, shot, frame, params = worst
+        most = limit * 100 / (1 - params.convergence)
+        raise UsageError(f"shot {number} (frames {shot.start}-{shot.end - 1}) of the project has divergence "
+                         f"{params.divergence:g} with convergence {params.convergence:g} at frame {frame}: the far "
+                         f"plane is {far * 100:.2f} % of the width behind the screen, beyond infinity in VR180 (at "
+                         f"most {limit * 100:.2f} %: 65 mm on the 3 m virtual screen)",
+                         hint=f"Key that shot's divergence to {math.floor(most * 100) / 100:g} or less there, or "
+                              "its convergence higher")
+
+
+def vr180_worst_frame(request: ConvertRequest):
+    """(far-plane parallax as a fraction of the width, shot number from 1, shot, source frame, StereoParams)
+    of the frame of the request's project clip whose grade reaches farthest behind the screen (shots
+    without keyframes take the request's constant grade); None when the clip has no shots."""
+    try:
+        clip = request.project.clip(request.clip)
+    except KeyError:
+        return None  # said by the job itself (engine.jobs.convert.project_clip)
+    worst = None
+    for number, shot in enumerate(clip.shots, 1):
+        frames = range(shot.start, shot.end) if shot.grade.is_keyed else range(shot.start, shot.start + 1)
+        for frame in frames:
+            params = shot.grade.at(frame) if shot.grade.is_keyed else request.params
+            far = params.divergence / 100 * (1 - params.convergence)
+            if worst is None or far > worst[0]:
+                worst = (far, number, shot, frame, params)
+    return worst
 
 
 def vr180_sizes(request: ConvertRequest, info: MediaInfo) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -360,8 +390,9 @@ def hdr_note(request: ConvertRequest, info: MediaInfo) -> str | None:
     if request.tonemap:
         if sequence_output_pattern(request.output) is not None:
             return "--tonemap applies to video masters; the sequence keeps the source's HDR signal"
-        return (f"source is {kind} HDR: tone-mapped to SDR BT.709 (peak {peak_nits(video.mastering_display):.0f} "
-                "cd/m² to SDR white, reference white 203 cd/m²) and tagged BT.709")
+        peak = peak_nits(video.mastering_display) if video.color_trc == "smpte2084" else 1000.0
+        return (f"source is {kind} HDR: tone-mapped to SDR BT.709 (peak {peak:.0f} cd/m² rolled off to SDR white "
+                "at 203 cd/m² by the BT.2390 EETF; levels below the knee kept) and tagged BT.709")
     if request.encode.output_bit_depth < 10:
         return (f"source is {kind} HDR: this 8-bit master keeps its {video.color_trc} / {video.color_primaries} tags "
                 "but bands, and no tone mapping is done (use --codec hevc --bit-depth 10 to keep HDR, or --tonemap for "
@@ -380,6 +411,13 @@ def untagged_colour_note(info: MediaInfo) -> str | None:
     guess = "BT.709 (HD)" if video.coded_height >= 720 else "BT.601 (SD)"
     return (f"source has no colour tags: read as {guess}, as players do, and the master is tagged so "
             "(re-tag the source if it is otherwise)")
+
+
+def renders_scene(request: ConvertRequest) -> bool:
+    """An EXR sequence output: an EXR plate then renders from its stored linear values (values above 1.0
+    kept, written back linear), not from the clipped display picture depth is estimated on."""
+    pattern = None if request.output is None else sequence_output_pattern(request.output)
+    return pattern is not None and pattern.suffix.lower() == ".exr"
 
 
 def plan_convert(request: ConvertRequest, reader: MediaReader) -> RenderPlan:
@@ -417,6 +455,8 @@ def plan_convert(request: ConvertRequest, reader: MediaReader) -> RenderPlan:
             t1 = Fraction(end) / info.video.fps
         audio = (t0, t1)
     bits = (16 if info.video.bit_depth > 8 else 8) if sequence_out else None
+    if renders_scene(request) and info.video.codec == "exr":
+        bits = 32  # the plate's own linear values, unclipped (engine.jobs.frame.FLOAT_IMAGE)
     return RenderPlan(start, end, eye, frame_size, pad, outputs, STEREO_MODES.get(request.layout), audio,
                       info.is_still, tuple(_notes(request, info, pad)), first_number, bits,
                       request.vr180 and info.video.projection == "equirect-180")

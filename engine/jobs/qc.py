@@ -44,7 +44,7 @@ from engine.jobs.convert import (
 from engine.jobs.frame import edited_depth, eye_image, to_tensor
 from engine.jobs.plan import RenderPlan, check_outputs_writable, eye_size_for
 from engine.jobs.qc_report import MasterChecks, Measured, QcReport, ShotFrames, Thumbnail, build_report
-from engine.jobs.request import ConvertRequest
+from engine.jobs.request import ConvertRequest, media_options
 from engine.media import MediaReader, open_media
 from engine.progress import CancelToken, Progress
 from engine.shots import ShotDetectConfig, detect_cuts
@@ -277,14 +277,18 @@ class _FrameMeasure:
         depth = self.depth
         values = depth.depth_tensor(index, segment, _CPU)
         width = values.shape[-1]
+        bars = depth.bars_for(segment)  # the master's bars: on the screen plane, left out of QC
         if depth.is_disparity:
             d = values[0, 0].numpy()
+            d = d if bars is None else np.where(bars.mask(), np.nan, d)
             return parallax_stats(d), None, -d * (100.0 / width)
         params = params_at(self.conv, index, self.clip)
         if self.editor is not None:
             image = to_tensor(eye_image(self.reader.frame(index).image, depth.eye_size), _CPU)
             values = edited_depth(values, index, image, self.editor)
         curved = curved_depth(values, params)[0, 0].numpy()
+        if bars is not None:
+            curved = np.where(bars.mask(), np.nan, curved).astype(np.float32)
         ds = delta_stats(curved, windows_at(self.clip, index))
         return (ds.parallax(params.divergence, params.convergence), ds,
                 params.divergence * (curved - params.convergence))
@@ -319,7 +323,8 @@ def qc(request: QcRequest, cancel: CancelToken | None = None) -> Generator[Progr
     """Run one check; yields Progress, returns the QcReport (and writes the requested report files)."""
     cancel = cancel or CancelToken()
     budget = _check_request(request)
-    with open_media(request.input) as reader:
+    options = media_options(request.convert) if request.convert is not None else {}
+    with open_media(request.input, **{k: v for k, v in options.items() if k != "audio"}) as reader:
         layout, swap, notes = master_layout(request, reader)
         for note in notes:
             yield Progress("note", 0, 0, message=note)

@@ -48,6 +48,7 @@ from engine.fileio import refuse_inputs_as_outputs, temp_path_beside
 from engine.jobs.convert import (
     DepthStage,
     Segment,
+    assembly_request,
     depth_editor,
     open_refiner,
     params_at,
@@ -216,6 +217,7 @@ class _Job:
             "params": c.params, "layout": c.layout, "synthesize": c.synthesize, "temporal": c.temporal,
             "dvg": c.dvg, "swap_eyes": c.swap_eyes, "depth": c.depth, "depth_config": depth_config,
             "stabilise": c.stabilise, "max_width": c.max_width, "bit_depth": self.bit_depth,
+            "bars": c.bars, "vr180": c.vr180, "tonemap": c.tonemap and self.copy,
             "frame_size": self.plan.frame_size, "padding": self.plan.padding,
             "intermediate": asdict(self.intermediate), "chunks": [ch.id for ch in self.chunks],
             # the refiner by its settings and folder name (a worker may see the folder elsewhere: --path-map)
@@ -274,7 +276,8 @@ class _Job:
         t0 = time.perf_counter()
         yield from self.analyse(chunk, cancel)
         segment = Segment(chunk.shot_start, chunk.shot_end)
-        assembly = FrameAssembly(self.convert, self.device, self.editor)
+        assembly = FrameAssembly(assembly_request(self.convert, self.plan), self.device, self.editor)
+        assembly.set_bars(self.depth.bars_for(segment))  # the shot's bars, found as convert finds them
         refiner = self.refine_stage(cancel)
         if refiner is not None:  # the chunk is the shot's part [start, end): the windows of convert's segment
             refiner.begin_shot(chunk.start, chunk.end)
@@ -290,7 +293,7 @@ class _Job:
         fps = self.reader.info.video.fps
         w, h = self.plan.frame_size
         writers = [VideoWriter(p, width=w, height=h, fps=fps, settings=self.intermediate, source=self.chunk_source,
-                               overwrite=True) for p in self.files(chunk)]
+                               overwrite=True, tonemap=self.copy and self.convert.tonemap) for p in self.files(chunk)]
         written = 0
 
         def refined(ready) -> Generator[Progress, None, list]:
@@ -380,7 +383,8 @@ class _Job:
                     writers.append(VideoWriter(p, width=w, height=h, fps=info.video.fps, settings=c.encode,
                                                source=info, audio_range=audio, stereo_mode=self.plan.stereo_mode,
                                                overwrite=c.overwrite,
-                                               template=template.streams.video[0] if template else None))
+                                               template=template.streams.video[0] if template else None,
+                                               projection="vr180" if c.vr180 else None, tonemap=c.tonemap))
                 finally:
                     if template is not None:
                         template.close()

@@ -33,7 +33,14 @@ from engine.errors import MediaError, UsageError
 from engine.media.colour import FrameToRgb, source_colour_spec
 from engine.media.info import MediaInfo
 from engine.media.probe import FrameTable, open_input, probe_audio, scan_media
-from engine.media.sequence import ImageSequence, is_sequence_path, read_frame, scan_sequence, sequence_info
+from engine.media.sequence import (
+    ImageSequence,
+    is_sequence_path,
+    read_frame,
+    read_frame_scene,
+    scan_sequence,
+    sequence_info,
+)
 from engine.media.stills import is_still_path, read_still, still_info
 
 KEPT_GOP_BYTES = 192 << 20  # decoded (YUV) frames kept from the seeks' runs through a GOP
@@ -55,11 +62,14 @@ class Frame:
         time: seconds from the stream's first frame, (pts - first pts) * time_base (VFR-exact).
         image: (H, W, 3) RGB, uint8 for 8-bit sources, else uint16 on the full 0..65535 scale;
             rotation already applied.
+        scene: (H, W, 3) float32 linear light as stored, unclipped, for an EXR plate read by a reader opened
+            with ``scene=True`` (what an EXR output renders from); None otherwise.
     """
 
     index: int
     time: Fraction
     image: np.ndarray
+    scene: np.ndarray | None = None
 
 
 class _StillSource:
@@ -95,8 +105,12 @@ class _SequenceSource:
         self.table = FrameTable(ticks, ticks, 1 / Fraction(fps))
 
     def read(self, index: int) -> np.ndarray:
+        return self.read_scene(index)[0]
+
+    def read_scene(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """(image, EXR linear values or None) of frame `index`; the image checked against the sequence."""
         path = self.sequence.file(index)
-        image, _ = read_frame(path)
+        image, scene, _ = read_frame_scene(path)
         if image.shape != self.shape:
             h, w = self.shape[:2]
             raise MediaError(f"frame is {image.shape[1]}x{image.shape[0]}, but the sequence is {w}x{h}",
@@ -104,7 +118,7 @@ class _SequenceSource:
         if image.dtype != self.dtype:  # one bit depth through the job (an 8-bit frame in a 16-bit run)
             image = image.astype(np.uint16) * 257 if image.dtype == np.uint8 else \
                 ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
-        return image
+        return image, scene
 
     def close(self) -> None:
         pass
@@ -249,10 +263,12 @@ class MediaReader:
     """
 
     def __init__(self, path: str | Path, *, cache_size: int = 16, fps: Fraction | None = None,
-                 fill_gaps: str = "fail", audio: str | Path | None = None) -> None:
+                 fill_gaps: str = "fail", audio: str | Path | None = None, scene: bool = False) -> None:
         """Open `path`: a video, a still, or an image sequence (a `%06d` / `####` pattern or a folder of
         one numbered run), which needs `fps`; `fill_gaps` 'hold' repeats the frame before a gap;
-        `audio` is a sequence's soundtrack file (refused for videos and stills, which have their own)."""
+        `audio` is a sequence's soundtrack file (refused for videos and stills, which have their own);
+        `scene` gives the frames of an EXR sequence from :meth:`frames` their stored linear values too
+        (:attr:`Frame.scene`)."""
         self.path = Path(path)
         self._source: _StillSource | _VideoSource | _SequenceSource
         if is_sequence_path(self.path):
@@ -265,6 +281,7 @@ class MediaReader:
         else:
             self._source = _VideoSource(self.path)
         self.info: MediaInfo = self._source.info
+        self._scene = scene and isinstance(self._source, _SequenceSource) and self.info.video.codec == "exr"
         self._table = self._source.table
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cache_size = max(0, int(cache_size))
@@ -305,15 +322,20 @@ class MediaReader:
             return list(self._cache)
 
     def frames(self, start: int = 0, end: int | None = None) -> Iterator[Frame]:
-        """Frames in [start, end) in order — the fast sequential path (no cache, no copies)."""
+        """Frames in [start, end) in order — the fast sequential path (no cache, no copies); with
+        ``scene=True`` an EXR sequence's frames carry their linear values (:attr:`Frame.scene`)."""
         end = len(self) if end is None else min(int(end), len(self))
         if start < 0 or start > len(self):
             raise FrameIndexError(f"start frame {start} is out of range (0..{len(self)})", path=self.path)
         for index in range(start, end):
+            scene = None
             with self._lock:
-                cached = self._cache.get(index)
-                image = cached.copy() if cached is not None else self._source.read(index)
-            yield Frame(index, self._table.time_of(index), image)
+                if self._scene:
+                    image, scene = self._source.read_scene(index)
+                else:
+                    cached = self._cache.get(index)
+                    image = cached.copy() if cached is not None else self._source.read(index)
+            yield Frame(index, self._table.time_of(index), image, scene)
 
     def index_at_time(self, t: Fraction | float) -> int:
         """First frame whose time >= t (seconds from the first frame); len(self) if none."""

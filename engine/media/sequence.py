@@ -14,10 +14,11 @@ Decoding (all to (H, W, 3) RGB, uint8 or uint16 on the full 0..65535 scale):
 - PNG/TIFF/JPEG through OpenCV (8/16-bit), TIFF falling back to FFmpeg for what OpenCV refuses;
 - DPX through FFmpeg (8/10/12/16-bit, scaled to 16 bits);
 - EXR (half/float, linear light) through the OpenEXR package when it is installed, else our own
-  reader (:mod:`engine.media.exr`) and then FFmpeg's; the linear values are sRGB-encoded for the
-  engine (depth, flow and the render see a display-referred picture) and :func:`linear_from_display`
-  turns the rendered eyes back into linear light for an EXR output, so the plate's transfer is kept.
-  Values outside [0, 1] (highlights above diffuse white) are clipped on the way in; the probe note says so.
+  reader (:mod:`engine.media.exr`) and then FFmpeg's; the linear values are sRGB-encoded and clipped to
+  [0, 1] for analysis (depth, shot detection and bars see a display-referred picture). An EXR output of an
+  EXR plate renders from the stored values themselves (:func:`read_frame_scene`: the sRGB curve extended
+  above 1 and below 0, :func:`srgb_encode_extended`) and :func:`linear_from_display` decodes the eyes back
+  to linear light, so highlights above 1.0 and the plate's transfer are kept.
 """
 
 from __future__ import annotations
@@ -252,8 +253,40 @@ def srgb_decode(encoded: np.ndarray) -> np.ndarray:
     return np.where(v <= 0.04045, v / 12.92, np.power((v + 0.055) / 1.055, 2.4)).astype(np.float32)
 
 
+HALF_MAX = 65504.0
+"""The largest finite half float: +-inf in a plate is held there (the encoding needs finite values)."""
+
+
+def srgb_encode_extended(linear: np.ndarray) -> np.ndarray:
+    """Scene-linear light -> sRGB-encoded float32 without clipping: the sRGB curve on [0, 1], continued
+    above 1 (1.055 x^(1/2.4) - 0.055) and mirrored below 0 (scRGB-style extended sRGB), so a linear EXR
+    plate's highlights and negative (out-of-gamut) values survive the render and come back exactly
+    through :func:`srgb_decode_extended`. NaN -> 0; +-inf -> +-HALF_MAX.
+
+    Args:
+        linear: any shape, float.
+    Returns:
+        the same shape, float32 (equal to :func:`srgb_encode` on [0, 1]).
+    """
+    x = np.nan_to_num(np.asarray(linear, np.float32), nan=0.0, posinf=HALF_MAX, neginf=-HALF_MAX)
+    a = np.abs(x)
+    enc = np.where(a <= 0.0031308, a * 12.92, 1.055 * np.power(a, 1 / 2.4) - 0.055)
+    return np.copysign(enc, x).astype(np.float32)
+
+
+def srgb_decode_extended(encoded: np.ndarray) -> np.ndarray:
+    """Inverse of :func:`srgb_encode_extended`: sRGB-encoded float32 (any range) -> scene-linear float32."""
+    v = np.asarray(encoded, np.float32)
+    a = np.abs(v)
+    lin = np.where(a <= 0.04045, a / 12.92, np.power((a + 0.055) / 1.055, 2.4))
+    return np.copysign(lin, v).astype(np.float32)
+
+
 def linear_from_display(image: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint16/uint8 display-referred (sRGB) -> float32 linear light, for EXR outputs."""
+    """(H, W, 3) uint16/uint8 display-referred (sRGB) -> float32 linear light, for EXR outputs; a float32
+    image is an extended sRGB encoding of scene values (:func:`srgb_encode_extended`) and is decoded as is."""
+    if image.dtype == np.float32:
+        return srgb_decode_extended(image)
     scale = 65535.0 if image.dtype == np.uint16 else 255.0
     return srgb_decode(image.astype(np.float32) / scale)
 
@@ -302,8 +335,9 @@ def exr_rgb(channels: dict[str, np.ndarray], path: Path) -> np.ndarray:
                      hint="Export the beauty pass with R, G and B channels")
 
 
-def _ffmpeg_image(path: Path) -> tuple[np.ndarray, int]:
-    """(H, W, 3) uint8/uint16 RGB and the bit depth of one image through FFmpeg (DPX, TIFF, EXR)."""
+def _ffmpeg_decoded(path: Path) -> tuple[np.ndarray, int, bool]:
+    """One image through FFmpeg (DPX, TIFF, EXR): (H, W, 3) RGB, its bit depth and whether it is float
+    (then float32 as stored, linear for EXR), else uint8/uint16."""
     try:
         with av.open(str(path)) as container:
             frame = next(container.decode(video=0))
@@ -313,10 +347,16 @@ def _ffmpeg_image(path: Path) -> tuple[np.ndarray, int]:
     fmt = frame.format
     bits = max(c.bits for c in fmt.components)
     if fmt.name.startswith(("gbrpf", "gbrapf", "rgbf", "rgbaf", "grayf")):
-        return display_from_linear(frame.to_ndarray(format="gbrpf32le")), 16 if bits <= 16 else 32  # (H, W, 3) RGB
+        return frame.to_ndarray(format="gbrpf32le"), 16 if bits <= 16 else 32, True  # (H, W, 3) RGB
     if bits > 8:
-        return frame.to_ndarray(format="rgb48le"), bits
-    return frame.to_ndarray(format="rgb24"), 8
+        return frame.to_ndarray(format="rgb48le"), bits, False
+    return frame.to_ndarray(format="rgb24"), 8, False
+
+
+def _ffmpeg_image(path: Path) -> tuple[np.ndarray, int]:
+    """(H, W, 3) uint8/uint16 RGB and the bit depth of one image through FFmpeg (float: sRGB-encoded, clipped)."""
+    image, bits, is_float = _ffmpeg_decoded(path)
+    return (display_from_linear(image) if is_float else image), bits
 
 
 def read_exr_rgb(path: Path) -> tuple[np.ndarray, int]:
@@ -325,11 +365,21 @@ def read_exr_rgb(path: Path) -> tuple[np.ndarray, int]:
     if channels is None:
         channels = _exr_channels_native(path)
     if channels is None:
-        image, bits = _ffmpeg_image(path)
-        return linear_from_display(image), bits
+        image, bits, is_float = _ffmpeg_decoded(path)
+        return (image.astype(np.float32) if is_float else linear_from_display(image)), bits
     rgb = exr_rgb(channels, path)
     bits = 16 if any(np.asarray(channels[c]).dtype == np.float16 for c in channels if c in "RGBY") else 32
     return rgb, bits
+
+
+def read_frame_scene(path: Path) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """:func:`read_frame` plus, for an EXR, its linear values as stored ((H, W, 3) float32, unclipped;
+    None for other formats): what an EXR output of an EXR plate renders from."""
+    if path.suffix.lower() != ".exr" or not path.is_file():
+        image, bits = read_frame(path)
+        return image, None, bits
+    rgb, bits = read_exr_rgb(path)
+    return display_from_linear(rgb), rgb, bits
 
 
 def read_frame(path: Path) -> tuple[np.ndarray, int]:
@@ -357,9 +407,10 @@ def read_frame(path: Path) -> tuple[np.ndarray, int]:
     return image, 16 if image.dtype == np.uint16 else 8
 
 
-__all__ = ["FILL_GAPS", "SEQUENCE_EXTENSIONS", "ImageSequence", "SequencePattern", "display_from_linear",
+__all__ = ["FILL_GAPS", "HALF_MAX", "SEQUENCE_EXTENSIONS", "ImageSequence", "SequencePattern", "display_from_linear",
            "exr_rgb", "folder_run", "format_ranges", "is_sequence_path", "linear_from_display", "parse_pattern",
-           "read_frame", "scan_sequence", "sequence_pattern", "source_stem", "srgb_decode", "srgb_encode"]
+           "read_frame", "read_frame_scene", "scan_sequence", "sequence_pattern", "source_stem", "srgb_decode",
+           "srgb_decode_extended", "srgb_encode", "srgb_encode_extended"]
 
 
 # ------------------------------------------------------------------------------------------- probe
@@ -384,8 +435,10 @@ def sequence_info(sequence: ImageSequence, fps, first_image: np.ndarray, bits: i
         notes.append(f"{sequence.held.size} missing frame(s) held from the frame before: "
                      f"{format_ranges(sequence.held)}")
     if codec == "exr":
-        notes.append("EXR frames are linear light: depth and the render see them sRGB-encoded, clipped to "
-                     "[0, 1]; an EXR output is decoded back to linear")
+        notes.append("EXR frames are linear light: depth and shot detection see them sRGB-encoded and clipped "
+                     "to [0, 1]; an EXR output renders from the plate's own values (above 1.0 and below 0 kept, "
+                     "half or float as stored) and is written back linear; a video or PNG/TIFF/DPX output is "
+                     "display-referred sRGB, clipped to [0, 1]")
     video = VideoStreamInfo(
         index=0, codec=codec, width=width, height=height, coded_width=width, coded_height=height,
         fps=fps, time_base=1 / fps, is_vfr=False, frame_count=len(sequence),

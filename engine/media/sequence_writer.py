@@ -6,7 +6,9 @@ so a failure, a cancel or a full disk leaves no partial sequence and no existing
 
 Formats by the pattern's suffix, bit depth kept:
 - `.exr`: RGB, HALF for sources up to 16 bits, FLOAT for float EXR sources; the engine's
-  display-referred (sRGB) pixels are decoded back to linear light (:func:`linear_from_display`);
+  display-referred (sRGB) pixels are decoded back to linear light (:func:`linear_from_display`); float32
+  frames (an EXR plate rendered from its own values, extended sRGB) are decoded without clipping, so
+  values above 1.0 and below 0 come back as they were;
 - `.png` / `.tif(f)`: 16-bit for uint16 frames, 8-bit otherwise;
 - `.dpx`: 16-bit RGB (10-bit for 10-bit sources) through FFmpeg's DPX encoder, 8-bit for 8-bit frames;
 - `.jpg`: 8-bit.
@@ -154,9 +156,10 @@ class SequenceWriter:
         """
         if self.staging is None:
             raise OutputError("writer is already closed", path=self.path)
-        if image.shape != (self.height, self.width, 3) or image.dtype not in (np.uint8, np.uint16):
+        floats = image.dtype == np.float32 and self.suffix == ".exr"  # an EXR plate's own values (extended sRGB)
+        if image.shape != (self.height, self.width, 3) or not (floats or image.dtype in (np.uint8, np.uint16)):
             raise OutputError(f"frame is {image.shape} {image.dtype}, expected ({self.height}, {self.width}, 3) "
-                              "uint8/uint16", path=self.path)
+                              "uint8/uint16 (float32 for EXR)", path=self.path)
         number = self.first_number + self.frames_written
         try:
             self._stage(self.pattern.path(number), encode_frame(image, self.suffix, self.bits, aov))

@@ -387,7 +387,8 @@ class Session:
             delta = 1.0 - vertical_prior(h, w)
             return DepthFrame(delta.astype(np.float32), True, "depth is being analysed: a vertical prior for now")
         norm = ShotNormaliser(self._depth.kind)
-        norm.update(raw)
+        bars = self._depth.bars_for(segment)
+        norm.update(raw if bars is None else np.where(bars.mask(), np.nan, raw).astype(np.float32))
         norm.finalize()
         delta = self._edited(n, depth_to_tensor(norm.apply(raw), self.device))[0, 0].cpu().numpy()
         return DepthFrame(delta, True, reason)
@@ -412,12 +413,19 @@ class Session:
         image = to_tensor(eye_image(self.frame(i), self.eye_size), self.device)
         values = depth_to_tensor(depth.delta, self.device)
         if depth.is_disparity:
-            return PreparedFrame(i, image, None, values)
-        return assembly.graded(i, image, values, self.params_at(i))
+            return PreparedFrame(i, image, None, assembly.flat_bars(values))
+        frame = assembly.graded(i, image, values, self.params_at(i))
+        return replace(frame, disparity=assembly.flat_bars(frame.disparity))
+
+    def bars(self, n: int):
+        """The letterbox / pillarbox bars of frame `n`'s shot at eye size (engine.ops.bars.Bars), or None:
+        the master's own detection (kept at d = 0 and out of δ's range and the readout)."""
+        return self._depth.bars_for(self._segment(n))
 
     def views(self, n: int, exact: bool = True, cancel: CancelToken | None = None) -> StereoViews:
         """The StereoViews of frame `n` by the master's path (see :meth:`render`)."""
         assembly = self._assembly()
+        assembly.set_bars(self.bars(n))
         if not self._request.temporal or self.reader.info.is_still:
             return assembly.render_one(self._prepared(assembly, n, self.depth(n, exact, cancel)))
         segment = self._segment(n)
@@ -461,6 +469,9 @@ class Session:
         params = params or self.params_at(n)
         d = depth.delta if depth.is_disparity else graded_disparity(
             depth_to_tensor(depth.delta, self.device), params)[0, 0].cpu().numpy()
+        bars = self.bars(n)
+        if bars is not None:  # on the screen plane by construction, and out of QC (CONVENTIONS.md)
+            d = np.where(bars.mask(), np.nan, d)
         stats = parallax_stats(d, self.eye_size[0])
         full = self.reader.info.video.width
         b = budget_for(screen, budget)

@@ -6,6 +6,7 @@ import av
 import numpy as np
 
 from engine.media import probe
+from engine.media.tonemap import pq_eotf, pq_inverse_eotf
 from tests.support.clips import write_clip
 
 MASTER = "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,50)"
@@ -53,14 +54,20 @@ def test_tonemap_on_request_gives_an_sdr_bt709_master(cli, tmp_path):
     result = cli("convert", source, "-o", tmp_path / "sdr.mkv", "--codec", "ffv1", "--tonemap", "--synthesize",
                  "right", "--divergence", "0.01", "--no-cache", "--progress", "none")
     assert result.code == 0 and "tone-mapped to SDR BT.709 (peak 1000 cd/m²" in result.err, result.err
+    assert "BT.2390 EETF" in result.err
     out = probe(tmp_path / "sdr.mkv").video
     assert out.color_primaries == "bt709" and out.color_trc == "bt709" and out.mastering_display is None
     with av.open(str(tmp_path / "sdr.mkv")) as container:
         left = next(container.decode(video=0)).to_ndarray(format="rgb24")[:, :64].astype(int)
     row = left[24, :, 1]
     assert np.all(np.diff(row) >= -1) and row[-1] >= 250 and row[0] <= 2  # monotonic, 10,000 cd/m² -> white
-    mid = int(np.argmin(np.abs(np.linspace(0, 1, 64) - 0.5807)))  # the PQ code of 203 cd/m² (reference white)
-    assert 180 <= row[mid] <= 205
+    signal = np.linspace(0, 255, 64).round() / 255
+    low = int(np.argmin(np.abs(signal - pq_inverse_eotf(50.0))))  # 50 cd/m²: below the BT.2390 knee, kept
+    assert abs(row[low] - 255 * (pq_eotf(signal[low]) / 203.0) ** (1 / 2.4)) <= 4
+    mid = int(np.argmin(np.abs(signal - pq_inverse_eotf(203.0))))  # HDR reference white: rolled off a little
+    assert 200 <= row[mid] <= 245
+    top = int(np.argmin(np.abs(signal - pq_inverse_eotf(1000.0))))  # the mastering peak: SDR white
+    assert row[top] >= 250
     sdr_source = write_clip(tmp_path / "sdr_in.mp4", frames=2)
     plain = cli("convert", sdr_source, "--tonemap", "-o", tmp_path / "x.mp4", "--no-cache", "--progress", "none")
     assert plain.code == 0 and "nothing is tone-mapped" in plain.err

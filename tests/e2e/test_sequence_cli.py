@@ -127,3 +127,31 @@ def test_probe_and_frame_take_a_sequence(cli, tmp_path):
     still = cli("frame", pattern, "--fps", "24", "--at", "1f", "-o", tmp_path / "look.png", "--no-cache")
     assert still.code == 0, still.err
     assert read_frame(tmp_path / "look.png")[0].shape == (24, 64, 3)
+
+
+def test_qc_takes_a_sequence_as_convert_does(cli, tmp_path):
+    import json
+
+    write_png_sequence(tmp_path / "in", 1001, 4)
+    for pattern in (tmp_path / "in/plate.%04d.png", tmp_path / "in/plate.####.png", tmp_path / "in"):
+        result = cli("qc", pattern, "--fps", "24", "--json", tmp_path / "qc.json", "--overwrite", "--no-cache",
+                     "--progress", "none")
+        assert result.code in (0, 6), result.err
+        report = json.loads((tmp_path / "qc.json").read_text())
+        assert report["schema"] == "QcReport.1" and len(report["frames"]) == 4
+    no_fps = cli("qc", tmp_path / "in/plate.%04d.png", "--progress", "none")
+    assert no_fps.code == 2 and "--fps" in no_fps.err and "Traceback" not in no_fps.err
+    nothing = cli("qc", tmp_path / "in/other.%04d.png", "--fps", "24", "--progress", "none")
+    assert nothing.code == 3 and "matches no file" in nothing.err
+
+
+def test_a_sequence_output_says_it_carries_no_audio(cli, tmp_path):
+    write_png_sequence(tmp_path / "in", 1, 3)
+    sound = write_clip(tmp_path / "sound.mkv", frames=24, audio=[("pcm_s16le", 48000, 2)], audio_seconds=1.0)
+    result = cli("convert", tmp_path / "in/plate.%04d.png", "--fps", "24", "--audio", sound, "-o",
+                 tmp_path / "o.%04d.png", "--no-cache", "--progress", "none")
+    assert result.code == 0 and "the sequence carries no audio (write a video to keep it)" in result.err, result.err
+    video = write_clip(tmp_path / "v.mp4", frames=3, audio=[("aac", 48000, 2)])
+    own = cli("convert", video, "-o", tmp_path / "v.%04d.png", "--no-cache", "--progress", "none")
+    assert own.code == 0 and "the sequence carries no audio" in own.err
+    assert sorted(p.name for p in tmp_path.glob("v.*.png")) == ["v.0000.png", "v.0001.png", "v.0002.png"]

@@ -333,7 +333,12 @@ def _check_request(request: ConvertRequest, info: MediaInfo) -> None:
 def _notes(request: ConvertRequest, info: MediaInfo, padding: tuple[int, int]) -> list[str]:
     notes = list(info.notes)
     if sequence_output_pattern(request.output) is not None:
-        return notes + [f"dropped stream: {s}" for s in info.dropped_streams] + (
+        hdr = hdr_note(request, info) if request.tonemap else None
+        if hdr is None and not info.is_still and info.video.color_trc in HDR_TRANSFERS:
+            hdr = (f"source is {info.video.color_trc} / {info.video.color_primaries} HDR: the frames keep its signal "
+                   "values, not tone-mapped, and an image file carries no transfer tag (viewers show it washed "
+                   "out); write a video to keep HDR tagged, or a --tonemap video master for SDR")
+        return notes + ([hdr] if hdr else []) + [f"dropped stream: {s}" for s in info.dropped_streams] + (
             ["the sequence carries no audio (write a video to keep it)"] if info.audio else [])
     if any(padding):
         notes.append(f"frame padded by {padding[0]} px right and {padding[1]} px bottom to even sizes "

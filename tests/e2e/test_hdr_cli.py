@@ -40,6 +40,8 @@ def test_an_8_bit_or_prores_master_of_hdr_says_what_it_loses(cli, tmp_path):
     prores = cli("convert", source, "-o", tmp_path / "p.mov", "--codec", "prores", "--no-cache", "--progress", "none")
     assert prores.code == 0 and "only HEVC masters carry that data" in prores.err
     assert probe(tmp_path / "p.mov").video.color_trc == "smpte2084"
+    frames = cli("convert", source, "-o", tmp_path / "f.%04d.png", "--no-cache", "--progress", "none")
+    assert frames.code == 0 and "the frames keep its signal values, not tone-mapped" in frames.err, frames.err
 
 
 def ramp(index: int) -> np.ndarray:
@@ -71,3 +73,31 @@ def test_tonemap_on_request_gives_an_sdr_bt709_master(cli, tmp_path):
     sdr_source = write_clip(tmp_path / "sdr_in.mp4", frames=2)
     plain = cli("convert", sdr_source, "--tonemap", "-o", tmp_path / "x.mp4", "--no-cache", "--progress", "none")
     assert plain.code == 0 and "nothing is tone-mapped" in plain.err
+
+
+def test_a_farm_render_tone_maps_as_convert_does(cli, tmp_path):
+    from fractions import Fraction
+
+    from engine.document import Project, save_project
+    from engine.jobs.render_project import default_shots
+
+    source = write_clip(tmp_path / "hdr.mkv", frames=4, codec="libx265", pix_fmt="yuv444p10le", colour=(9, 16, 9, 1),
+                        image_fn=ramp, options={"x265-params": f"log-level=error:lossless=1:master-display={MASTER}"})
+    project = tmp_path / "hdr.sdproj"
+    save_project(Project.single(str(source), Fraction(24), 4, default_shots([(0, 4)])), project)
+    common = ("--tonemap", "--codec", "ffv1", "--temporal", "off", "--cache-dir", tmp_path / "cache", "--progress",
+              "none")
+    one = cli("convert", "--project", project, "-o", tmp_path / "one.mkv", *common)
+    farm = cli("render", project, "-o", tmp_path / "farm.mkv", "--chunk-frames", "2", *common)
+    assert one.code == 0 and farm.code == 0, one.err + farm.err
+
+    def frames(path):
+        with av.open(str(path)) as container:
+            return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+    a, b = frames(tmp_path / "one.mkv"), frames(tmp_path / "farm.mkv")
+    assert len(a) == 4 and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert probe(tmp_path / "farm.mkv").video.color_trc == "bt709"
+    signal = np.linspace(0, 255, 64).round() / 255
+    low = int(np.argmin(np.abs(signal - pq_inverse_eotf(50.0))))  # tone-mapped, not the PQ code left as it was
+    assert abs(int(b[0][24, low, 1]) - 255 * (pq_eotf(signal[low]) / 203.0) ** (1 / 2.4)) <= 4

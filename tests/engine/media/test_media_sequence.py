@@ -197,3 +197,38 @@ def test_sequence_writer_abort_leaves_nothing_and_keeps_existing_frames(tmp_path
 def test_eye_pattern_paths():
     assert eye_pattern_path(Path("d/out.%06d.exr"), "L") == Path("d/out_L.%06d.exr")
     assert eye_pattern_path(Path("out_####.dpx"), "R") == Path("out_R_####.dpx")
+
+
+def test_a_100000_frame_sequence_is_indexed_from_one_listing_and_streams_flat(tmp_path, monkeypatch):
+    """100,000 hard links to tiny PNGs: one folder listing indexes them (no file opened but the first);
+    2,000 frames stream through the reader with flat traced memory (bench/bench_sequence.py times it)."""
+    import os
+    import tracemalloc
+
+    from engine.media import sequence as seq
+
+    for k in range(4):  # a file takes at most 65,000 links on ext4
+        png16(tmp_path / f"src{k}.png", ramp(h=8, w=8))
+    folder = tmp_path / "plate"
+    folder.mkdir()
+    for n in range(1001, 101001):
+        os.link(tmp_path / f"src{n % 4}.png", folder / f"p.{n:07d}.png")
+    listings = []
+    real = seq._visible_files
+    monkeypatch.setattr(seq, "_visible_files", lambda f: listings.append(f) or real(f))
+    sequence = scan_sequence(folder / "p.%07d.png")
+    monkeypatch.undo()
+    assert listings == [folder] and (len(sequence), sequence.first, sequence.last) == (100_000, 1001, 101000)
+    assert sequence.file(99_999) == folder / "p.0101000.png" and sequence.held.size == 0
+    with open_media(folder / "p.%07d.png", fps=Fraction(24)) as reader:
+        assert len(reader) == 100_000 and reader.info.video.start_number == 1001
+        tracemalloc.start()
+        try:
+            peaks = []
+            for k, frame in enumerate(reader.frames(50_000, 52_000)):
+                assert frame.image.shape == (8, 8, 3)
+                if k in (100, 1999):
+                    peaks.append(tracemalloc.get_traced_memory()[1])
+        finally:
+            tracemalloc.stop()
+    assert k == 1999 and peaks[1] - peaks[0] < 256 * 1024  # flat: no growth with the frames read

@@ -6,7 +6,8 @@ The sequence is 100,000 copies of one tiny 16-bit PNG (the folder listing, not t
 indexing costs); "index" is `scan_sequence` (one os.scandir, name parsing, gap check) and opening the
 reader (one decode). "stream" reads `--stream` frames of a second sequence of distinct 256x144 16-bit PNGs
 through MediaReader.frames() and records the peak traced Python memory at the start and end of the run:
-flat memory means the peak does not grow with the frames read. The load average at start is recorded.
+flat memory means the peak does not grow with the frames read. Wall and process CPU time (user + sys) are
+recorded for each step, with the load average at start and the peak RSS.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -62,26 +64,29 @@ def main(argv: list[str] | None = None) -> int:
         big.mkdir()
         small.mkdir()
         make_links(big, args.frames)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         seq = scan_sequence(big / "plate.%07d.png")
-        t_scan = time.perf_counter() - t0
-        t0 = time.perf_counter()
+        t_scan, c_scan = time.perf_counter() - t0, time.process_time() - c0
+        t0, c0 = time.perf_counter(), time.process_time()
         with open_media(big / "plate.%07d.png", fps=Fraction(24)) as reader:
             count = len(reader)
-        t_open = time.perf_counter() - t0
+        t_open, c_open = time.perf_counter() - t0, time.process_time() - c0
         make_frames(small, args.stream)
         tracemalloc.start()
         peaks = []
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         with open_media(small / "s.%05d.png", fps=Fraction(24), cache_size=0) as reader:
             for k, _ in enumerate(reader.frames()):
                 if k in (99, args.stream - 1):
                     peaks.append(tracemalloc.get_traced_memory()[1])
-        t_stream = time.perf_counter() - t0
+        t_stream, c_stream = time.perf_counter() - t0, time.process_time() - c0
         tracemalloc.stop()
     result = {
-        "schema": "BenchSequence.1", "host": platform.node(), "loadavg_at_start": load,
+        "schema": "BenchSequence.2", "host": platform.node(), "loadavg_at_start": load,
         "index_frames": count, "index_scan_s": round(t_scan, 3), "index_open_s": round(t_open, 3),
+        "index_scan_cpu_s": round(c_scan, 3), "index_open_cpu_s": round(c_open, 3),
+        "stream_cpu_s": round(c_stream, 3),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "gaps": int(seq.held.size), "stream_frames": args.stream, "stream_fps": round(args.stream / t_stream, 1),
         "stream_peak_traced_mib_at_100": round(peaks[0] / 2**20, 2),
         "stream_peak_traced_mib_at_end": round(peaks[-1] / 2**20, 2),

@@ -54,6 +54,8 @@ from engine.jobs.stream import Sink, prefetch
 from engine.media import EncodeSettings, Frame, MediaReader, VideoWriter, commit_together, open_media, write_still
 from engine.media.sequence import source_stem
 from engine.media.sequence_writer import SequenceWriter
+from engine.media.tonemap import peak_nits
+from engine.media.writer import HDR_TRANSFERS
 from engine.ops import StereoViews
 from engine.ops.bars import Bars, detect_bars
 from engine.progress import CancelToken, Progress
@@ -349,8 +351,12 @@ def _open_writers(request: ConvertRequest, plan: RenderPlan, source) -> list[Vid
     fps = source.video.fps
     width, height = plan.frame_size
     if plan.is_sequence_output:
+        video = source.video
+        tonemap = (video.color_trc, peak_nits(video.mastering_display)) \
+            if request.tonemap and video.color_trc in HDR_TRANSFERS else None
         return [SequenceWriter(path, width=width, height=height, first_number=plan.first_number,
-                               bits=source.video.bit_depth, overwrite=request.overwrite) for path in plan.outputs]
+                               bits=video.bit_depth, overwrite=request.overwrite, tonemap=tonemap)
+                for path in plan.outputs]
     return [VideoWriter(path, width=width, height=height, fps=fps, settings=request.encode, source=source,
                         audio_range=plan.audio_range, stereo_mode=plan.stereo_mode, overwrite=request.overwrite,
                         projection="vr180" if request.vr180 else None, alpha=request.aov,

@@ -393,8 +393,9 @@ def hdr_note(request: ConvertRequest, info: MediaInfo) -> str | None:
         return "--tonemap: the source is not PQ/HLG HDR; nothing is tone-mapped" if request.tonemap else None
     kind = "PQ (HDR10)" if video.color_trc == "smpte2084" else "HLG"
     if request.tonemap:
-        if sequence_output_pattern(request.output) is not None:
-            return "--tonemap applies to video masters; the sequence keeps the source's HDR signal"
+        pattern = sequence_output_pattern(request.output)
+        if pattern is not None and pattern.suffix.lower() == ".exr":
+            return "--tonemap applies to display outputs; the EXR sequence keeps the source's HDR signal"
         peak = peak_nits(video.mastering_display) if video.color_trc == "smpte2084" else 1000.0
         return (f"source is {kind} HDR: tone-mapped to SDR BT.709 (peak {peak:.0f} cd/m² rolled off to SDR white "
                 "at 203 cd/m² by the BT.2390 EETF; levels below the knee kept) and tagged BT.709")

@@ -119,10 +119,12 @@ class SequenceWriter:
         first_number: the number of the first frame written (the source's own numbering).
         bits: the source's bit depth (10 keeps 10-bit DPX; 32 keeps float EXR).
         overwrite: replace existing frames at commit.
+        tonemap: (transfer, mastering peak cd/m²) of a PQ/HLG source to tone-map to SDR (`--tonemap`,
+            engine.media.tonemap); not for EXR, which keeps the source's signal.
     """
 
     def __init__(self, path: str | Path, *, width: int, height: int, first_number: int, bits: int = 16,
-                 overwrite: bool = False) -> None:
+                 overwrite: bool = False, tonemap: tuple[str, float] | None = None) -> None:
         self.path = Path(path)
         pattern = sequence_output_pattern(self.path)
         if pattern is None:
@@ -133,6 +135,7 @@ class SequenceWriter:
                              hint="Use .exr, .dpx, .tif, .png or .jpg")
         self.pattern, self.width, self.height = pattern, int(width), int(height)
         self.first_number, self.bits, self.overwrite = int(first_number), int(bits), overwrite
+        self.tonemap = tonemap if self.suffix != ".exr" else None  # an EXR keeps the source's signal
         self.frames_written = 0
         self._targets: list[Path] = []
         folder = pattern.folder if str(pattern.folder) else Path(".")
@@ -161,6 +164,10 @@ class SequenceWriter:
             raise OutputError(f"frame is {image.shape} {image.dtype}, expected ({self.height}, {self.width}, 3) "
                               "uint8/uint16 (float32 for EXR)", path=self.path)
         number = self.first_number + self.frames_written
+        if self.tonemap is not None and image.dtype != np.float32:
+            from engine.media.tonemap import tonemap_to_sdr
+
+            image = tonemap_to_sdr(image, *self.tonemap)
         try:
             self._stage(self.pattern.path(number), encode_frame(image, self.suffix, self.bits, aov))
             if aov is not None and self.suffix != ".exr":

@@ -6,6 +6,7 @@ import av
 import numpy as np
 
 from engine.media import probe
+from engine.media.sequence import read_frame
 from engine.media.tonemap import pq_eotf, pq_inverse_eotf
 from tests.support.clips import write_clip
 
@@ -101,3 +102,19 @@ def test_a_farm_render_tone_maps_as_convert_does(cli, tmp_path):
     signal = np.linspace(0, 255, 64).round() / 255
     low = int(np.argmin(np.abs(signal - pq_inverse_eotf(50.0))))  # tone-mapped, not the PQ code left as it was
     assert abs(int(b[0][24, low, 1]) - 255 * (pq_eotf(signal[low]) / 203.0) ** (1 / 2.4)) <= 4
+
+
+def test_tonemap_applies_to_an_image_sequence_but_not_to_exr(cli, tmp_path):
+    source = write_clip(tmp_path / "hdr.mkv", frames=2, codec="libx265", pix_fmt="yuv444p10le", colour=(9, 16, 9, 1),
+                        image_fn=ramp, options={"x265-params": f"log-level=error:lossless=1:master-display={MASTER}"})
+    result = cli("convert", source, "-o", tmp_path / "f.%04d.png", "--tonemap", "--synthesize", "right",
+                 "--divergence", "0.01", "--no-cache", "--progress", "none")
+    assert result.code == 0 and "tone-mapped to SDR BT.709" in result.err, result.err
+    image, bits = read_frame(tmp_path / "f.0000.png")
+    assert bits == 16
+    row = image[24, :64, 1].astype(np.float64) / 65535
+    signal = np.linspace(0, 255, 64).round() / 255
+    low = int(np.argmin(np.abs(signal - pq_inverse_eotf(50.0))))
+    assert abs(row[low] - (pq_eotf(signal[low]) / 203.0) ** (1 / 2.4)) <= 4 / 255  # SDR, not the PQ code
+    exr = cli("convert", source, "-o", tmp_path / "e.%04d.exr", "--tonemap", "--no-cache", "--progress", "none")
+    assert exr.code == 0 and "the EXR sequence keeps the source's HDR signal" in exr.err, exr.err

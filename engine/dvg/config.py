@@ -28,6 +28,11 @@ class DvgConfig:
         cut_drop: two consecutive frames are also a cut when their matched share falls below this
             fraction of the shot's typical share (the median over its last pairs): a finer flow
             matches more pixels by chance across a cut, never as many as within a shot.
+        halo_px: pixels each eye's own disocclusions grow into their background side before anything
+            else sees them (:func:`engine.ops.edges.background_halo`): the background pixels beside a
+            foreground outline carry its anti-aliased colour, and as the hole's background end they would
+            tint every fill taken from that side (the striped fill beside moving objects). As part of the
+            holes they are propagated, filled from neighbours and carried like the rest. 0 = none.
     """
 
     neighbours: int = 2
@@ -38,10 +43,13 @@ class DvgConfig:
     depth_tolerance_px: float = 1.0
     min_confident_fraction: float = 0.2
     cut_drop: float = 0.4
+    halo_px: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.neighbours, int) or not 1 <= self.neighbours <= 8:
             raise UsageError(f"neighbours must be an integer from 1 to 8, got {self.neighbours!r}")
+        if not isinstance(self.halo_px, int) or not 0 <= self.halo_px <= 8:
+            raise UsageError(f"halo_px must be an integer from 0 to 8, got {self.halo_px!r}")
         checks = (
             ("alpha", self.alpha, self.alpha >= 0),
             ("beta", self.beta, self.beta > 0),

@@ -19,9 +19,10 @@ first candidate that passes, in this order:
    (:func:`engine.ops.inpaint.diffuse_background`) — the per-frame render's default fill
    (:mod:`engine.ops.synthesis`), so the large disocclusions beside moving objects are smooth
    instead of striped (the row fill repeats one pixel per row). It is done once per hole: the
-   next frame carries the result (candidate 2). (The per-frame render's 1 px background halo is
-   left out here: the pixels it re-fills are not holes, so the next frame, which carries its
-   holes instead of filling them, would show them unfilled again — a one-frame flicker.)
+   next frame carries the result (candidate 2). The holes are the splat's grown by the halo
+   (``DvgConfig.halo_px``, :mod:`engine.dvg.temporal`): the foreground-tinted pixels beside an
+   outline are holes from the start, so no fill takes its background colour from them, and they
+   are propagated and carried like every other hole pixel (no one-frame flicker).
 
 The local background disparity of a hole pixel is the disparity of the background-side end of
 its hole run (the same choice :func:`engine.ops.fill_holes` makes), from
@@ -45,9 +46,10 @@ from engine.ops.inpaint import diffuse_background
 from engine.ops.synthesis import SynthesisConfig
 
 SPATIAL_ITERATIONS = 20  # as SynthesisConfig.diffuse_iterations
-#: the per-frame render whose result a frame with no usable neighbour gets from DVG, bit for bit: DVG's
-#: splat (linear mesh, no halo, hard edges) and its spatial fallback (row fill, then the membrane fill)
-SPATIAL_SYNTHESIS = SynthesisConfig(kernel="linear", halo_px=0, fill="diffuse", edge_blend=0.0,
+#: the per-frame render whose result a frame with no usable neighbour gets from DVG (default DvgConfig), bit for
+#: bit: DVG's splat (linear mesh, 1 px background halo, hard edges) and its spatial fallback (row fill, then the
+#: membrane fill)
+SPATIAL_SYNTHESIS = SynthesisConfig(kernel="linear", halo_px=1, fill="diffuse", edge_blend=0.0,
                                     diffuse_iterations=SPATIAL_ITERATIONS)
 
 

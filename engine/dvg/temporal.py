@@ -1,7 +1,8 @@
 """Sliding-window DVG renderer: temporally consistent stereo for one shot at a time.
 
 Per pushed frame t (source view + graded disparity): each synthesised eye is splatted
-(:func:`engine.ops.splat_with_disparity`), its background disparity computed, the frame shrunk
+(:func:`engine.ops.splat_with_disparity`), its own holes grown by ``halo_px`` into their background side
+(:func:`engine.ops.edges.background_halo`), its background disparity computed, the frame shrunk
 to the flow's working size, and DIS flow computed with frame t-1 in both directions (with its
 forward-backward confidence; a pair with too little consistent flow is treated as a cut).
 Frame t is *completed* once t+K has arrived (lag K), or at :meth:`TemporalStereo.flush`:
@@ -37,6 +38,7 @@ from engine.dvg.propagate import hole_integral, propagate_guided
 from engine.errors import UsageError
 from engine.flow import FlowEstimator, to_gray, working_size
 from engine.ops import SYNTHESIZE_MODES, StereoViews, splat_with_disparity
+from engine.ops.edges import background_halo
 from engine.ops._splat_numba import use_numba
 
 CUT_HISTORY = 8  # pairs of the shot whose matched fractions give its typical level (cut_drop)
@@ -230,6 +232,8 @@ class TemporalStereo:
         eyes = {}
         for name, scale in EYE_SCALES[self.synthesize]:
             view, holes, disp = splat_with_disparity(image, disparity, scale, backend=self.backend)
+            if self.config.halo_px:
+                holes, disp = background_halo(holes, disp, scale, self.config.halo_px, backend=self.backend)
             background = background_disparity(disp, holes, scale, backend=self.backend)
             integral = hole_integral(holes) if use_numba(holes.device, self.backend) else None
             eyes[name] = _Eye(scale, view.contiguous(), holes, disp, background, integral)

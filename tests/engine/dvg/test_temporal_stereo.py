@@ -7,6 +7,7 @@ from engine.dvg import DvgConfig, TemporalStereo
 from engine.dvg.inpaint import SPATIAL_SYNTHESIS
 from engine.errors import UsageError
 from engine.ops import render_views, splat_with_disparity
+from engine.ops.edges import background_halo
 
 TINT = (0.08, -0.08 * 0.299 / 0.587, 0.0)  # changes chroma, not the luma DIS sees
 
@@ -147,6 +148,12 @@ def test_numba_and_torch_paths_agree_on_a_clip(make_clip):
         assert torch.allclose(a.left, b.left, atol=1e-6) and torch.allclose(a.right, b.right, atol=1e-6)
 
 
+def _own_holes(image, disp):
+    """A right eye's own disocclusions as DVG sees them: the splat's holes grown by the background halo."""
+    _, holes, target = splat_with_disparity(image, disp, 1.0)
+    return background_halo(holes, target, 1.0, DvgConfig().halo_px)[0]
+
+
 def test_depth_flicker_hole_is_propagated_to_adjacent_frames_only(make_clip):
     """Frame 3's depth has a spurious near strip: its disocclusion is marked in frames 2 and 4
     (t-1 / t+1 of it, confident flow), not in 1 or 5; every mask contains the frame's own holes."""
@@ -155,11 +162,10 @@ def test_depth_flicker_hole_is_propagated_to_adjacent_frames_only(make_clip):
     disps[3][..., 70:80, 20:30] = 8.0
     ts = TemporalStereo(DvgConfig(), "right")
     out = _push_all(ts, clip.images, disps) + ts.flush()
-    spurious = splat_with_disparity(clip.images[3], disps[3], 1.0)[1] & ~splat_with_disparity(
-        clip.images[3], clip.disparities[3], 1.0)[1]
+    spurious = _own_holes(clip.images[3], disps[3]) & ~_own_holes(clip.images[3], clip.disparities[3])
     assert spurious.sum() >= 50
     for i, views in out:
-        own = splat_with_disparity(clip.images[i], disps[i], 1.0)[1]
+        own = _own_holes(clip.images[i], disps[i])
         assert bool((views.right_holes | ~own).all())
         assert torch.isnan(views.right_disparity[own]).all()
         extra = views.right_holes & ~own
@@ -167,6 +173,23 @@ def test_depth_flicker_hole_is_propagated_to_adjacent_frames_only(make_clip):
             assert torch.equal(extra, spurious)
         else:
             assert not extra.any(), i
+
+
+def test_halo_pixels_beside_the_foreground_are_holes_of_the_eye(make_clip):
+    """The background pixels beside a moved foreground (anti-aliased, tinted by it) become part of the eye's
+    own disocclusions with ``halo_px``: marked as holes, disparity unknown, filled with the rest."""
+    clip = make_clip(frames=3, bg_speed=1, fg_speed=3, seed=2)
+    _, plain, target = splat_with_disparity(clip.images[1], clip.disparities[1], 1.0)
+    grown = background_halo(plain, target, 1.0, 2)[0]
+    assert int(grown.sum()) > int(plain.sum())
+    for halo, mask in ((0, plain), (2, grown)):
+        ts = TemporalStereo(DvgConfig(halo_px=halo), "right")
+        views = dict(_push_all(ts, clip.images, clip.disparities) + ts.flush())[1]
+        assert bool((views.right_holes | ~mask).all())
+        assert torch.isnan(views.right_disparity[mask]).all()
+        assert torch.isfinite(views.right).all()
+        if halo == 0:  # without the halo those pixels keep their splatted colour and disparity
+            assert torch.isfinite(views.right_disparity[grown & ~plain]).all()
 
 
 def test_misuse_is_a_usage_error(make_clip):
@@ -181,7 +204,7 @@ def test_misuse_is_a_usage_error(make_clip):
         ts.push(1, clip.images[1], clip.disparities[1][..., :10])
     with pytest.raises(UsageError, match="synthesize"):
         TemporalStereo(DvgConfig(), "centre")
-    for bad in ({"neighbours": 0}, {"beta": 0.0}, {"min_confident_fraction": 1.5}, {"alpha": float("nan")},
+    for bad in ({"neighbours": 0}, {"halo_px": -1}, {"halo_px": 1.5}, {"beta": 0.0}, {"min_confident_fraction": 1.5}, {"alpha": float("nan")},
                 {"cut_drop": -0.1}):
         with pytest.raises(UsageError):
             DvgConfig(**bad)

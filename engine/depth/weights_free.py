@@ -220,6 +220,8 @@ class WeightsFreeDepth:
         self._weight: np.ndarray | None = None
         self._fit = _DEFAULT_FIT
         self._prior: np.ndarray | None = None  # single-image prior of the previous frame (working size)
+        self._translation: np.ndarray | None = None  # unit camera translation of the last usable pair
+        self._trust = 1.0  # running trust in the camera motion (translation consistent from pair to pair)
 
     def estimate(self, frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """(H, W, 3) uint8/uint16 RGB frames -> (H, W) float32 inverse depth, one per frame, in order."""
@@ -304,7 +306,7 @@ class WeightsFreeDepth:
         if fit is None:  # no parallax left in view: drift back to the default calibration
             fit, rate = _DEFAULT_FIT, rate / 4.0
         self._fit = a, b = (1 - rate) * a + rate * fit[0], (1 - rate) * b + rate * fit[1]
-        alpha = support / (support + self.settings.support_half) * (1.0 - sky)
+        alpha = self._trust * support / (support + self.settings.support_half) * (1.0 - sky)
         fused = alpha * filled + (1.0 - alpha) * (a * prior + b)
         return keep_sky_farthest(fused, sky)
 
@@ -318,23 +320,46 @@ class WeightsFreeDepth:
             return self._acc, self._weight
         flow, conf = flow_conf
         obs = parallax_from_flow(flow, conf if trust is None else conf * trust, self.settings.parallax)
+        obs_conf = obs.confidence * np.float32(self._motion_trust(obs.translation))
         acc, weight = self._acc, self._weight
         if acc is not None and weight is not None and to_prev is not None:
             acc = warp_backward(acc, to_prev)
             weight = warp_backward(weight, to_prev) * conf * self.settings.history_decay
-        scale = self._scale(obs.rho, obs.confidence, acc, weight)
+        scale = self._scale(obs.rho, obs_conf, acc, weight)
         if scale is None:
             self._acc, self._weight = acc, weight
             return acc, weight
         rho = obs.rho * scale
         if acc is None or weight is None:
-            acc, weight = rho, obs.confidence
+            acc, weight = rho, obs_conf
         else:
-            total = weight + obs.confidence
-            acc = np.where(total > 1e-6, (weight * acc + obs.confidence * rho) / np.maximum(total, 1e-6), acc)
+            total = weight + obs_conf
+            acc = np.where(total > 1e-6, (weight * acc + obs_conf * rho) / np.maximum(total, 1e-6), acc)
             weight = total
         self._acc, self._weight = acc.astype(np.float32), weight.astype(np.float32)
         return self._acc, self._weight
+
+    def _motion_trust(self, translation: np.ndarray | None) -> float:
+        """Update and return the running trust in the camera motion (1 = parallax usable, 0 = not).
+
+        The trust is an EMA (rate ``parallax.trust_rate``) of whether each pair gave usable motion
+        (:func:`engine.depth.cues.parallax.parallax_from_flow` rejects static cameras, rotation, planar
+        scenes and implausible poses). In a shot where most pairs are rejected — a camera that mostly
+        rotates, like the DAVIS rollercoaster's — the few pairs that pass carry flow noise and
+        independently moving objects as "parallax" (the moving cars read as nearest), so their weight
+        and that of the history they feed fall with the trust, and depth falls back smoothly to the
+        single-image prior; a translating camera keeps the trust near 1.
+        """
+        rate = self.settings.parallax.trust_rate
+        agree = 0.0
+        if translation is not None:
+            agree = 1.0
+            if self._translation is not None:
+                cos = abs(float(np.dot(translation, self._translation)))
+                agree = float(np.clip((cos - 0.5) / 0.4, 0.0, 1.0))
+            self._translation = translation
+        self._trust = (1.0 - rate) * self._trust + rate * agree
+        return self._trust
 
     @staticmethod
     def _scale(rho: np.ndarray, conf: np.ndarray, acc: np.ndarray | None,

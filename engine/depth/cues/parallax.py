@@ -35,6 +35,8 @@ class ParallaxSettings:
         max_rotation_deg: larger frame-to-frame rotations are taken as a failed pose decomposition.
         min_positive: fraction of consistent pixels that must not lie clearly behind the camera.
         grid_step: spacing of the flow samples used to fit the motion, in pixels.
+        trust_rate: weight of the newest pair in the provider's running motion trust, the EMA of
+            "this pair gave usable motion" (``WeightsFreeDepth._motion_trust``).
     """
 
     focal_ratio: float = 1.0
@@ -45,6 +47,7 @@ class ParallaxSettings:
     max_rotation_deg: float = 20.0
     min_positive: float = 0.8
     grid_step: int = 8
+    trust_rate: float = 0.4
 
 
 @dataclass(frozen=True)
@@ -55,11 +58,13 @@ class Parallax:
         rho: (h, w) float32 inverse depth for |t| = 1 (relative scale), 0 where unknown.
         confidence: (h, w) float32 in [0, 1].
         peak_px: 90th percentile of the translational flow in pixels (0 when the motion was unusable).
+        translation: (3,) unit camera translation of the pair (x_ref = R x + t), None when unusable.
     """
 
     rho: np.ndarray
     confidence: np.ndarray
     peak_px: float
+    translation: np.ndarray | None = None
 
 
 def intrinsics(width: int, height: int, focal_ratio: float) -> np.ndarray:
@@ -176,4 +181,5 @@ def parallax_from_flow(flow: np.ndarray, fb_conf: np.ndarray, settings: Parallax
     snr = parallax_px / settings.flow_noise_px
     conf = fb_conf * (snr * snr / (1.0 + snr * snr)) * np.exp(-((resid / settings.epipolar_tol_px) ** 2))
     conf = np.where(plausible, conf, 0.0).astype(np.float32)
-    return Parallax(np.maximum(rho, 0.0).astype(np.float32), conf, peak_px)
+    return Parallax(np.maximum(rho, 0.0).astype(np.float32), conf, peak_px, np.asarray(motion[1], np.float64))
+

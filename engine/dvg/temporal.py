@@ -38,8 +38,8 @@ from engine.dvg.propagate import hole_integral, propagate_guided
 from engine.errors import UsageError
 from engine.flow import FlowEstimator, to_gray, working_size
 from engine.ops import SYNTHESIZE_MODES, StereoViews, splat_with_disparity
-from engine.ops.edges import background_halo
 from engine.ops._splat_numba import use_numba
+from engine.ops.edges import background_halo
 
 CUT_HISTORY = 8  # pairs of the shot whose matched fractions give its typical level (cut_drop)
 EYE_SCALES = {"both": (("left", -0.5), ("right", 0.5)), "right": (("right", 1.0),), "left": (("left", -1.0),)}

@@ -204,7 +204,8 @@ def test_misuse_is_a_usage_error(make_clip):
         ts.push(1, clip.images[1], clip.disparities[1][..., :10])
     with pytest.raises(UsageError, match="synthesize"):
         TemporalStereo(DvgConfig(), "centre")
-    for bad in ({"neighbours": 0}, {"halo_px": -1}, {"halo_px": 1.5}, {"beta": 0.0}, {"min_confident_fraction": 1.5}, {"alpha": float("nan")},
+    for bad in ({"neighbours": 0}, {"halo_px": -1}, {"halo_px": 1.5},
+                {"beta": 0.0}, {"min_confident_fraction": 1.5}, {"alpha": float("nan")},
                 {"cut_drop": -0.1}):
         with pytest.raises(UsageError):
             DvgConfig(**bad)

@@ -9,6 +9,10 @@ Per frame, at ``DepthConfig.working_width``:
 2. **Temporal accumulation**: the parallax estimate is an exponentially
    weighted, confidence-weighted average carried along the flow, so depth is
    stable and fills in as the camera moves; occluded pixels drop their history.
+   A running **motion trust** (version 6) scales the parallax: it falls when pairs
+   give no usable motion or a translation whose direction jumps from the last
+   one (a camera that mostly rotates), so depth falls back smoothly to the
+   single-image cues instead of reading independently moving objects as near.
 3. **Single-image priors** (:mod:`engine.depth.cues.layering`, ``priors``,
    ``defocus``): layering (the geodesic distance from the top of the frame
    through image boundaries: lower and behind more contours = nearer), blended
@@ -205,7 +209,7 @@ class WeightsFreeDepth:
 
     name = "weights-free"
     output_kind = "inverse"
-    version = "4"  # part of the depth-cache key: bump whenever the output changes for the same settings
+    version = "6"  # part of the depth-cache key: bump whenever the output changes for the same settings (5: reverted)
 
     def __init__(self, config: DepthConfig | None = None,
                  settings: WeightsFreeSettings | None = None) -> None:

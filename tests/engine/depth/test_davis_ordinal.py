@@ -25,7 +25,9 @@ def test_fixture_is_well_formed():
         assert pair.near != pair.far and pair.what
 
 
-def test_exported_davis_depth_gets_half_the_occlusion_pairs_right_and_beats_the_vertical_prior(tmp_path):
+def test_exported_davis_depth_gets_two_thirds_of_the_occlusion_pairs_right_and_beats_the_vertical_prior(tmp_path):
+    """8 of 12 since the motion trust (provider version 6: the rotating camera's "parallax" no longer puts the
+    moving cars in front of the structure); 6 of 12 before."""
     fixture = load_ordinal()
     if not fixture.media.exists():
         pytest.skip(f"real test data not found: {fixture.media}")
@@ -40,5 +42,5 @@ def test_exported_davis_depth_gets_half_the_occlusion_pairs_right_and_beats_the_
     ramp = np.repeat(np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None], w, axis=1)
     ours = sum(ordinal_correct(fixture, nearness))
     vertical = sum(ordinal_correct(fixture, dict.fromkeys(fixture.frames, ramp)))
-    assert ours >= len(fixture.pairs) / 2, f"{ours} of {len(fixture.pairs)} pairs right"
+    assert ours >= 2 * len(fixture.pairs) / 3, f"{ours} of {len(fixture.pairs)} pairs right"
     assert ours > vertical, f"{ours} pairs right, the vertical prior {vertical}"

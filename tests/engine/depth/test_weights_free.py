@@ -248,3 +248,19 @@ def test_real_motion_parallax_beats_single_image_baselines():
     vertical = vertical_prior(*disp.shape)
     assert spearman(moving, disp) > spearman(still, disp) + 0.12
     assert spearman(moving, disp) > spearman(vertical, disp) + 0.25
+
+
+def test_motion_trust_falls_when_the_translation_jumps_or_no_motion_is_usable():
+    """A translating camera keeps the trust at 1; a rotating one (pairs rejected, or a translation whose
+    direction jumps from pair to pair, as the essential matrix gives for pure rotation) loses it, and a
+    translating camera wins it back."""
+    provider = WeightsFreeDepth(DepthConfig(model="weights-free"))
+    sideways = np.array([1.0, 0.0, 0.0])
+    assert [provider._motion_trust(sideways * s) for s in (1, 1, -1, 1)] == [1.0] * 4  # the sign is free
+    jumps = [np.array([0.0, 0.0, 1.0]), sideways, None, np.array([0.0, 1.0, 0.0]), None, np.array([0.0, 0.0, 1.0])]
+    trust = [provider._motion_trust(t) for t in jumps]
+    assert all(b < a for a, b in zip(trust, trust[1:], strict=False)) and trust[-1] < 0.1
+    back = [provider._motion_trust(sideways) for _ in range(6)]
+    assert back[-1] > 0.9
+    provider.reset()
+    assert provider._trust == 1.0 and provider._translation is None

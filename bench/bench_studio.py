@@ -11,7 +11,9 @@ first so δ comes from the depth cache. Figures (medians unless named otherwise)
   painted with ``repaint()``. ``full``: both eyes built at once at the shown size + composition
   (progressive building off). ``progressive``: the first picture (preview-size eyes), the time
   until the full-size eyes replace it, and the longest single UI-thread block while they are
-  built in bands (the budget is 16 ms / 50 ms).
+  built in bands (the budget is 16 ms / 50 ms). ``compose_only``: a repaint with nothing changed
+  (the mode's composition and the swap). ``*_cpu_ms``: CPU time of the process over the same span
+  (all threads: llvmpipe rasterises on its own threads), the figure a loaded machine skews least.
 - scrub, in the main window on the analysed clip: seek → the viewer shows the frame (its first
   picture, preview or full). ``cached``: frames just shown; ``uncached``: frames not decoded yet
   in this session (seek + decode up to one GOP + δ from the disk cache + upload + eyes).
@@ -77,6 +79,14 @@ def _longest_block(app, cond, timeout_s: float) -> float:
     return longest
 
 
+def _cpu_ms() -> float:
+    """CPU time of this process, all threads (llvmpipe's rasteriser threads included), ms."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return (usage.ru_utime + usage.ru_stime) * 1000.0
+
+
 def _median(values: list[float]) -> float:
     return round(statistics.median(values), 1) if values else float("nan")
 
@@ -106,27 +116,35 @@ def _redraw_at(app, rgb, delta, width: int, repeats: int) -> dict:
     viewer.set_frame(FrameData(0, rgb, delta, "00:00:00:00"))
     viewer.progressive = False
     _wait(app, lambda: shown, 60)
-    full, prog_first, prog_final, prog_block = [], [], [], []
+    full, prog_first, prog_final, prog_block, full_cpu, first_cpu, compose, compose_cpu = ([] for _ in range(8))
     for i in range(repeats * 2):
         progressive = i >= repeats
         viewer.progressive = progressive
         shown.clear()
         params = StereoParams(3.0 + 0.5 * (i % 2) + 0.01 * i, 0.33)
-        t0 = time.perf_counter()
+        c0, t0 = _cpu_ms(), time.perf_counter()
         viewer.set_state(replace(state, params=params))
         viewer.repaint()  # paints now: what a change costs the UI thread before anything shows
-        first = (time.perf_counter() - t0) * 1000
+        first, cpu = (time.perf_counter() - t0) * 1000, _cpu_ms() - c0
         if not progressive:
             full.append(first)
+            full_cpu.append(cpu)
+            c0, t0 = _cpu_ms(), time.perf_counter()
+            viewer.repaint()  # nothing changed: the composition (and swap) alone
+            compose.append((time.perf_counter() - t0) * 1000)
+            compose_cpu.append(_cpu_ms() - c0)
             continue
+        first_cpu.append(cpu)
         longest = _longest_block(app, lambda: any(kind == "full" for kind, _ in shown), 60)
         prog_first.append(first)
         prog_final.append((next((t for kind, t in shown if kind == "full"), time.perf_counter()) - t0) * 1000)
         prog_block.append(max(first, longest))
     eye = viewer.renderer.eye_size if viewer.renderer else None
     result = {"eye_size": list(eye) if eye else None,
-              "full_build_and_paint_ms": _median(full),
+              "full_build_and_paint_ms": _median(full), "full_build_and_paint_cpu_ms": _median(full_cpu),
+              "compose_only_ms": _median(compose), "compose_only_cpu_ms": _median(compose_cpu),
               "progressive_first_picture_ms": _median(prog_first),
+              "progressive_first_picture_cpu_ms": _median(first_cpu),
               "progressive_full_size_shown_after_ms": _median(prog_final),
               "progressive_longest_block_ms": round(max(prog_block), 1) if prog_block else None,
               "preview_eye_width": viewer.cost.preview_size(tuple(eye))[0] if eye else None}
@@ -161,34 +179,42 @@ def bench_window(app, clip: Path, tmp: Path) -> dict:
     if hasattr(inner, "preview_drawn"):
         inner.preview_drawn.connect(lambda n: shown.append((n, time.perf_counter())))
 
+    cpu: list[float] = []
+
     def seek_ms(n: int) -> float | None:
         shown.clear()
-        t0 = time.perf_counter()
+        c0, t0 = _cpu_ms(), time.perf_counter()
         window.seek(n)
         if not _wait(app, lambda: any(m == n for m, _ in shown), 30):
             return None
+        cpu.append(_cpu_ms() - c0)
         return (next(t for m, t in shown if m == n) - t0) * 1000
 
     count = window.controller.frame_count
     rng = np.random.default_rng(1)
     picks = [int(n) for n in rng.permutation(np.arange(1, count))[:12]]
     uncached = [ms for ms in (seek_ms(n) for n in picks) if ms is not None]
+    uncached_cpu, cpu[:] = list(cpu), []
     cached = [ms for ms in (seek_ms(n) for n in picks) if ms is not None]
+    cached_cpu = list(cpu)
     _wait(app, lambda: False, 1.0)
     window.seek(0)
     _wait(app, lambda: False, 1.0)
     controller = window.controller
     shown_before, dropped_before = controller.shown, controller.dropped
-    t0 = time.perf_counter()
+    c0, t0 = _cpu_ms(), time.perf_counter()
     controller.play()
     _wait(app, lambda: not controller.playing or time.perf_counter() - t0 > 3.0, 10)
-    elapsed = time.perf_counter() - t0
+    elapsed, play_cpu = time.perf_counter() - t0, _cpu_ms() - c0
     controller.pause()
     eye = inner.eye_size() if hasattr(inner, "eye_size") and inner.frame is not None else None  # full size
     result = {"viewer_eye_size": list(eye) if eye else None,
               "scrub_uncached_ms": _median(uncached), "scrub_uncached_max_ms": round(max(uncached), 1),
+              "scrub_uncached_cpu_ms": _median(uncached_cpu),
               "scrub_cached_ms": _median(cached), "scrub_cached_max_ms": round(max(cached), 1),
+              "scrub_cached_cpu_ms": _median(cached_cpu),
               "playback_fps": round((controller.shown - shown_before) / elapsed, 1),
+              "playback_cpu_ms_per_frame_shown": round(play_cpu / max(1, controller.shown - shown_before), 1),
               "playback_dropped": controller.dropped - dropped_before,
               "source_fps": float(controller.fps)}
     window.document.stack.setClean()

@@ -1,4 +1,13 @@
 // Every viewer mode from the two eyes, the source frame and its depth.
+// Built once per mode with COMPOSE_MODE defined (studio/viewer/gl_renderer.py): the other modes' code is
+// then folded away at compile time. A software rasteriser (llvmpipe) runs every side of a branch under a
+// mask, so one program with a run-time mode switch costs all eleven modes per pixel (~70 ms at 1280×720
+// on 2 cores, against a few ms for one). Without COMPOSE_MODE the mode is read from u_mode.
+#ifdef COMPOSE_MODE
+#define MODE COMPOSE_MODE
+#else
+#define MODE u_mode
+#endif
 // Every texture holds its image with the first row at v = 0 (the top), as numpy stores it.
 uniform sampler2D u_left;    // filled eyes, sRGB RGB (a = covered)
 uniform sampler2D u_right;
@@ -44,27 +53,27 @@ vec3 parallax_colour(vec2 uv) {
 void main() {
     vec2 uv = v_uv;
     vec3 c;
-    if (u_mode == 0) {          // anaglyph, Dubois red-cyan in linear light
+    if (MODE == 0) {          // anaglyph, Dubois red-cyan in linear light
         vec3 a = srgb_to_linear(first_eye(uv));
         vec3 b = srgb_to_linear(second_eye(uv));
         c = linear_to_srgb(clamp(u_dubois_left * a + u_dubois_right * b, 0.0, 1.0));
-    } else if (u_mode == 1) {   // side by side, left eye on the left
+    } else if (MODE == 1) {   // side by side, left eye on the left
         c = uv.x < 0.5 ? first_eye(vec2(2.0 * uv.x, uv.y)) : second_eye(vec2(2.0 * uv.x - 1.0, uv.y));
-    } else if (u_mode == 2) {   // top and bottom, left eye on top
+    } else if (MODE == 2) {   // top and bottom, left eye on top
         c = uv.y < 0.5 ? first_eye(vec2(uv.x, 2.0 * uv.y)) : second_eye(vec2(uv.x, 2.0 * uv.y - 1.0));
-    } else if (u_mode == 3) {
+    } else if (MODE == 3) {
         c = eye(u_left, uv);
-    } else if (u_mode == 4) {
+    } else if (MODE == 4) {
         c = eye(u_right, uv);
-    } else if (u_mode == 5) {   // 50 % blend: zero parallax where the eyes coincide
+    } else if (MODE == 5) {   // 50 % blend: zero parallax where the eyes coincide
         c = linear_to_srgb(0.5 * (srgb_to_linear(eye(u_left, uv)) + srgb_to_linear(eye(u_right, uv))));
-    } else if (u_mode == 6) {   // difference
+    } else if (MODE == 6) {   // difference
         c = abs(eye(u_left, uv) - eye(u_right, uv));
-    } else if (u_mode == 7 || u_mode == 8) {  // depth after the curve, as nearness (white / warm = near)
+    } else if (MODE == 7 || MODE == 8) {  // depth after the curve, as nearness (white / warm = near)
         float delta = texture(u_delta, uv).r;
         float near = 1.0 - curved_depth(delta, u_curve);
-        c = u_mode == 7 ? vec3(near) : turbo(near);
-    } else if (u_mode == 9) {
+        c = MODE == 7 ? vec3(near) : turbo(near);
+    } else if (MODE == 9) {
         c = parallax_colour(uv);
     } else {                    // the source frame (before)
         c = eye(u_image, uv);

@@ -126,7 +126,8 @@ class StereoRenderer:
         self.disparity = build_program("fullscreen.vert", "disparity.frag")
         self.splat = build_program("fullscreen.vert", "splat.frag")
         self.fill = build_program("fullscreen.vert", "fill.frag")
-        self.compose = build_program("view.vert", "compose.frag")
+        self._compose: dict[int, int] = {}  # one program per mode (compose.frag's COMPOSE_MODE), made on first use
+        self.compose_program(MODE_IDS["anaglyph"])
         self.vao = GL.glGenVertexArrays(1)
         self.eye_size: tuple[int, int] | None = None
         self.delta_range = (0.0, 1.0)
@@ -312,6 +313,13 @@ class StereoRenderer:
 
     # ---------------------------------------------------------------- composition
 
+    def compose_program(self, mode_id: int) -> int:
+        """The composition program of one mode (compiled on first use: only that mode's code)."""
+        program = self._compose.get(mode_id)
+        if program is None:
+            program = self._compose[mode_id] = build_program("view.vert", "compose.frag", {"COMPOSE_MODE": mode_id})
+        return program
+
     def draw(self, framebuffer: int, viewport: tuple[int, int], rect: tuple[float, float, float, float],
              state: ViewState) -> None:
         """Compose `state`'s mode into `framebuffer` (e.g. the widget's) inside `rect` (x, y, w, h, px)."""
@@ -323,7 +331,7 @@ class StereoRenderer:
         if not self.has_frame:
             restore_qt_state()
             return
-        p = self.compose
+        p = self.compose_program(MODE_IDS[state.shown_mode])
         GL.glUseProgram(p)
         use_master = state.show_master and len(self.master_eyes) == 2
         left = self.master_eyes[0] if use_master else self.eye_targets[0].colour if self.eye_targets else 0
@@ -332,7 +340,6 @@ class StereoRenderer:
         self._bind(p, "u_right", 1, right)
         self._bind(p, "u_image", 2, self.image_tex)
         self._bind(p, "u_delta", 3, self.delta_tex)
-        GL.glUniform1i(GL.glGetUniformLocation(p, "u_mode"), MODE_IDS[state.shown_mode])
         _uniform_grade(p, state.grade)
         # numpy row-major matrices; GLSL mat3 is column-major, so transpose on upload.
         for name, matrix in (("u_dubois_left", api.DUBOIS_LEFT), ("u_dubois_right", api.DUBOIS_RIGHT)):
@@ -361,5 +368,6 @@ class StereoRenderer:
         self.image_tex = self.delta_tex = None
         self.master_eyes = []
         GL.glDeleteVertexArrays(1, [self.vao])
-        for program in (self.disparity, self.splat, self.fill, self.compose):
+        for program in (self.disparity, self.splat, self.fill, *self._compose.values()):
             GL.glDeleteProgram(program)
+        self._compose.clear()

@@ -21,14 +21,16 @@ def shader_source(name: str) -> str:
     return (SHADER_DIR / name).read_text(encoding="utf-8")
 
 
-def stage_source(name: str) -> str:
-    """A complete stage: the version line, the shared functions, then the stage itself."""
-    return GLSL_VERSION + shader_source("common.glsl") + "\n#line 1\n" + shader_source(name)
+def stage_source(name: str, defines: dict[str, int] | None = None) -> str:
+    """A complete stage: the version line, `defines` (``#define NAME value``), the shared functions, then
+    the stage itself."""
+    lines = "".join(f"#define {key} {value}\n" for key, value in (defines or {}).items())
+    return GLSL_VERSION + lines + shader_source("common.glsl") + "\n#line 1\n" + shader_source(name)
 
 
-def _compile(name: str, kind: int) -> int:
+def _compile(name: str, kind: int, defines: dict[str, int] | None = None) -> int:
     shader = GL.glCreateShader(kind)
-    GL.glShaderSource(shader, stage_source(name))
+    GL.glShaderSource(shader, stage_source(name, defines))
     GL.glCompileShader(shader)
     if not GL.glGetShaderiv(shader, GL.GL_COMPILE_STATUS):
         log = GL.glGetShaderInfoLog(shader)
@@ -37,9 +39,10 @@ def _compile(name: str, kind: int) -> int:
     return shader
 
 
-def build_program(vertex: str, fragment: str) -> int:
-    """Compile and link ``shaders/<vertex>`` and ``shaders/<fragment>``; ShaderError on failure."""
-    stages = [_compile(vertex, GL.GL_VERTEX_SHADER), _compile(fragment, GL.GL_FRAGMENT_SHADER)]
+def build_program(vertex: str, fragment: str, defines: dict[str, int] | None = None) -> int:
+    """Compile and link ``shaders/<vertex>`` and ``shaders/<fragment>`` (both with `defines`); ShaderError
+    on failure."""
+    stages = [_compile(vertex, GL.GL_VERTEX_SHADER, defines), _compile(fragment, GL.GL_FRAGMENT_SHADER, defines)]
     program = GL.glCreateProgram()
     for s in stages:
         GL.glAttachShader(program, s)

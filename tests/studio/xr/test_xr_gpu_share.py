@@ -72,8 +72,10 @@ def shared(window, qtbot, monkeypatch):
     qtbot.waitUntil(lambda: window.headset.report.status is Status.RUNNING, timeout=20_000)
     preview = made[-1]
     gl = window.viewer.viewer
-    # progressive eyes: a preview-size pair may be handed over first; wait for the full-size one to be shown
+    # progressive eyes: a preview-size pair may be handed over first; wait until the full-size pair shown now
+    # is the one handed over last, and the headset shows it
     qtbot.waitUntil(lambda: bool(published) and gl._refine is None and gl.renderer.eye_size == (640, 360)
+                    and window.headset._share._last_key == gl._eyes_key
                     and any(f.content_id == published[-1][0] for f in preview.stats.recent), timeout=20_000)
     return window, preview, published, headset_jobs, gl_calls, thief
 

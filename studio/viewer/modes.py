@@ -114,5 +114,11 @@ def delta_range(delta) -> tuple[float, float]:
     import numpy as np
 
     delta = np.asarray(delta)
-    finite = delta[np.isfinite(delta)]
+    flat = delta.ravel()
+    if flat.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(np.fmin.reduce(flat)), float(np.fmax.reduce(flat))  # NaN-skipping, no masked copy
+    if np.isfinite(lo) and np.isfinite(hi):
+        return lo, hi
+    finite = delta[np.isfinite(delta)]  # all NaN, or ±inf present
     return (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)

@@ -1,8 +1,12 @@
 """The studio's longest UI-thread stall during a scripted scrub-play-edit-render session.
 
 A 2 ms QTimer runs on the event loop; the longest gap between its ticks (minus the interval) is the
-longest time the UI thread was busy. Script: open the demo clip, scrub 0..40, play ~2 s, drag the
-divergence slider through 20 values, render a 6-frame range through the queue. Needs a display (Xvfb).
+longest time the UI thread was busy. Beside it, the UI thread's own CPU time between two ticks
+(``time.thread_time``): on a loaded machine the wall gap also holds the time the thread waited to be
+scheduled or for the GIL (a worker holding it while descheduled), which the CPU figure leaves out; it
+also leaves out waits for llvmpipe's rasteriser threads (glFinish, the swap), which the wall gap holds.
+Script: open the demo clip, scrub 0..40, play ~2 s, drag the divergence slider through 20 values, render
+a 6-frame range through the queue. Needs a display (Xvfb).
 Writes bench/results/studio_stall.json with os.getloadavg(). Without a display it re-runs under xvfb-run.
 
     .venv/bin/python bench/bench_studio_stall.py
@@ -43,15 +47,16 @@ def main() -> int:
     window = MainWindow(use_audio_device=False, settings=settings)
     window.resize(1280, 800)
     window.show()
-    clock, gaps, phase = QElapsedTimer(), {}, ["start"]
+    clock, gaps, busy, phase = QElapsedTimer(), {}, {}, ["start"]
     clock.start()
-    last = [clock.nsecsElapsed()]
+    last = [clock.nsecsElapsed(), time.thread_time()]
 
     def tick() -> None:
-        now = clock.nsecsElapsed()
+        now, cpu = clock.nsecsElapsed(), time.thread_time()
         gap_ms = (now - last[0]) / 1e6 - 2.0
         gaps[phase[0]] = max(gaps.get(phase[0], 0.0), gap_ms)
-        last[0] = now
+        busy[phase[0]] = max(busy.get(phase[0], 0.0), (cpu - last[1]) * 1000.0)
+        last[:] = [now, cpu]
 
     timer = QTimer(interval=2, timeout=tick)
     timer.start()
@@ -94,6 +99,8 @@ def main() -> int:
     window.shutdown()
     result = {"longest_stall_ms": round(max(gaps.values()), 1),
               "by_phase_ms": {k: round(v, 1) for k, v in gaps.items()},
+              "longest_ui_thread_cpu_ms": round(max(busy.values()), 1),
+              "ui_thread_cpu_by_phase_ms": {k: round(v, 1) for k, v in busy.items()},
               "render_state": window.document.project.job(job).state, "loadavg": os.getloadavg()}
     out = ROOT / "bench" / "results" / "studio_stall.json"
     out.parent.mkdir(exist_ok=True)

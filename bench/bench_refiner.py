@@ -2,6 +2,7 @@
 small config's refiner fps at 960×540.
 
     python bench/bench_refiner.py [--configs tiny,small] [--repeats 3] [--json bench/results/refiner.json]
+    python bench/bench_refiner.py --memory [--json bench/results/refiner_memory.json]
 
 Random weights (step times do not depend on what the weights are) and synthetic clips with a hole band,
 so nothing is read from disk. Per config:
@@ -16,6 +17,12 @@ so nothing is read from disk. Per config:
   Each is the best of ``--repeats`` runs (one run at 960×540). Wall and process CPU seconds are both kept
   (``*_cpu_s``, ``fps_cpu``: CPU time of all torch threads; on a busy machine wall time is the CPU time
   stretched by the other work, and CPU time / threads bounds what an idle machine would take).
+
+``--memory`` calibrates the estimate ``convert --refiner`` checks against the free memory
+(:func:`engine.jobs.refine.memory_need`): for tiny and small at two sizes each, a fresh process builds the
+pipeline and refines one window (the config's window and tiles, 2 steps: the peak does not grow with steps);
+its growth in peak RSS from just before the pipeline is built (``ru_maxrss`` − RSS then) is set beside the
+estimate.
 
 The load average is recorded: on a shared machine other work only adds time. The svd-xt figures are an
 on-paper estimate (no GPU here; see the issue notes), not measured by this script.
@@ -53,7 +60,10 @@ def clip(frames: int, height: int, width: int, batch: int | None = None, seed: i
     images = [base.reshape(shape).clamp(0, 1), (base.reshape(shape) * 0.9 + 0.05).clamp(0, 1)]
     mask = torch.zeros((*shape[:-3], 1, height, width))
     mask[..., width // 2:width // 2 + max(1, width // 8)] = 1.0
-    return {"reference": images[0], "geometric": images[1], "truth": images[0].flip(-1), "mask": mask}
+    disparity = torch.where(mask > 0, torch.nan, torch.linspace(4.0, 1.0, width).expand_as(mask))
+    scale = torch.full(shape[:1] if batch is not None else (), -1.0)
+    return {"reference": images[0], "geometric": images[1], "truth": images[0].flip(-1), "mask": mask,
+            "disparity": disparity, "scale": scale}
 
 
 def train_step_time(config: RefinerConfig, repeats: int) -> dict:
@@ -75,7 +85,7 @@ def train_step_time(config: RefinerConfig, repeats: int) -> dict:
     for k in range(repeats + 1):
         start, start_cpu = time.perf_counter(), time.process_time()
         gen = torch.Generator().manual_seed(k)
-        loss = batch_loss(module, encode_batch(pipe, batch, gen, config, k * t.batch_size), config).total
+        loss = batch_loss(module, encode_batch(pipe, batch, gen, config, k), config).total
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, t.max_grad_norm)
         optimizer.step()
@@ -141,12 +151,74 @@ def bench_config(name: str, repeats: int) -> dict:
     return result
 
 
+MEMORY_CASES = (("tiny", 180, 320), ("tiny", 360, 640), ("small", 270, 480), ("small", 540, 960))
+
+
+def current_rss() -> int:
+    with open("/proc/self/statm", encoding="ascii") as handle:
+        return int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def memory_child(name: str, height: int, width: int) -> dict:
+    """In this (fresh) process: one window of `name` at width x height; peak RSS growth vs the estimate."""
+    import json
+    import resource
+
+    from engine.jobs.refine import memory_need
+    from engine.refiner.pipeline import drain
+    from tests.support.refiner import tiny_pipeline
+
+    config = CONFIGS[name]
+    views = clip(config.inference.window, height, width, seed=1)
+    before = current_rss()
+    pipe = tiny_pipeline(config=config)
+    loaded = current_rss()
+    settings = pipe.settings()
+    estimate = memory_need(pipe, (width, height), settings, torch.float32)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        drain(pipe.denoise_window(views["reference"], views["geometric"], views["mask"] > 0.5, steps=2,
+                                  guidance=1.0, generator=gen, tile=settings.tile, tile_overlap=settings.tile_overlap))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    row = {"config": name, "width": width, "height": height, "window": settings.window, "tile": settings.tile,
+           "weights_mb": (loaded - before) / 2**20, "measured_mb": (peak - before) / 2**20,
+           "estimate_mb": estimate / 2**20}
+    row["estimate_over_measured"] = row["estimate_mb"] / row["measured_mb"]
+    print(json.dumps(row), flush=True)
+    return row
+
+
+def bench_memory(path: Path) -> None:
+    import json
+    import subprocess
+
+    load, rows = os.getloadavg(), []
+    for name, height, width in MEMORY_CASES:
+        out = subprocess.run([sys.executable, __file__, "--memory-child", f"{name},{height},{width}"],
+                             capture_output=True, text=True, check=True).stdout
+        rows.append(json.loads(out.strip().splitlines()[-1]))
+        print(rows[-1], flush=True)
+    write_json_atomic(path, {"bench": "refiner_memory", "load_average_start": load,
+                             "load_average_end": os.getloadavg(), "cases": rows})
+    print(f"wrote {path}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--configs", default="tiny,small")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--memory", action="store_true", help="calibrate the refiner memory estimate")
+    parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_child:
+        name, height, width = args.memory_child.split(",")
+        memory_child(name, int(height), int(width))
+        return 0
+    if args.memory:
+        bench_memory(args.json or ROOT / "bench" / "results" / "refiner_memory.json")
+        return 0
+    args.json = args.json or DEFAULT_JSON
     load = os.getloadavg()
     results = [bench_config(name, args.repeats) for name in args.configs.split(",")]
     write_json_atomic(args.json, {

@@ -50,10 +50,11 @@ Objective and noise
 * l = l_v + λ_d·l_d, λ_d = 0.1 (l_d is an auxiliary regulariser; l_v carries the denoising); ẑ₀ for l_d is
   exactly the scheduler's ``pred_original_sample``.
 * σ is log-normal (ln σ ~ N(0.7, 1.6), SVD fine-tuning practice) with the continuous timestep 0.25·ln σ;
-  draws are quasi-random (the golden-ratio sequence over example numbers) instead of random, so a few
-  consecutive steps cover the distribution evenly — the raw per-step loss curve is readable — and a
-  resumed run draws exactly the same levels. Euler with Karras sigmas, σ_max 700 (SVD's) for svd-xt, 80
-  for the CPU configs (what their training distribution covers).
+  draws are stratified and quasi-random (one level from each equal-probability stratum in every batch,
+  offset along the golden-ratio sequence) instead of random, so consecutive steps cover the distribution
+  evenly — the raw per-step loss, dominated by σ, compares from step to step — and a resumed run draws
+  exactly the same levels. Euler with Karras sigmas, σ_max 700 (SVD's) for svd-xt, 20 σ_d for the CPU
+  configs (below).
 * Classifier-free guidance is on the reference: training drops RefinerNet's features and the image
   embedding for 10 % of clips (the reader then attends to its own tokens, exactly plain self-attention);
   the unconditional branch keeps the warped view and mask — they are the geometry, not a prompt.
@@ -67,12 +68,26 @@ Objective and noise
 The CPU configs
 * ``tiny``/``small`` use a fixed, non-learned autoencoder (space-to-depth on 2×2 / 4×4 patches: exactly
   invertible) because a learned VAE cannot be trained, nor a random one used, in a CPU budget.
-* They predict the *residual* over the geometric render (``residual_sigma`` = σ_d = 0.1): the latent b of
-  the geometric render is the prior mean and EDM's preconditioning is applied at the residual's scale,
-  ẑ₀ = b + c_skip·(z_σ − b) − c_out·v̂_r. A from-scratch UNet cannot learn to reproduce its input in a CPU
-  hour (measured: the plain v-parametrisation trained for the same budget scored ~10 dB on hole pixels,
-  worse than leaving the holes black); with the prior it starts near the geometric render and learns the
-  correction. svd-xt keeps the paper's plain v-prediction: SVD's weights already know images.
+* They predict the *residual* over the geometric render, with EDM's preconditioning at the residual's
+  data scale σ_d = 0.2 (the RMS of real − geometric fill over the hole pixels of the training pairs): the
+  network sees the noisy residual c_in·(z_σ − b), c_in = 1/√(σ² + σ_d²), and ẑ₀ = b + c_skip·(z_σ − b) −
+  c_out·v̂_r. The prior b is the geometric path's own spatial fill of the render's holes (background-side
+  row fill + membrane fill, ``evaluation.geometric_fill``, from the reference view's disparity that the pair
+  dataset stores as depth), so training corrects exactly the fill that inference hands the refiner. The
+  denoiser's output convolution starts at zero: the untrained model *is* the Gaussian-prior denoiser
+  around the geometric render, and the loss curve measures what is learnt beyond it. A from-scratch UNet
+  cannot learn to reproduce its input in a CPU hour (measured: the plain v-parametrisation trained for the
+  same budget scored ~10 dB on hole pixels, worse than leaving the holes black); with the prior it starts at
+  the geometric render and learns the correction. svd-xt keeps the paper's plain v-prediction: SVD's
+  weights already know images.
+* Their noise levels are SVD's recipe in units of σ_d: ln σ ~ N(ln σ_d, 1.2) for training, Karras sampling
+  from σ_max = 20 σ_d (beyond that the residual is invisible in the noise), starting at b + noise.
+* Their loss gives the latent cells of the holes (grown by one cell) a fixed 10 % share of the loss, the
+  rest of the frame the other 90 % (``TrainSettings.hole_share``; a plain mean would give the holes their
+  ~3 % of the cells, and its value would swing with each clip's hole fraction). 10 %, not more: the loss
+  is still the paper's objective over the whole view (``--refiner-blend full`` uses all of it), with the
+  holes — where the refiner is composited — weighted up about threefold. ``small`` uses AdamW at 1e-3 with
+  a 50-step warm-up, a cosine decay to ``max_steps`` and gradient clipping at 1.
 
 Inference
 * Temporal windows anchored at the shot's first frame with stride window − overlap; the last window is

@@ -9,6 +9,7 @@ training recipe and the inference defaults. ``train-refiner --config NAME|FILE.j
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from engine.errors import InputError, UsageError
 
 CONFIG_SCHEMA = "RefinerConfig.1"
 AUTOENCODERS = ("svd", "patch")
+LR_SCHEDULES = ("constant_with_warmup", "cosine")
 
 
 @dataclass(frozen=True)
@@ -26,13 +28,18 @@ class TrainSettings:
         num_frames: frames per training clip (the temporal window the model learns).
         height, width: training crop in pixels (random crop of the pair frames, resized first when smaller).
         batch_size: clips per optimiser step and process.
-        learning_rate, warmup_steps, weight_decay, max_grad_norm: AdamW with linear warm-up, then constant.
+        learning_rate, warmup_steps, weight_decay, max_grad_norm: AdamW with linear warm-up and gradient
+            clipping.
+        lr_schedule: after the warm-up, ``constant_with_warmup`` (constant) or ``cosine`` (cosine decay to
+            0 at ``max_steps`` / ``--max-steps``; diffusers' get_scheduler).
         ema_decay: EMA of the trainable weights (the shipped weights); ``ema_power`` its warm-up (diffusers EMAModel).
         sigma_mean, sigma_std: log-normal noise-level distribution, log σ ~ N(mean, std) (EDM / SVD fine-tuning).
         reference_drop: probability of training a clip without the reference (RefinerNet features and image
             embedding dropped) so classifier-free guidance works at inference.
         swap_probability: probability of the left/right swap (a horizontal mirror of every image of the clip).
         lambda_d: weight of the stereo-aware loss l_d.
+        hole_share: share of the loss given to the latent cells of the (dilated) holes, the rest going to
+            the other cells (:func:`engine.refiner.losses.hole_weights`); 0 = the plain mean over all cells.
         mixed_precision: ``bf16`` (used on CUDA; CPU runs fall back to fp32) or ``no``.
         gradient_checkpointing: recompute activations in the backward pass (needed at svd-xt scale).
         checkpoint_every, validate_every: optimiser steps between resumable checkpoints / validation passes.
@@ -48,6 +55,7 @@ class TrainSettings:
     batch_size: int = 1
     learning_rate: float = 1e-4
     warmup_steps: int = 100
+    lr_schedule: str = "constant_with_warmup"
     weight_decay: float = 1e-2
     max_grad_norm: float = 1.0
     ema_decay: float = 0.999
@@ -57,6 +65,7 @@ class TrainSettings:
     reference_drop: float = 0.1
     swap_probability: float = 0.5
     lambda_d: float = 0.1
+    hole_share: float = 0.0
     mixed_precision: str = "bf16"
     gradient_checkpointing: bool = False
     checkpoint_every: int = 500
@@ -65,6 +74,12 @@ class TrainSettings:
     validation_steps: int = 8
     validation_clips: int = 4
     max_steps: int = 10000
+
+    def __post_init__(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise UsageError(f"lr_schedule {self.lr_schedule!r}: use one of {', '.join(LR_SCHEDULES)}")
+        if not 0.0 <= self.hole_share < 1.0:
+            raise UsageError(f"hole_share {self.hole_share} must be in [0, 1)")
 
 
 @dataclass(frozen=True)
@@ -200,28 +215,39 @@ def cpu_unets(attention: tuple[bool, ...], channels: tuple[int, ...], heads: tup
     return denoiser, refiner_net
 
 
+# The CPU configs' residual data scale σ_d: the RMS of (real − geometric fill) over the hole pixels of the
+# pairs the shipped small refiner trains on (0.08–0.35 per clip, in the latents' [-1, 1] units; see
+# resources/refiner/make_small.py), and their noise levels in units of it: ln σ ~ N(ln σ_d, 1.2) (EDM's
+# spread) for training, σ_max = 20 σ_d for sampling (beyond that the residual is invisible in the noise).
+CPU_SIGMA_DATA = 0.2
+CPU_SIGMA_MEAN, CPU_SIGMA_STD = math.log(CPU_SIGMA_DATA), 1.2
+CPU_SIGMA_MAX = 20 * CPU_SIGMA_DATA
+
+
 def cpu_config(name: str, patch_size: int, unets: tuple[dict, dict], train: TrainSettings,
                inference: InferenceSettings) -> RefinerConfig:
     """A from-scratch CPU config: the patch autoencoder, no image encoder, the residual parametrisation
-    (σ_d = 0.1) and SVD's scheduler with σ_max 80 (see the package docstring)."""
+    (σ_d = :data:`CPU_SIGMA_DATA`) and SVD's scheduler with σ_max = 20 σ_d (see the package docstring)."""
     return RefinerConfig(name=name, autoencoder="patch", patch_size=patch_size, denoiser=unets[0],
-                         refiner_net=unets[1], image_encoder=None, til_neighbours=2, residual_sigma=0.1,
-                         scheduler={**SVD_SCHEDULER, "sigma_max": 80.0}, train=train, inference=inference)
+                         refiner_net=unets[1], image_encoder=None, til_neighbours=2, residual_sigma=CPU_SIGMA_DATA,
+                         scheduler={**SVD_SCHEDULER, "sigma_max": CPU_SIGMA_MAX}, train=train, inference=inference)
 
 
 TINY = cpu_config(
     "tiny", 2, cpu_unets((True, False), (32, 64), (2, 4), time_dim=8, stereo_dim=16, frames=4),
     TrainSettings(num_frames=4, height=32, width=32, batch_size=2, learning_rate=2e-3, warmup_steps=5,
-                  ema_decay=0.99, mixed_precision="no", checkpoint_every=20, validate_every=20,
+                  sigma_mean=CPU_SIGMA_MEAN, sigma_std=CPU_SIGMA_STD, hole_share=0.1, ema_decay=0.99,
+                  mixed_precision="no", checkpoint_every=20, validate_every=20,
                   keep_checkpoints=2, validation_steps=4, validation_clips=2, max_steps=60),
     InferenceSettings(steps=4, guidance=1.0, window=4, window_overlap=1, tile=0, tile_overlap=16),
 )
 
 SMALL = cpu_config(
     "small", 4, cpu_unets((False, True, True), (32, 64, 64), (1, 2, 2), time_dim=16, stereo_dim=32, frames=4),
-    TrainSettings(num_frames=4, height=128, width=128, batch_size=2, learning_rate=5e-4, warmup_steps=50,
+    TrainSettings(num_frames=4, height=128, width=128, batch_size=2, learning_rate=1e-3, warmup_steps=50,
+                  lr_schedule="cosine", sigma_mean=CPU_SIGMA_MEAN, sigma_std=CPU_SIGMA_STD, hole_share=0.1,
                   ema_decay=0.995, mixed_precision="no", checkpoint_every=200, validate_every=200,
-                  keep_checkpoints=2, validation_steps=8, validation_clips=4, max_steps=4000),
+                  keep_checkpoints=2, validation_steps=8, validation_clips=4, max_steps=1500),
     InferenceSettings(steps=8, guidance=1.0, window=8, window_overlap=2, tile=256, tile_overlap=32),
 )
 

@@ -19,7 +19,7 @@ run would have seen.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -30,7 +30,8 @@ from torch import Tensor
 from engine.errors import InputError, InvalidProject
 from engine.jobs.pairs import MANIFEST_NAME, frame_path, load_clip, load_manifest
 
-REFERENCE, GEOMETRIC, MASK, TRUTH = "target", "back", "back_mask", "ref"
+REFERENCE, GEOMETRIC, MASK, TRUTH, DEPTH = "target", "back", "back_mask", "ref", "depth"
+BACK_SCALE = -1.0  # the back render is the left view made from the right one: x_L = x_R + d (scale −1)
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,14 @@ class PairClip:
     frames: tuple[int, ...]
     shots: tuple[tuple[int, int], ...]
     eye_size: tuple[int, int]
+    divergence: float = 0.0
+    convergence: float = 0.0
+
+    def disparity(self, depth_png: np.ndarray) -> np.ndarray:
+        """(H, W) float32 px disparity of the reference view from its ``depth/`` nearness PNG (uint16):
+        d = D/100 · W · (c − (1 − nearness)) (docs/pair_dataset.md)."""
+        nearness = depth_png.astype(np.float32) / 65535.0
+        return (self.divergence / 100.0 * self.eye_size[0] * (self.convergence - (1.0 - nearness))).astype(np.float32)
 
     def windows(self, length: int) -> list[int]:
         """First frames of every `length`-frame window inside one shot (and inside this clip's frames)."""
@@ -56,8 +65,8 @@ class PairClip:
         cut = self.frames[-frames]
         head = tuple(f for f in self.frames if f < cut)
         rest = tuple(f for f in self.frames if f >= cut)
-        return (PairClip(self.folder, self.name, head, self.shots, self.eye_size),
-                PairClip(self.folder, f"{self.name} (last {frames} frames)", rest, self.shots, self.eye_size))
+        return (replace(self, frames=head),
+                replace(self, name=f"{self.name} (last {frames} frames)", frames=rest))
 
 
 def open_datasets(paths: list[Path] | tuple[Path, ...]) -> list[PairClip]:
@@ -92,7 +101,8 @@ def _clip(root: Path, entry: dict) -> PairClip:
                              hint="Resume `make-pairs` on the dataset first")
     start, end = record["frame_range"]
     shots = tuple((int(a), int(b)) for a, b in record.get("shots") or [[start, end]])
-    return PairClip(folder, record["folder"], tuple(range(start, end)), shots, tuple(record["eye_size"]))
+    return PairClip(folder, record["folder"], tuple(range(start, end)), shots, tuple(record["eye_size"]),
+                    float(record.get("divergence", 0.0)), float(record.get("convergence", 0.0)))
 
 
 def split_clips(clips: list[PairClip], window: int) -> tuple[list[PairClip], list[PairClip], list[str]]:
@@ -127,6 +137,14 @@ def read_mask(path: Path) -> np.ndarray:
     return image > 127
 
 
+def read_depth(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if image is None or image.ndim != 2 or image.dtype != np.uint16:
+        raise InvalidProject("missing or unreadable depth image (16-bit grey PNG)", path=path,
+                             hint="Rebuild the dataset")
+    return image
+
+
 def _fit(image: np.ndarray, height: int, width: int, nearest: bool) -> np.ndarray:
     """Upscale so both sides are at least the crop (aspect kept); no-op when already large enough."""
     h, w = image.shape[:2]
@@ -134,7 +152,8 @@ def _fit(image: np.ndarray, height: int, width: int, nearest: bool) -> np.ndarra
     if scale <= 1.0:
         return image
     size = (max(width, round(w * scale)), max(height, round(h * scale)))
-    out = cv2.resize(image.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR)
+    source = image if image.dtype == np.float32 else image.astype(np.uint8)
+    out = cv2.resize(source, size, interpolation=cv2.INTER_NEAREST if nearest else cv2.INTER_LINEAR)
     return out.astype(image.dtype)
 
 
@@ -147,17 +166,26 @@ def load_window(clip: PairClip, start: int, frames: int, crop: tuple[int, int] |
         offset: where the crop sits, as fractions of the free room (0.5, 0.5 = centred).
         mirror: the left/right swap (every image flipped horizontally).
     Returns:
-        reference, geometric, truth: (F, 3, h, w) float in [0, 1]; mask: (F, 1, h, w) float 0/1.
+        reference, geometric, truth: (F, 3, h, w) float in [0, 1]; mask: (F, 1, h, w) float 0/1;
+        disparity: (F, 1, h, w) float32 px of the geometric (reference-eye) view at the crop's scale, NaN in
+        the mask (what a render knows: nothing there); scale: () the render's splat scale as the images are
+        oriented (−1, or +1 when mirrored), for the background-side fill.
     """
-    out: dict[str, list[np.ndarray]] = {"reference": [], "geometric": [], "truth": [], "mask": []}
+    out: dict[str, list[np.ndarray]] = {"reference": [], "geometric": [], "truth": [], "mask": [], "disparity": []}
     for index in range(start, start + frames):
+        mask = read_mask(frame_path(clip.folder, MASK, index))
+        disparity = clip.disparity(read_depth(frame_path(clip.folder, DEPTH, index)))
+        disparity[mask] = np.nan
         images = {"reference": read_rgb(frame_path(clip.folder, REFERENCE, index)),
                   "geometric": read_rgb(frame_path(clip.folder, GEOMETRIC, index)),
                   "truth": read_rgb(frame_path(clip.folder, TRUTH, index)),
-                  "mask": read_mask(frame_path(clip.folder, MASK, index)).astype(np.uint8)}
+                  "mask": mask.astype(np.uint8), "disparity": disparity}
         for key, image in images.items():
             if crop is not None:
-                image = _fit(image, *crop, nearest=key == "mask")
+                width = image.shape[1]
+                image = _fit(image, *crop, nearest=key in ("mask", "disparity"))
+                if key == "disparity":
+                    image = image * (image.shape[1] / width)
                 h, w = image.shape[:2]
                 y, x = round((h - crop[0]) * offset[0]), round((w - crop[1]) * offset[1])
                 image = image[y:y + crop[0], x:x + crop[1]]
@@ -165,6 +193,8 @@ def load_window(clip: PairClip, start: int, frames: int, crop: tuple[int, int] |
     tensors = {k: torch.from_numpy(np.ascontiguousarray(np.stack(v))) for k, v in out.items()}
     result = {k: tensors[k].permute(0, 3, 1, 2).float() / 255.0 for k in ("reference", "geometric", "truth")}
     result["mask"] = tensors["mask"][:, None].float()
+    result["disparity"] = tensors["disparity"][:, None].float()
+    result["scale"] = torch.tensor(-BACK_SCALE if mirror else BACK_SCALE)
     return result
 
 

@@ -63,4 +63,31 @@ def telea_fill(frames: Tensor, mask: Tensor, radius: int = 3) -> Tensor:
     return torch.stack(out).to(frames.device)
 
 
-__all__ = ["HoleScore", "telea_fill"]
+def geometric_fill(frames: Tensor, mask: Tensor, disparity: Tensor, scale: Tensor | float) -> Tensor:
+    """The geometric path's own spatial fill of a render's holes: background-side row fill, then the membrane
+    fill from the background (:func:`engine.ops.synthesis.fill_spatial`, the default SynthesisConfig).
+
+    Args:
+        frames: (N, 3, H, W) float in [0, 1] views (hole values ignored). mask: (N, 1, H, W) holes.
+        disparity: (N, 1, H, W) px disparity of the views (NaN in the holes).
+        scale: the splat scale that made them (a float, or (N,) one per view; its sign breaks ties).
+    Returns:
+        (N, 3, H, W) float32 filled views (non-hole pixels unchanged).
+    """
+    from engine.ops.inpaint import background_disparity
+    from engine.ops.synthesis import SynthesisConfig, fill_spatial
+
+    scales = torch.as_tensor(scale, dtype=torch.float32).reshape(-1).expand(frames.shape[0]).tolist()
+    out = []
+    for k, s in enumerate(scales):
+        view, holes = frames[k:k + 1].float().cpu().contiguous().clone(), mask[k:k + 1].bool().cpu()
+        disp = disparity[k:k + 1].float().cpu().contiguous()
+        if not bool(holes.any()):
+            out.append(view)
+            continue
+        background = background_disparity(holes, disp, s)
+        out.append(fill_spatial(view, holes, disp, background, s, SynthesisConfig()).clamp(0.0, 1.0))
+    return torch.cat(out).to(frames.device)
+
+
+__all__ = ["HoleScore", "geometric_fill", "telea_fill"]

@@ -8,10 +8,17 @@ clean latent it implies is ẑ₀ = z_σ/(σ² + 1) − σ/√(σ² + 1)·v̂ �
 
 l = l_v + λ_d · l_d, l_v = mean (v̂ − v)², l_d = mean (s(z₀) − s(ẑ₀))² with s(z) = |z − z_ref| (channel mean).
 
-Residual configs (``RefinerConfig.residual``) predict the v of the residual r = z₀ − b over the geometric
-render's latent b, with EDM's preconditioning at the residual's data scale σ_d: ẑ₀ = b + c_skip·(z_σ − b) −
-c_out·v̂_r; the network input is the same c_in·z_σ. :func:`plain_v` converts its output into the plain v
-the scheduler steps with.
+Residual configs (``RefinerConfig.residual_sigma``) predict the v of the residual r = z₀ − b over the
+geometric render's latent b, with EDM's preconditioning at the residual's data scale σ_d: the network sees
+the noisy *residual* c_in·(z_σ − b) with c_in = 1/√(σ² + σ_d²) (:func:`residual_input`; unit variance at
+every σ, as EDM's c_in) and ẑ₀ = b + c_skip·(z_σ − b) − c_out·v̂_r. :func:`plain_v` converts its output
+into the plain v the scheduler steps with.
+
+Region weighting (``TrainSettings.hole_share``): the squared errors can be averaged with a weight map
+(:func:`hole_weights`) that gives the latent cells of the (dilated) holes a fixed share of the loss and the
+rest of the frame the remainder, whatever the hole fraction of the batch — the holes are the pixels the
+refiner is composited into, and a loss pooled over all cells would be set by the ~97 % that a render
+already gets right, and would swing with each clip's hole fraction.
 """
 
 from __future__ import annotations
@@ -39,17 +46,19 @@ def sample_sigmas(batch: int, mean: float, std: float, generator: torch.Generato
 GOLDEN = 0.6180339887498949
 
 
-def quasi_random_sigmas(first: int, batch: int, mean: float, std: float) -> Tensor:
-    """(B,) noise levels of examples first … first + B − 1, ln σ = mean + std·Φ⁻¹(u) with u the golden-ratio
-    sequence frac(0.5 + n·φ⁻¹).
+def stratified_sigmas(batch_index: int, batch: int, mean: float, std: float) -> Tensor:
+    """(B,) noise levels of one batch: ln σ_j = mean + std·Φ⁻¹(u_j), u_j = (j + frac(0.5 + n·φ⁻¹)) / B for
+    j < B, n = `batch_index` (the golden-ratio sequence).
 
-    Low-discrepancy instead of random draws: any few consecutive steps cover the log-normal evenly, so the
-    loss of one step compares with the next (a loss curve of raw per-step values is readable) and the
-    noise levels still follow the distribution exactly in the long run. Depends only on the example number,
-    so a resumed run draws the same levels.
+    Stratified and low-discrepancy instead of random draws: every batch holds one level from each of the B
+    equal-probability strata of the log-normal, and the offset inside the strata walks the golden-ratio
+    sequence, so consecutive steps cover the distribution evenly — the loss of one step compares with the
+    next (the raw per-step loss is dominated by σ: at one σ it is a fixed mix of the predictable residual
+    and the noise) — and the levels still follow the distribution exactly in the long run. Depends only on
+    the batch number, so a resumed run draws the same levels.
     """
-    n = torch.arange(first, first + batch, dtype=torch.float64)
-    u = torch.frac(0.5 + n * GOLDEN).clamp(1e-6, 1 - 1e-6)
+    offset = float(torch.frac(torch.tensor(0.5 + batch_index * GOLDEN, dtype=torch.float64)))
+    u = ((torch.arange(batch, dtype=torch.float64) + offset) / batch).clamp(1e-6, 1 - 1e-6)
     return torch.exp(mean + std * torch.special.ndtri(u)).float()
 
 
@@ -85,6 +94,45 @@ def residual_v_target(latents: Tensor, noise: Tensor, sigma: Tensor, base: Tenso
     return (sigma_data * noise - s * (latents - base) / sigma_data) / torch.sqrt(s**2 + sigma_data**2)
 
 
+def residual_input(noisy: Tensor, base: Tensor, sigma: Tensor, sigma_data: float) -> Tensor:
+    """The residual model's network input c_in·(z_σ − b), c_in = 1/√(σ² + σ_d²) ((B, F, C, h, w); `sigma`
+    (B,) or one level for the whole batch)."""
+    s = _per_sample(sigma.reshape(-1).expand(noisy.shape[0]), noisy)
+    return (noisy - base) / torch.sqrt(s**2 + sigma_data**2)
+
+
+def hole_weights(mask: Tensor, share: float, dilate: int = 1) -> Tensor | None:
+    """Per-cell loss weights giving the holes `share` of the loss (None when `share` is 0: plain mean).
+
+    Args:
+        mask: (B, F, 1, h, w) fraction of hole pixels per latent cell.
+        share: the holes' share of the loss in [0, 1); a cell is a hole cell when any pixel of it, or of a
+            cell within `dilate` cells, is a hole.
+    Returns:
+        (B, F, 1, h, w) weights summing to 1 over each window; hole cells share `share` equally, the others
+        1 − share (a window without holes: all cells equal).
+    """
+    if share <= 0.0:
+        return None
+    b, f = mask.shape[:2]
+    flat = mask.flatten(0, 1).float()
+    holes = torch.nn.functional.max_pool2d(flat, 2 * dilate + 1, stride=1, padding=dilate) > 0
+    holes = holes.unflatten(0, (b, f)).float()
+    n_holes = holes.sum(dim=(1, 2, 3, 4), keepdim=True)
+    n_rest = holes[0].numel() - n_holes
+    w = torch.where(holes > 0, share / n_holes.clamp(min=1), (1.0 - share) / n_rest.clamp(min=1))
+    empty = (n_holes == 0) | (n_rest == 0)
+    return torch.where(empty, torch.full_like(w, 1.0 / holes[0].numel()), w)
+
+
+def _mean(x: Tensor, weights: Tensor | None) -> Tensor:
+    """Mean of (B, F, C, h, w) squared errors: plain, or with per-window weights (each window's weights sum
+    to 1 over cells; channels averaged) averaged over the batch."""
+    if weights is None:
+        return x.mean()
+    return (x.mean(dim=2, keepdim=True) * weights).sum() / x.shape[0]
+
+
 def plain_v(noisy: Tensor, clean: Tensor, sigma: Tensor) -> Tensor:
     """The plain v (σ_d = 1, what EulerDiscreteScheduler expects) whose implied ẑ₀ is `clean`:
     v = (z_σ/(σ² + 1) − ẑ₀)·√(σ² + 1)/σ."""
@@ -98,9 +146,9 @@ def predicted_clean(noisy: Tensor, v: Tensor, sigma: Tensor) -> Tensor:
     return noisy / (s**2 + 1) - s / torch.sqrt(s**2 + 1) * v
 
 
-def stereo_loss(clean: Tensor, predicted: Tensor, reference: Tensor) -> Tensor:
+def stereo_loss(clean: Tensor, predicted: Tensor, reference: Tensor, weights: Tensor | None = None) -> Tensor:
     """l_d = mean (s(z₀) − s(ẑ₀))², s(z) = |z − z_ref|; 0 when the prediction equals the target."""
-    return (stereo_strength(clean, reference) - stereo_strength(predicted, reference)).square().mean()
+    return _mean((stereo_strength(clean, reference) - stereo_strength(predicted, reference)).square(), weights)
 
 
 @dataclass
@@ -113,7 +161,8 @@ class LossTerms:
 
 
 def refiner_loss(v_pred: Tensor, latents: Tensor, noise: Tensor, noisy: Tensor, sigma: Tensor, reference: Tensor,
-                 lambda_d: float, base: Tensor | None = None, sigma_data: float = 1.0) -> LossTerms:
+                 lambda_d: float, base: Tensor | None = None, sigma_data: float = 1.0,
+                 weights: Tensor | None = None) -> LossTerms:
     """l = l_v + λ_d·l_d for one batch.
 
     Args:
@@ -121,6 +170,7 @@ def refiner_loss(v_pred: Tensor, latents: Tensor, noise: Tensor, noisy: Tensor, 
         noisy: z_σ. sigma: (B,). reference: z_ref latents of the reference view.
         base: the geometric render's latent b for residual models (v_pred is then the residual's v at
             data scale `sigma_data`); None = the paper's plain v-prediction.
+        weights: (B, F, 1, h, w) per-cell weights (:func:`hole_weights`), None = plain means.
     """
     if base is None:
         target = v_target(latents, noise, sigma)
@@ -128,8 +178,8 @@ def refiner_loss(v_pred: Tensor, latents: Tensor, noise: Tensor, noisy: Tensor, 
     else:
         target = residual_v_target(latents, noise, sigma, base, sigma_data)
         clean = residual_clean(noisy.float(), v_pred.float(), sigma.float(), base.float(), sigma_data)
-    l_v = (v_pred.float() - target.float()).square().mean()
-    l_d = stereo_loss(latents.float(), clean, reference.float())
+    l_v = _mean((v_pred.float() - target.float()).square(), weights)
+    l_d = stereo_loss(latents.float(), clean, reference.float(), weights)
     return LossTerms(l_v + lambda_d * l_d, l_v, l_d)
 
 
@@ -139,9 +189,11 @@ __all__ = [
     "residual_clean",
     "residual_v_target",
     "continuous_timestep",
+    "hole_weights",
+    "residual_input",
     "noise_input",
     "predicted_clean",
-    "quasi_random_sigmas",
+    "stratified_sigmas",
     "refiner_loss",
     "sample_sigmas",
     "stereo_loss",

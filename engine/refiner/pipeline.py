@@ -30,7 +30,7 @@ from torch import Tensor
 
 from engine.errors import UsageError
 from engine.refiner.attention import ReferenceBank, install_reference_attention
-from engine.refiner.losses import plain_v, residual_clean
+from engine.refiner.losses import plain_v, residual_clean, residual_input
 from engine.refiner.models.denoiser import stereo_strength
 from engine.refiner.tiling import WindowBlender, plan_tiles, plan_windows, tile_weight, window_weights
 
@@ -226,9 +226,17 @@ class SpatialDreamerPipeline(DiffusionPipeline):
 
     def _predict(self, scaled: Tensor, t: Tensor, inputs: dict, tiles: list, banks: list[dict],
                  guidance: float, ramp: int) -> Tensor:
-        """v for the whole (1, F, C, h, w) latent: every tile predicted and ramp-averaged (plus the geometric
-        prior's offset for residual models, see :func:`engine.refiner.losses.base_offset`)."""
+        """v for the whole (1, F, C, h, w) latent: every tile predicted and ramp-averaged. Residual models see
+        the noisy residual over the geometric prior and their output is turned into the plain v the scheduler
+        steps with (:func:`engine.refiner.losses.residual_input`, :func:`~engine.refiner.losses.plain_v`)."""
         frames = scaled.shape[1]
+        residual = self.config.residual_sigma is not None
+        net_input = scaled
+        if residual:  # the network sees the noisy residual over the geometric prior (losses.residual_input)
+            sigma = self.scheduler.sigmas[self.scheduler.step_index].to(scaled.device).view(1)
+            noisy = scaled.float() * torch.sqrt(sigma**2 + 1)
+            net_input = residual_input(noisy, inputs["base"][None].float(), sigma,
+                                       self.config.residual_sigma).to(scaled.dtype)
         full = torch.zeros_like(scaled, dtype=torch.float32)
         weight = torch.zeros(scaled.shape[-2:], device=scaled.device)
         cfg = guidance > 1.0
@@ -239,7 +247,7 @@ class SpatialDreamerPipeline(DiffusionPipeline):
         keep = torch.tensor([False] * frames + [True] * frames, device=scaled.device) if cfg else None
         for ((y0, y1), (x0, x1)), bank in zip(tiles, banks, strict=True):
             crop = (..., slice(y0, y1), slice(x0, x1))
-            sample = torch.cat([scaled[crop], inputs["cond"][crop][None], inputs["mask"][crop][None]], dim=2)
+            sample = torch.cat([net_input[crop], inputs["cond"][crop][None], inputs["mask"][crop][None]], dim=2)
             strength = inputs["strength"][crop][None]
             if cfg:
                 sample, strength = sample.repeat(2, 1, 1, 1, 1), strength.repeat(2, 1, 1, 1, 1)
@@ -252,9 +260,7 @@ class SpatialDreamerPipeline(DiffusionPipeline):
             full[crop] += v * w
             weight[y0:y1, x0:x1] += w
         v = full / weight
-        if self.config.residual_sigma is not None:
-            sigma = self.scheduler.sigmas[self.scheduler.step_index].to(v.device).view(1)
-            noisy = scaled.float() * torch.sqrt(sigma**2 + 1)
+        if residual:
             clean = residual_clean(noisy, v, sigma, inputs["base"][None].float(), self.config.residual_sigma)
             v = plain_v(noisy, clean, sigma)
         return v.to(scaled.dtype)
@@ -283,7 +289,11 @@ class SpatialDreamerPipeline(DiffusionPipeline):
         self.scheduler.set_timesteps(steps, device=self.denoiser.device)
         shape = (1, reference.shape[0], inputs["cond"].shape[1], *latent_size)
         latents = torch.randn(shape, generator=generator, device=generator.device).to(self.denoiser.device)
-        latents = (latents * self.scheduler.init_noise_sigma).to(self.denoiser.dtype)
+        if self.config.residual_sigma is None:
+            latents = (latents * self.scheduler.init_noise_sigma).to(self.denoiser.dtype)
+        else:  # z_σmax = b + r + σ_max·ε with r ~ N(0, σ_d²): the prior b plus noise of both
+            spread = math.sqrt(float(self.scheduler.sigmas.max()) ** 2 + self.config.residual_sigma**2)
+            latents = (inputs["base"][None].float() + spread * latents).to(self.denoiser.dtype)
         for i, t in enumerate(self.scheduler.timesteps):
             scaled = self.scheduler.scale_model_input(latents, t)
             v = self._predict(scaled, t, inputs, tiles, banks, guidance, max(1, overlap_l // 2))

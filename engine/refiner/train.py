@@ -36,8 +36,15 @@ from engine.progress import CancelToken, Progress
 from engine.refiner import checkpoints as ck
 from engine.refiner.configs import RefinerConfig, get_config, with_train
 from engine.refiner.data import PairWindows, StepSampler, load_window, open_datasets, split_clips, validation_windows
-from engine.refiner.evaluation import HoleScore, telea_fill
-from engine.refiner.losses import continuous_timestep, noise_input, quasi_random_sigmas, refiner_loss
+from engine.refiner.evaluation import HoleScore, geometric_fill
+from engine.refiner.losses import (
+    continuous_timestep,
+    hole_weights,
+    noise_input,
+    refiner_loss,
+    residual_input,
+    stratified_sigmas,
+)
 from engine.refiner.models import build_components
 from engine.refiner.models.denoiser import stereo_strength
 from engine.refiner.pipeline import (
@@ -130,7 +137,12 @@ def make_pipeline(config: RefinerConfig, components: dict) -> SpatialDreamerPipe
 
 
 def initial_components(config: RefinerConfig, models_dir: Path | None, seed: int) -> dict:
-    """Base weights (``svd-xt+sd21``) from the models folder, else a seeded random initialisation."""
+    """Base weights (``svd-xt+sd21``) from the models folder, else a seeded random initialisation.
+
+    A random residual config starts with the denoiser's output convolution zero, so the untrained model is
+    exactly the Gaussian-prior denoiser around the geometric render (ẑ₀ = b + c_skip·(z_σ − b)): training
+    starts from the geometric path, and the loss curve measures what is learnt beyond it.
+    """
     if config.base is not None:
         from engine.models import resolve_models_dir
         from engine.refiner.models.loading import components_from_base
@@ -138,7 +150,11 @@ def initial_components(config: RefinerConfig, models_dir: Path | None, seed: int
         folder, _ = resolve_models_dir(models_dir)
         return components_from_base(config, folder)
     torch.manual_seed(seed)
-    return build_components(config)
+    components = build_components(config)
+    if config.residual_sigma is not None:
+        nn.init.zeros_(components["denoiser"].conv_out.weight)
+        nn.init.zeros_(components["denoiser"].conv_out.bias)
+    return components
 
 
 class RefinerTraining(nn.Module):
@@ -174,9 +190,9 @@ def step_generator(seed: int, step: int, rank: int, device: torch.device) -> tor
 
 @torch.no_grad()
 def encode_batch(pipe: SpatialDreamerPipeline, batch: dict, gen: torch.Generator, config: RefinerConfig,
-                 first_example: int) -> dict:
-    """Latents and conditioning of a batch ((B, F, …) tensors on the pipeline's device); `first_example` is the
-    number of its first example (its noise levels follow from it)."""
+                 batch_index: int) -> dict:
+    """Latents and conditioning of a batch ((B, F, …) tensors on the pipeline's device); `batch_index` is the
+    batch's number, step · processes + rank (its noise levels follow from it: :func:`stratified_sigmas`)."""
     t, i = config.train, config.inference
     device = pipe.denoiser.device
     ref, geo, truth, mask = (batch[k].to(device) for k in ("reference", "geometric", "truth", "mask"))
@@ -188,26 +204,39 @@ def encode_batch(pipe: SpatialDreamerPipeline, batch: dict, gen: torch.Generator
     aug = torch.randn(geo.shape, generator=gen).to(device)
     z0, z_ref = enc(truth), enc(ref)
     residual = config.residual_sigma is not None
-    base = enc(telea_fill(geo.flatten(0, 1), mask.flatten(0, 1)).unflatten(0, (b, f)).to(device)) if residual else None
+    base = enc(filled_geometric(batch).to(device)) if residual else None
     cond = enc(geo * (1.0 - mask) + i.noise_aug_strength * aug, scaled=False)
     holes = mask_latent(mask.flatten(0, 1), tuple(z0.shape[-2:])).unflatten(0, (b, f))
     frame_embeds = image_embeddings(pipe.image_encoder, ref.flatten(0, 1), pipe.cross_attention_dim).float()
     keep = torch.rand(b, generator=gen) >= t.reference_drop
     clip_embed = frame_embeds.unflatten(0, (b, f)).mean(dim=1) * keep.to(device).view(-1, 1, 1)
-    sigma = quasi_random_sigmas(first_example, b, t.sigma_mean, t.sigma_std).to(device)
+    sigma = stratified_sigmas(batch_index, b, t.sigma_mean, t.sigma_std).to(device)
     noise = torch.randn(z0.shape, generator=gen).to(device)
     noisy, scaled = noise_input(z0, noise, sigma)
-    return {"z0": z0, "z_ref": z_ref, "base": base, "noise": noise, "noisy": noisy, "sigma": sigma, "inputs": {
+    if residual:
+        scaled = residual_input(noisy, base, sigma, config.residual_sigma)
+    return {"z0": z0, "z_ref": z_ref, "base": base, "noise": noise, "noisy": noisy, "sigma": sigma,
+            "weights": hole_weights(holes, t.hole_share), "inputs": {
         "scaled": scaled, "timestep": continuous_timestep(sigma), "cond": cond, "mask": holes,
         "reference": z_ref, "strength": stereo_strength(z0, z_ref), "frame_embeds": frame_embeds,
         "clip_embed": clip_embed, "keep": keep.to(device),
         "time_ids": added_time_ids(i.fps_id, i.motion_bucket_id, i.noise_aug_strength, b, device, torch.float32)}}
 
 
+def filled_geometric(batch: dict) -> torch.Tensor:
+    """(B, F, 3, H, W) the batch's geometric views with their holes filled as the geometric path fills them
+    (the prior b of residual models, and the validation baseline)."""
+    geo, mask, disp = batch["geometric"], batch["mask"], batch["disparity"]
+    b, f = geo.shape[:2]
+    scale = batch["scale"].reshape(-1).repeat_interleave(f)
+    filled = geometric_fill(geo.flatten(0, 1), mask.flatten(0, 1) > 0.5, disp.flatten(0, 1), scale)
+    return filled.unflatten(0, (b, f))
+
+
 def batch_loss(module: nn.Module, encoded: dict, config: RefinerConfig):
     v = module(**encoded["inputs"])
     return refiner_loss(v, encoded["z0"], encoded["noise"], encoded["noisy"], encoded["sigma"], encoded["z_ref"],
-                        config.train.lambda_d, encoded["base"], config.residual_sigma or 1.0)
+                        config.train.lambda_d, encoded["base"], config.residual_sigma or 1.0, encoded["weights"])
 
 
 def hole_offset(clip, start: int, t) -> tuple[float, float]:
@@ -228,7 +257,8 @@ def hole_offset(clip, start: int, t) -> tuple[float, float]:
 @torch.no_grad()
 def validate(pipe: SpatialDreamerPipeline, module: nn.Module, windows: list, config: RefinerConfig) -> dict:
     """Validation figures with the current (EMA) weights: loss at fixed noise, and PSNR/SSIM on the hole
-    pixels of the refined view vs the real frame, next to the geometric baseline (Telea fill)."""
+    pixels of the refined view vs the real frame, next to the geometric baseline (the geometric path's
+    background fill, :func:`filled_geometric`)."""
     t = config.train
     refined, geometric, losses = HoleScore(), HoleScore(), []
     for k, (clip, start) in enumerate(windows):
@@ -237,7 +267,7 @@ def validate(pipe: SpatialDreamerPipeline, module: nn.Module, windows: list, con
         batch = {key: v[None] for key, v in window.items()}
         losses.append(float(batch_loss(module, encode_batch(pipe, batch, gen, replace(
             config, train=replace(t, reference_drop=0.0)), k), config).total))
-        filled = telea_fill(window["geometric"], window["mask"])
+        filled = filled_geometric(batch)[0]
         gen = torch.Generator().manual_seed(VALIDATION_SEED + k)
         out = drain(pipe.denoise_window(window["reference"], filled, window["mask"] > 0.5, steps=t.validation_steps,
                                         guidance=1.0, generator=gen, tile=0, tile_overlap=0))
@@ -285,7 +315,8 @@ class _Run:
         module = RefinerTraining(self.pipe)
         params = [p for p in module.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=t.learning_rate, weight_decay=t.weight_decay)
-        schedule = get_scheduler("constant_with_warmup", optimizer, num_warmup_steps=t.warmup_steps)
+        schedule = get_scheduler(t.lr_schedule, optimizer, num_warmup_steps=t.warmup_steps,
+                                 num_training_steps=self.max_steps)
         self.ema = EMAModel(params, decay=t.ema_decay, use_ema_warmup=True, power=t.ema_power)
         self.module, self.optimizer, self.schedule = self.accelerator.prepare(module, optimizer, schedule)
         self.accelerator.register_for_checkpointing(self.ema)
@@ -377,8 +408,8 @@ def _optimiser_step(run: _Run, step: int, batch: dict, last_good: int) -> dict:
     """One optimiser step; returns its CSV row. Raises TrainingError on a non-finite loss (nothing applied)."""
     t = run.config.train
     gen = step_generator(run.request.seed, step, run.accelerator.process_index, run.accelerator.device)
-    first = (step * run.accelerator.num_processes + run.accelerator.process_index) * t.batch_size
-    encoded = encode_batch(run.pipe, batch, gen, run.config, first)
+    index = step * run.accelerator.num_processes + run.accelerator.process_index
+    encoded = encode_batch(run.pipe, batch, gen, run.config, index)
     with run.accelerator.autocast():
         terms = batch_loss(run.module, encoded, run.config)
     value = float(terms.total.detach())

@@ -27,12 +27,32 @@ def test_reads_the_dataset_make_pairs_wrote(demo_pairs):
     assert big["truth"].shape == (2, 3, 48, 48)
 
 
+def test_windows_carry_the_geometric_views_disparity_for_the_background_fill(demo_pairs):
+    import cv2
+    import numpy as np
+
+    clip = open_datasets([demo_pairs])[0]
+    record = json.loads((clip.folder / "clip.json").read_text())
+    w = load_window(clip, 2, 2)
+    depth = cv2.imread(str(clip.folder / "depth" / "000002.png"), cv2.IMREAD_UNCHANGED).astype(np.float64) / 65535
+    expected = record["divergence"] / 100 * record["eye_size"][0] * (record["convergence"] - (1 - depth))
+    holes = w["mask"][0, 0] > 0
+    assert w["disparity"].shape == (2, 1, 36, 64) and bool(w["disparity"][0, 0][holes].isnan().all())
+    np.testing.assert_allclose(w["disparity"][0, 0][~holes].numpy(), expected[~holes.numpy()], atol=1e-4)
+    assert float(w["scale"]) == -1.0 and float(load_window(clip, 2, 2, mirror=True)["scale"]) == 1.0
+    flipped = load_window(clip, 2, 2, mirror=True)["disparity"]
+    torch.testing.assert_close(flipped, w["disparity"].flip(-1), equal_nan=True)
+    big = load_window(clip, 2, 1, crop=(72, 128))["disparity"]  # upscaled 2x: disparities in the new pixels
+    ratio = big[0, 0, ::2, ::2] / w["disparity"][0, 0]
+    assert float(ratio[ratio.isfinite()].median()) == pytest.approx(2.0, rel=1e-3)
+
+
 def test_examples_are_a_function_of_their_number(demo_pairs):
     clips = open_datasets([demo_pairs])
     data = PairWindows(clips, 4, (32, 32), seed=3, swap_probability=0.5)
     a, b = data[17], data[17]
     for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=0, equal_nan=True)
     assert not torch.equal(data[17]["truth"], data[18]["truth"])
     sampler = iter(StepSampler(start_step=5, batch=2, rank=1, world=2))
     assert [next(sampler) for _ in range(4)] == [22, 23, 26, 27]

@@ -106,10 +106,12 @@ def test_output_folders_that_are_not_runs_are_refused(demo_pairs, tmp_path):
         _request(demo_pairs, tmp_path / "x", max_steps=0)
 
 
-def test_quasi_random_noise_levels_are_shared_by_restarts():
-    from engine.refiner.losses import quasi_random_sigmas
+def test_stratified_noise_levels_are_shared_by_restarts_and_cover_every_stratum():
+    from engine.refiner.losses import stratified_sigmas
 
-    a = quasi_random_sigmas(10, 4, 0.7, 1.6)
-    torch.testing.assert_close(a, quasi_random_sigmas(10, 6, 0.7, 1.6)[:4])
-    many = quasi_random_sigmas(0, 20000, 0.7, 1.6).log()
+    torch.testing.assert_close(stratified_sigmas(10, 4, 0.7, 1.6), stratified_sigmas(10, 4, 0.7, 1.6))
+    for n in range(20):  # one level from each equal-probability quarter of the log-normal, every batch
+        u = torch.special.ndtr((stratified_sigmas(n, 4, 0.7, 1.6).double().log() - 0.7) / 1.6)
+        assert ((u * 4).floor().tolist() == [0.0, 1.0, 2.0, 3.0]), u
+    many = torch.cat([stratified_sigmas(n, 2, 0.7, 1.6) for n in range(10000)]).log()
     assert abs(float(many.mean()) - 0.7) < 0.02 and abs(float(many.std()) - 1.6) < 0.02

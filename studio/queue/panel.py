@@ -1,4 +1,6 @@
-"""Render queue panel: the project's jobs with state, progress and ETA; add / start / cancel / retry / reveal."""
+"""Render queue panel: the project's jobs with state, progress and ETA; add / start / cancel / retry / reveal;
+the refiner part of the render settings (:class:`studio.queue.refiner_box.RefinerBox`) that jobs queued from
+here copy."""
 
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.queue.refiner_box import RefinerBox
+
 COLUMNS = ("Job", "Frames", "Output", "State", "Progress / ETA")
 
 
@@ -23,7 +27,7 @@ class QueuePanel(QWidget):
 
     add_requested = Signal(str)
 
-    def __init__(self, document, runner, parent=None) -> None:
+    def __init__(self, document, runner, parent=None, models_dir: Path | None = None) -> None:
         super().__init__(parent)
         self.document = document
         self.runner = runner
@@ -48,8 +52,10 @@ class QueuePanel(QWidget):
         self.buttons["retry"].clicked.connect(self.retry_selected)
         self.buttons["remove"].clicked.connect(self.remove_selected)
         self.buttons["reveal"].clicked.connect(self.reveal_selected)
+        self.refiner = RefinerBox(document, models_dir=models_dir)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table, 1)
+        layout.addWidget(self.refiner)
         layout.addLayout(buttons)
         document.changed.connect(lambda _p: self.refresh())
         runner.job_progress.connect(self._job_progress)

@@ -161,6 +161,10 @@ def module_bytes(module, dtype: torch.dtype) -> int:
                for t in (*module.parameters(), *module.buffers()))
 
 
+MEMORY_FACTOR = 1.25  # measured peaks ran 1.15–1.64× the plain sum of the terms (allocator slack, temporaries)
+MEMORY_RUNTIME = 150 * 2**20  # bytes the first window adds whatever its size (thread pools, arenas, workspaces)
+
+
 def memory_need(pipe, eye_size: tuple[int, int], settings, dtype: torch.dtype) -> int:
     """Bytes one window of refinement needs at `eye_size` ((W, H)) with `settings` (RefineSettings).
 
@@ -170,7 +174,12 @@ def memory_need(pipe, eye_size: tuple[int, int], settings, dtype: torch.dtype) -
     connections, the attention's [own ‖ reference] keys and values, the feed-forward's 4× hidden
     layer — with memory-efficient attention, which torch's SDPA uses on CUDA and CPU) + the decoder
     (8 frames at a time, 4 maps of its full-resolution channel count) + the window's frames.
-    An estimate, deliberately on the safe side; it grows with window, size and tile as the real peak does.
+    That sum, times :data:`MEMORY_FACTOR`, plus :data:`MEMORY_RUNTIME` (thread pools, allocator arenas and
+    kernel workspaces the first window brings). Calibrated by ``bench/bench_refiner.py --memory``
+    (bench/results/refiner_memory.json): on the CPU the peak-RSS growth of one window of tiny (320×180,
+    640×360) and small (480×270, 960×540 in 256-px tiles) was 455 / 1360 / 454 / 1043 MB, against which
+    this estimate is 1.10–1.42× (the plain sum was 0.61–0.87×, too low). It grows with window, size and tile
+    as the real peak does.
     """
     size = torch.tensor([], dtype=dtype).element_size()
     weights = sum(module_bytes(m, dtype) for m in (pipe.vae, pipe.denoiser, pipe.refiner_net, pipe.image_encoder)
@@ -190,7 +199,7 @@ def memory_need(pipe, eye_size: tuple[int, int], settings, dtype: torch.dtype) -
     vae_width = getattr(pipe.vae.config, "block_out_channels", [3])[0]  # the decoder's full-resolution width
     decoder = 4 * min(8, frames) * width * height * vae_width * size
     clip = 8 * frames * width * height * 4
-    return int(weights + bank + activations + decoder + clip)
+    return int(MEMORY_FACTOR * (weights + bank + activations + decoder + clip) + MEMORY_RUNTIME)
 
 
 def check_memory(pipe, device: torch.device, eye_size: tuple[int, int], settings, dtype: torch.dtype,

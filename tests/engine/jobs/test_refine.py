@@ -141,6 +141,18 @@ def test_too_little_memory_is_refused_before_any_work(models):
     need = {(w, t): memory_need(pipe, (960, 544), pipe.settings(window=w, tile=t), torch.float32)
             for w in (4, 8) for t in (0, 128)}
     assert need[(8, 0)] > need[(4, 0)] and need[(8, 0)] > need[(8, 128)]
+    # the boundary is the calibrated estimate itself: one byte short is refused, enough is accepted
+    fits = RefineStage(RefinerSpec("tinyrand"), "both", (640, 360), torch.device("cpu"), models, free=2**40)
+    exact = memory_need(fits.pipe, (640, 360), fits.settings, torch.float32)
+    RefineStage(RefinerSpec("tinyrand"), "both", (640, 360), torch.device("cpu"), models, free=exact)
+    with pytest.raises(api.UsageError, match="--refiner-tile 512.*shorter --refiner-window") as short:
+        RefineStage(RefinerSpec("tinyrand"), "both", (640, 360), torch.device("cpu"), models, free=exact - 1)
+    assert len(str(short.value).splitlines()) == 1
+    tiled = RefineStage(RefinerSpec("tinyrand", tile=128), "both", (640, 360), torch.device("cpu"), models,
+                        free=2**40)
+    with pytest.raises(api.UsageError, match="smaller --refiner-tile than 128"):
+        RefineStage(RefinerSpec("tinyrand", tile=128), "both", (640, 360), torch.device("cpu"), models,
+                    free=memory_need(tiled.pipe, (640, 360), tiled.settings, torch.float32) - 1)
 
 
 def test_cancel_during_refinement_leaves_nothing(tmp_path, models):

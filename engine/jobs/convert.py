@@ -449,7 +449,8 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
             assembly.set_bars(depth.bars_for(segment))
             yield from prepare_edits(editor, clip, segment, cancel)
             staged = staged_frames(request, plan, reader, depth, clip, segment, assembly, device)
-            for frame, prepared in stage_ahead(staged, maxsize=1, name="stage-render"):  # ~135 MB a 1080p frame
+            # ~145 MB a 1080p DVG frame: one staged while this thread completes the one before, no more
+            for frame, prepared in stage_ahead(staged, maxsize=1, name="stage-render", handoff=True):
                 cancel.check()
                 pending[frame.index] = _Pending(frame.time - t0, export_item(prepared, exporter))
                 yield from emit((yield from assembly.refine(assembly.push(prepared))))

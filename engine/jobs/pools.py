@@ -43,9 +43,10 @@ def concurrent_kernels() -> bool:
     return False
 
 
-def stage_ahead(source: Iterable[T], maxsize: int, name: str) -> Iterator[T]:
-    """`source` computed in its own thread, at most `maxsize` items ahead, when compute stages may
+def stage_ahead(source: Iterable[T], maxsize: int, name: str, handoff: bool = False) -> Iterator[T]:
+    """`source` computed in its own thread, at most `maxsize` items ahead (`handoff`: one, made while the
+    caller works on the one before; :func:`engine.jobs.stream.prefetch`), when compute stages may
     overlap (:func:`concurrent_kernels`); else `source` itself, in the caller's thread."""
     if concurrent_kernels():
-        return prefetch(source, maxsize=maxsize, name=name)
+        return prefetch(source, maxsize=maxsize, name=name, handoff=handoff)
     return iter(source)

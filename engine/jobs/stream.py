@@ -34,20 +34,35 @@ def _put_until_stopped(q: queue.Queue, item: object, stop: threading.Event) -> b
     return False
 
 
-def prefetch(source: Iterable[T], maxsize: int = 4, name: str = "prefetch") -> Iterator[T]:
+def _wait_until_taken(taken: threading.Semaphore, stop: threading.Event) -> bool:
+    """Wait until the consumer took the last item; False if `stop` is set first."""
+    while not taken.acquire(timeout=0.1):
+        if stop.is_set():
+            return False
+    return True
+
+
+def prefetch(source: Iterable[T], maxsize: int = 4, name: str = "prefetch", handoff: bool = False) -> Iterator[T]:
     """Iterate `source` in a background thread, at most `maxsize` items ahead.
+
+    With `handoff`, the producer starts on the next item only once the consumer has taken the last one:
+    one item is made while the consumer works on the one before (still overlapped), never two — for items
+    so large (a staged 1080p DVG frame is ~145 MB) that each one more in flight shows in the peak memory.
 
     Exceptions raised by `source` are re-raised in the consumer. Closing the
     returned generator (or an exception in the consumer) stops the producer.
     """
-    q: queue.Queue = queue.Queue(maxsize=maxsize)
+    q: queue.Queue = queue.Queue(maxsize=1 if handoff else maxsize)
     stop = threading.Event()
+    taken = threading.Semaphore(0)
 
     def produce() -> None:
         items = iter(source)
         try:
             for item in items:
                 if not _put_until_stopped(q, item, stop):
+                    return
+                if handoff and not _wait_until_taken(taken, stop):
                     return
             _put_until_stopped(q, _DONE, stop)
         except BaseException as exc:  # re-raised in the consumer thread
@@ -66,6 +81,7 @@ def prefetch(source: Iterable[T], maxsize: int = 4, name: str = "prefetch") -> I
                 return
             if isinstance(item, _Failure):
                 raise item.exc
+            taken.release()
             yield item
     finally:
         stop.set()

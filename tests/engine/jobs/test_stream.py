@@ -76,3 +76,33 @@ def test_sink_consumes_in_order_and_surfaces_failures():
         for i in range(10):
             bad.put(i)
         bad.close()
+
+
+def test_prefetch_handoff_makes_at_most_one_item_ahead_of_the_consumer():
+    produced = []
+
+    def source():
+        for i in range(30):
+            produced.append(i)
+            yield i
+
+    seen = []
+    for item in prefetch(source(), maxsize=4, handoff=True):
+        seen.append(item)
+        assert len(produced) - len(seen) <= 1  # the one made while this one is worked on
+    assert seen == list(range(30))
+
+
+def test_prefetch_handoff_stops_its_producer_when_the_consumer_stops():
+    stopped = threading.Event()
+
+    def source():
+        try:
+            yield from range(1000)
+        finally:
+            stopped.set()
+
+    gen = prefetch(source(), handoff=True)
+    assert next(gen) == 0
+    gen.close()
+    assert stopped.wait(5)

@@ -10,6 +10,10 @@
   as one set: every target is checked first and a failure deletes what has not landed (all or none).
 - :func:`refuse_inputs_as_outputs`: an output may never be, or resolve to, a file the job reads (the same
   path, ``./x`` vs ``x``, a symlink, a hard link: one device and inode), whatever the flags.
+- A target that is a character device or a FIFO (``-o /dev/null``, a named pipe) is a stream, not a file
+  to replace: its temp file goes to the system temp folder and the finished bytes are copied into it
+  (:func:`place`). Renaming onto it would swap the device node for a regular file — as root, that turns
+  the machine's ``/dev/null`` into a file.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import secrets
 import shutil
 import socket
 import stat
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,15 +109,37 @@ def temp_path_beside(target: Path, suffix: str | None = None) -> Path:
     master from its team). The first call for a folder removes stale partials of our dead runs there.
     """
     target = Path(target)
-    sweep_once(target.parent if str(target.parent) else Path("."))
+    folder = Path(tempfile.gettempdir()) if is_stream_target(target) else target.parent
+    sweep_once(folder if str(folder) else Path("."))
     for _ in range(16):
-        temp = target.with_name(partial_name(target.stem, suffix if suffix is not None else target.suffix))
+        temp = folder / partial_name(target.stem, suffix if suffix is not None else target.suffix)
         try:
             os.close(os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
         except FileExistsError:
             continue
         return temp
     raise FileExistsError(f"no free temporary name beside {target}")
+
+
+def is_stream_target(path: str | Path) -> bool:
+    """True when `path` exists and is a character device or a FIFO (``/dev/null``, a named pipe)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+def place(temp: Path, target: Path) -> None:
+    """Put the finished file `temp` at `target`: ``os.replace``, or for a stream target (see
+    :func:`is_stream_target`) its bytes copied into the stream and `temp` deleted, so the device node or
+    pipe stays what it is. `temp` is gone afterwards either way (on success)."""
+    if not is_stream_target(target):
+        os.replace(temp, target)
+        return
+    with open(temp, "rb") as src, open(target, "wb") as dst:
+        shutil.copyfileobj(src, dst, 1 << 20)
+    os.unlink(temp)
 
 
 def write_temp_beside(target: Path, data: bytes) -> Path:
@@ -144,7 +171,7 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     tmp = write_temp_beside(path, data)
     try:
         keep_mode(tmp, path)
-        os.replace(tmp, path)
+        place(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -315,8 +342,10 @@ def land(landing: Landing) -> None:
     staged, target = Path(landing.staged), Path(landing.target)
     if staged.is_dir() and target.is_dir() and not target.is_symlink():
         replace_folder(staged, target)
+    elif staged.is_dir() and is_stream_target(target):
+        raise OutputError("is a device or a pipe, not a folder", path=target, hint="Give an output folder")
     else:
-        os.replace(staged, target)
+        place(staged, target)
 
 
 def land_together(landings: Sequence[Landing]) -> None:

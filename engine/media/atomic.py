@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from engine.errors import OutputError
-from engine.fileio import atomic_write_bytes, refuse_read_only, temp_path_beside
+from engine.fileio import atomic_write_bytes, place, refuse_read_only, temp_path_beside
 
 _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
@@ -73,7 +73,7 @@ def replace_into_place(temp: Path, target: Path, overwrite: bool) -> None:
         remove_quietly(temp)
         raise OutputError("already exists", path=target, hint="Pass --overwrite to replace it")
     try:
-        os.replace(temp, target)
+        place(temp, target)
     except OSError as exc:
         remove_quietly(temp)
         raise os_output_error(exc, target, "cannot move the finished file into place") from exc

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import stat
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -147,3 +150,49 @@ def test_a_failed_move_deletes_what_has_not_landed(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="No space"):
         fileio.land_together([first, second])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+def _read_fifo_in_background(fifo: Path) -> tuple[threading.Thread, list[bytes]]:
+    got: list[bytes] = []
+
+    def read() -> None:
+        with open(fifo, "rb") as fh:
+            got.append(fh.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader, got
+
+
+def test_writing_to_dev_null_leaves_the_device_a_device():
+    # `-o /dev/null` (or `--json /dev/null`): renaming a temp file onto it would, as root, replace the
+    # machine's /dev/null with a regular file; the bytes are written through instead.
+    fileio.atomic_write_bytes(os.devnull, b"report")
+    assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+    assert fileio.temp_path_beside(Path(os.devnull)).parent == Path(tempfile.gettempdir())
+
+
+def test_a_named_pipe_target_gets_the_bytes_and_stays_a_pipe(tmp_path):
+    fifo = tmp_path / "stream.json"
+    os.mkfifo(fifo)
+    reader, got = _read_fifo_in_background(fifo)
+    fileio.atomic_write_bytes(fifo, b'{"passed": true}\n')
+    reader.join(timeout=10)
+    assert got == [b'{"passed": true}\n'] and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stream.json"]  # no temp beside it
+
+
+def test_a_staged_file_lands_into_a_pipe_and_a_folder_is_refused(tmp_path):
+    fifo = tmp_path / "master.mkv"
+    os.mkfifo(fifo)
+    staged = fileio.write_temp_beside(fifo, b"x" * 3_000_000)  # bigger than a pipe's buffer
+    assert staged.parent == Path(tempfile.gettempdir())
+    reader, got = _read_fifo_in_background(fifo)
+    fileio.land_together([fileio.Landing(staged, fifo)])
+    reader.join(timeout=10)
+    assert got == [b"x" * 3_000_000] and not staged.exists() and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    folder = tmp_path / "eyes.staged"
+    folder.mkdir()
+    with pytest.raises(OutputError, match="device or a pipe"):
+        fileio.land_together([fileio.Landing(folder, fifo)])
+    assert not folder.exists() and stat.S_ISFIFO(os.stat(fifo).st_mode)

@@ -1,6 +1,8 @@
 """`spatialdreamer qc`: exit codes (0 / 6 / 2), report files, suggestions, refusals as one line."""
 
 import json
+import os
+import stat
 
 import pytest
 
@@ -32,6 +34,7 @@ def test_broken_budget_exits_6(masters, capsys):
 def test_custom_budget_changes_the_verdict(masters):
     assert main(["qc", str(masters["over"]), "--layout", "sbs-full", "--budget", "-4", "2", "-q", "--json",
                  "/dev/null", "--overwrite", "--progress", "none"]) == 0
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)  # written through, not replaced by a regular file
 
 
 @pytest.mark.parametrize(("argv", "message"), [

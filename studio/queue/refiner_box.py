@@ -51,7 +51,7 @@ class RefinerBox(QGroupBox):
         self.blend = QComboBox()
         for key, text in BLENDS:
             self.blend.addItem(text, key)
-        form = QFormLayout(self)
+        form = self._form = QFormLayout(self)
         form.addRow(self.enabled)
         form.addRow("Model", self.model)
         form.addRow("Steps", self.steps)
@@ -112,6 +112,8 @@ class RefinerBox(QGroupBox):
             self.blend.setCurrentIndex(max(0, self.blend.findData(s.refiner_blend)))
             for w in (self.model, self.steps, self.seed, self.blend):
                 w.setEnabled(s.refiner is not None)
+                # off (the default), the box is one line, so the queue dock does not squeeze the viewer
+                self._form.setRowVisible(w, s.refiner is not None)
         finally:
             self._updating = False
 

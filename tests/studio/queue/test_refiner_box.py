@@ -44,7 +44,9 @@ def test_the_model_list_is_the_refiners_models_list_finds(panel, models):
 
 def test_switching_the_refiner_on_is_carried_by_the_next_queued_jobs_convert(panel, qtbot, monkeypatch, tmp_path):
     box, document = panel.refiner, panel.document
+    assert not box._form.isRowVisible(box.model)  # off: one line, the queue dock stays small
     box.enabled.setChecked(True)
+    assert all(box._form.isRowVisible(w) for w in (box.model, box.steps, box.seed, box.blend))
     index = box.model.findData("shot-refiner")
     box.model.setCurrentIndex(index)
     box.model.activated.emit(index)

@@ -110,12 +110,16 @@ class RefinerBox(QGroupBox):
             self.steps.setValue(s.refiner_steps or 0)
             self.seed.setValue(s.refiner_seed)
             self.blend.setCurrentIndex(max(0, self.blend.findData(s.refiner_blend)))
-            for w in (self.model, self.steps, self.seed, self.blend):
-                w.setEnabled(s.refiner is not None)
-                # off (the default), the box is one line, so the queue dock does not squeeze the viewer
-                self._form.setRowVisible(w, s.refiner is not None)
+            self._show_details(s.refiner is not None)
         finally:
             self._updating = False
+
+    def _show_details(self, on: bool) -> None:
+        """Model, steps, seed and blend shown and editable only while the refiner is on: off (the default),
+        the box is one line, so the queue dock does not squeeze the viewer."""
+        for w in (self.model, self.steps, self.seed, self.blend):
+            w.setEnabled(on)
+            self._form.setRowVisible(w, on)
 
     def _model_name(self) -> str | None:
         index = self.model.findText(self.model.currentText())
@@ -128,9 +132,10 @@ class RefinerBox(QGroupBox):
         if self._updating or project is None:
             return
         name = self._model_name() if self.enabled.isChecked() else None
-        if self.enabled.isChecked() and name is None:  # nothing installed and nothing typed: stay off
+        if self.enabled.isChecked() and name is None:  # nothing installed, nothing typed yet: ask for a folder
             self.enabled.setToolTip("No refiner found: train one (spatialdreamer train-refiner) or type its folder")
-            self.refresh()
+            self._show_details(True)
+            self.model.setFocus()
             return
         settings = replace(project.render, refiner=name, refiner_steps=self.steps.value() or None,
                            refiner_seed=self.seed.value(), refiner_blend=self.blend.currentData())

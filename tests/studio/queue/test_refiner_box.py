@@ -91,3 +91,23 @@ def test_the_model_default_steps_and_a_typed_folder(panel, tmp_path):
     assert document.project.render.refiner_steps is None  # 0 in the box = the model's own default
     document.load(replace(document.project, render=replace(document.project.render, refiner=None)), None)
     assert not box.enabled.isChecked() and not box.steps.isEnabled()
+
+
+def test_with_no_refiner_installed_switching_on_asks_for_a_folder(qtbot, tmp_path):
+    document = DocumentModel()
+    document.load(Project.single(str(DEMO_CLIP), 24, 10), None)
+    runner = QueueRunner(document)
+    panel = QueuePanel(document, runner, models_dir=tmp_path / "no-models")
+    qtbot.addWidget(panel)
+    panel.show()
+    try:
+        box = panel.refiner
+        assert box.model.count() == 0 and not box._form.isRowVisible(box.model)
+        box.enabled.setChecked(True)  # nothing to pick: the folder field opens instead of the box refusing
+        assert box.enabled.isChecked() and box.model.isEnabled() and box._form.isRowVisible(box.model)
+        assert document.project.render.refiner is None and "type its folder" in box.enabled.toolTip()
+        box.model.setEditText(str(tmp_path / "runs" / "mine"))
+        box.model.lineEdit().editingFinished.emit()
+        assert document.project.render.refiner == str(tmp_path / "runs" / "mine")
+    finally:
+        runner.close()

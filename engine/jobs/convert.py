@@ -608,12 +608,13 @@ def _convert_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
         depth.close()
 
 
-def write_stills_together(paths: tuple, images: list[np.ndarray]) -> None:
-    """Write every still to a temp name first, then land them all together: all land or none does."""
+def write_stills_together(paths: tuple, images: list[np.ndarray], exr_bits: int = 16) -> None:
+    """Write every still to a temp name first, then land them all together: all land or none does
+    (an EXR with half or float channels by `exr_bits`)."""
     temps = [temp_path_beside(p) for p in paths]
     try:
         for tmp, image in zip(temps, images, strict=True):
-            write_still(tmp, image, overwrite=True)
+            write_still(tmp, image, overwrite=True, exr_bits=exr_bits)
         land_together([Landing(tmp, Path(path)) for tmp, path in zip(temps, paths, strict=True)])
     except OSError as exc:
         raise OutputError(f"could not write the still ({exc.strerror or exc})", path=paths[0]) from exc
@@ -631,7 +632,7 @@ def _convert_still(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
         yield from depth.drain_notes()
         clip = project_clip(request)
         params = None if depth.is_disparity else params_at(request, 0, clip)
-        image = eye_image(reader.frame(0).image, plan.eye_size)
+        image = source_image(reader.frame(0), plan.eye_size)  # an EXR to EXR: the plate's own values
         editor = None if depth.is_disparity or clip is None else depth_editor(clip, reader, depth)
         if editor is not None:
             yield from prepare_edits(editor, clip, segment, cancel)
@@ -643,8 +644,8 @@ def _convert_still(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
         cancel.check()
         if exporter is not None:
             exporter.write(*export_item(prepared, exporter))
-        write_stills_together(plan.outputs, assembly.packed(views, 16 if image.dtype == np.uint16 else 8,
-                                                            windows=windows_at(clip, 0)))
+        write_stills_together(plan.outputs, assembly.packed(views, plan.image_bits, windows=windows_at(clip, 0)),
+                              exr_bits=32 if reader.info.video.bit_depth > 16 else 16)
         if exporter is not None:
             exporter.finish()
         yield Progress("render", 1, 1)

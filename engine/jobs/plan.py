@@ -420,10 +420,12 @@ def untagged_colour_note(info: MediaInfo) -> str | None:
 
 
 def renders_scene(request: ConvertRequest) -> bool:
-    """An EXR sequence output: an EXR plate then renders from its stored linear values (values above 1.0
-    kept, written back linear), not from the clipped display picture depth is estimated on."""
-    pattern = None if request.output is None else sequence_output_pattern(request.output)
-    return pattern is not None and pattern.suffix.lower() == ".exr"
+    """An EXR output (a sequence or one still): an EXR plate then renders from its stored linear values
+    (values above 1.0 kept, written back linear), not from the clipped display picture depth is estimated on."""
+    if request.output is None:
+        return False
+    pattern = sequence_output_pattern(request.output)
+    return (pattern.suffix if pattern is not None else request.output.suffix).lower() == ".exr"
 
 
 def plan_convert(request: ConvertRequest, reader: MediaReader) -> RenderPlan:
@@ -460,7 +462,7 @@ def plan_convert(request: ConvertRequest, reader: MediaReader) -> RenderPlan:
         if info.audio_path is not None:  # a sequence's soundtrack ends with the picture
             t1 = Fraction(end) / info.video.fps
         audio = (t0, t1)
-    bits = (16 if info.video.bit_depth > 8 else 8) if sequence_out else None
+    bits = (16 if info.video.bit_depth > 8 else 8) if sequence_out or info.is_still else None
     if renders_scene(request) and info.video.codec == "exr":
         bits = 32  # the plate's own linear values, unclipped (engine.jobs.frame.FLOAT_IMAGE)
     return RenderPlan(start, end, eye, frame_size, pad, outputs, STEREO_MODES.get(request.layout), audio,

@@ -35,7 +35,7 @@ from engine.media.colour import (
 )
 from engine.media.info import AudioStreamInfo, MediaInfo, VideoStreamInfo
 from engine.media.spatial import is_mv_hevc
-from engine.media.stills import is_still_path, read_still, still_info
+from engine.media.stills import is_still_path, still_info
 
 _STEREO_TYPES = {
     1: "left_right",
@@ -89,7 +89,7 @@ def scan_media(path: str | Path) -> tuple[MediaInfo, FrameTable | None]:
     """probe() plus the frame table the reader seeks with (None for stills)."""
     path = Path(path)
     if is_still_path(path):
-        return still_info(path, read_still(path)), None
+        return still_info(path), None
     with contextlib.ExitStack() as stack:
         container = stack.enter_context(open_input(path))
         stream = _pick_video_stream(container, path)

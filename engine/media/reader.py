@@ -41,7 +41,7 @@ from engine.media.sequence import (
     scan_sequence,
     sequence_info,
 )
-from engine.media.stills import is_still_path, read_still, still_info
+from engine.media.stills import is_still_path, read_exr_still, read_still, still_info
 
 KEPT_GOP_BYTES = 192 << 20  # decoded (YUV) frames kept from the seeks' runs through a GOP
 KEPT_GOP_FRAMES = 64  # … and at most this many frames
@@ -73,15 +73,24 @@ class Frame:
 
 
 class _StillSource:
-    """A still image seen as a one-frame video."""
+    """A still image seen as a one-frame video (an EXR keeps its stored linear values, :meth:`read_scene`)."""
 
     def __init__(self, path: Path) -> None:
-        self.image = read_still(path)
-        self.info = still_info(path, self.image)
+        self.scene: np.ndarray | None = None
+        if path.suffix.lower() == ".exr":
+            self.image, self.scene, bits = read_exr_still(path)
+            self.info = still_info(path, self.image, bits)
+        else:
+            self.image = read_still(path)
+            self.info = still_info(path, self.image)
         self.table = FrameTable(np.zeros(1, np.int64), np.zeros(1, np.int64), Fraction(1))
 
     def read(self, index: int) -> np.ndarray:
         return self.image.copy()
+
+    def read_scene(self, index: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """(image, the EXR's linear values or None)."""
+        return self.image.copy(), None if self.scene is None else self.scene.copy()
 
     def close(self) -> None:
         self.image = np.zeros((0, 0, 3), np.uint8)
@@ -267,7 +276,7 @@ class MediaReader:
         """Open `path`: a video, a still, or an image sequence (a `%06d` / `####` pattern or a folder of
         one numbered run), which needs `fps`; `fill_gaps` 'hold' repeats the frame before a gap;
         `audio` is a sequence's soundtrack file (refused for videos and stills, which have their own);
-        `scene` gives the frames of an EXR sequence from :meth:`frames` their stored linear values too
+        `scene` gives the frames of an EXR sequence or still their stored linear values too
         (:attr:`Frame.scene`)."""
         self.path = Path(path)
         self._source: _StillSource | _VideoSource | _SequenceSource
@@ -281,7 +290,8 @@ class MediaReader:
         else:
             self._source = _VideoSource(self.path)
         self.info: MediaInfo = self._source.info
-        self._scene = scene and isinstance(self._source, _SequenceSource) and self.info.video.codec == "exr"
+        self._scene = scene and isinstance(self._source, (_SequenceSource, _StillSource)) and \
+            self.info.video.codec == "exr"
         self._table = self._source.table
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cache_size = max(0, int(cache_size))
@@ -299,6 +309,10 @@ class MediaReader:
     def frame(self, index: int) -> Frame:
         """Frame `index` (frame-accurate; cached). Raises FrameIndexError (a MediaError and IndexError)."""
         index = self._check_index(index)
+        if self._scene:  # an EXR plate's linear values too (not cached: a sequence frame is a file read)
+            with self._lock:
+                image, scene = self._source.read_scene(index)
+            return Frame(index, self._table.time_of(index), image, scene)
         with self._lock:
             cached = self._cache.get(index)
             if cached is None:

@@ -435,10 +435,9 @@ def sequence_info(sequence: ImageSequence, fps, first_image: np.ndarray, bits: i
         notes.append(f"{sequence.held.size} missing frame(s) held from the frame before: "
                      f"{format_ranges(sequence.held)}")
     if codec == "exr":
-        notes.append("EXR frames are linear light: depth and shot detection see them sRGB-encoded and clipped "
-                     "to [0, 1]; an EXR output renders from the plate's own values (above 1.0 and below 0 kept, "
-                     "half or float as stored) and is written back linear; a video or PNG/TIFF/DPX output is "
-                     "display-referred sRGB, clipped to [0, 1]")
+        from engine.media.stills import EXR_NOTE
+
+        notes.append(EXR_NOTE)
     video = VideoStreamInfo(
         index=0, codec=codec, width=width, height=height, coded_width=width, coded_height=height,
         fps=fps, time_base=1 / fps, is_vfr=False, frame_count=len(sequence),

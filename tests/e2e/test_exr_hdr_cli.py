@@ -81,3 +81,27 @@ def test_exr_plate_to_a_display_output_is_clipped_and_said(cli, tmp_path):
                  "--no-cache", "--progress", "none")
     assert result.code == 0, result.err
     assert "a video or PNG/TIFF/DPX output is display-referred sRGB, clipped to [0, 1]" in result.err
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+def test_a_single_exr_still_keeps_values_above_one(cli, tmp_path, dtype):
+    """One EXR file (not a sequence) is a still: an EXR output renders from its stored values, as a sequence does."""
+    plate = hdr_plate(7).astype(dtype)
+    write_exr(tmp_path / "still.exr", {c: plate[..., k] for k, c in enumerate("RGB")})
+    result = cli("convert", tmp_path / "still.exr", "-o", tmp_path / "st.exr", "--layout", "pair", "--synthesize",
+                 "right", "--no-cache", "--progress", "none")
+    assert result.code == 0, result.err
+    assert "above 1.0 and below 0 kept" in result.err
+    left, right = eye(tmp_path / "st_L.exr"), eye(tmp_path / "st_R.exr")
+    assert left.dtype == dtype and right.dtype == dtype
+    if dtype == np.float16:
+        assert np.array_equal(left, plate)  # the kept eye is the still, bit for bit
+    else:
+        np.testing.assert_allclose(left, plate, rtol=3e-6, atol=1e-9)
+    assert right.max() > 10.0 and right.min() < 0.0  # neither the highlight nor the negative is clipped
+    sbs = cli("convert", tmp_path / "still.exr", "-o", tmp_path / "sbs.exr", "--no-cache", "--progress", "none")
+    assert sbs.code == 0, sbs.err
+    packed = eye(tmp_path / "sbs.exr")
+    assert packed.shape == (H, 2 * W, 3) and packed.max() > 10.0
+    png = cli("convert", tmp_path / "still.exr", "-o", tmp_path / "st.png", "--no-cache", "--progress", "none")
+    assert png.code == 0 and "display-referred sRGB, clipped to [0, 1]" in png.err

@@ -106,3 +106,39 @@ def test_write_refusals(tmp_path: Path) -> None:
 def test_still_extensions_are_lower_case_suffixes() -> None:
     assert {".png", ".jpg", ".jpeg", ".tif", ".tiff"} <= STILL_EXTENSIONS
     assert all(ext.startswith(".") and ext == ext.lower() for ext in STILL_EXTENSIONS)
+
+
+@pytest.mark.parametrize("bits", [16, 32])
+def test_one_exr_file_is_a_linear_still_kept_unclipped(tmp_path: Path, bits: int) -> None:
+    from engine.media import probe
+    from engine.media.exr import read_exr, write_exr
+    from engine.media.sequence import srgb_encode_extended
+    from engine.media.stills import read_exr_still
+
+    dtype = np.float32 if bits == 32 else np.float16
+    linear = np.stack([np.linspace(-0.05, 12.0, 30, dtype=np.float32)[None, :].repeat(20, 0)] * 3, -1).astype(dtype)
+    write_exr(tmp_path / "plate.exr", {c: linear[..., k] for k, c in enumerate("RGB")})
+    display, scene, stored = read_exr_still(tmp_path / "plate.exr")
+    assert stored == bits and display.dtype == np.uint16 and display.max() == 65535  # the picture is clipped
+    np.testing.assert_array_equal(scene, linear.astype(np.float32))  # the stored values are not
+    np.testing.assert_array_equal(read_still(tmp_path / "plate.exr"), display)
+    info = probe(tmp_path / "plate.exr")
+    assert info.is_still and info.video.codec == "exr" and info.video.bit_depth == bits
+    assert info.video.color_trc == "linear" and "above 1.0 and below 0 kept" in info.notes[0]
+    write_still(tmp_path / "back.exr", srgb_encode_extended(scene), exr_bits=bits)  # a render's float32 image
+    back = read_exr(tmp_path / "back.exr")
+    assert back["R"].dtype == dtype and back["R"].max() > 11.9 and back["R"].min() < 0.0
+    np.testing.assert_allclose(back["R"].astype(np.float32), linear[..., 0].astype(np.float32), rtol=2e-6)
+    write_still(tmp_path / "display.exr", _rgb(np.uint16))  # a display picture: linear, half
+    assert read_exr(tmp_path / "display.exr")["G"].dtype == np.float16
+    np.testing.assert_allclose(read_still(tmp_path / "display.exr").astype(int), _rgb(np.uint16).astype(int),
+                               atol=40)  # through half floats
+
+
+def test_an_exr_still_without_rgb_is_one_clear_line(tmp_path: Path) -> None:
+    from engine.media.exr import write_exr
+
+    write_exr(tmp_path / "depth.exr", {"Z": np.ones((4, 5), np.float32)})
+    with pytest.raises(MediaError) as caught:
+        read_still(tmp_path / "depth.exr")
+    assert "depth.exr" in str(caught.value) and "\n" not in str(caught.value)

@@ -80,7 +80,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("parse_path_maps", "map_path"), "engine.farm.path_map"),
     "snap_fps": "engine.media.writer",
     **dict.fromkeys(("is_sequence_path", "source_stem"), "engine.media.sequence"),
-    "spatial_encoder_status": "engine.media.spatial",
+    **dict.fromkeys(("spatial_encoder_status", "mv_hevc_usable"), "engine.media.spatial"),
     "SPATIAL_HINT": "engine.media.spatial:MACOS_HINT",
 }
 

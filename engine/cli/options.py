@@ -236,9 +236,12 @@ def _export_spec(args: argparse.Namespace):
 
 def convert_request(args: argparse.Namespace):
     """The one place a render/encode Namespace becomes an ``api.ConvertRequest``."""
-    if args.layout == "spatial":
+    spatial = args.layout == "spatial"
+    if spatial and not api.mv_hevc_usable():
         raise api.UsageError(f"--layout spatial (MV-HEVC for Apple Vision Pro) cannot be written here: "
                              f"{api.spatial_encoder_status()}", hint=api.SPATIAL_HINT)
+    if spatial and getattr(args, "codec", None) == "h264":  # the default: MV-HEVC is hevc_nvenc's
+        args.codec = "hevc_nvenc"
     try:
         params = api.StereoParams(args.divergence, args.convergence)
     except ValueError as exc:
@@ -246,7 +249,8 @@ def convert_request(args: argparse.Namespace):
     depth = (api.ImportedDepthSpec(args.depth, args.depth_kind, args.depth_scale)
              if args.depth is not None else None)
     return api.ConvertRequest(
-        input=args.input, output=args.output, layout=args.layout, params=params, synthesize=args.synthesize,
+        input=args.input, output=args.output, layout="sbs-full" if spatial else args.layout, params=params,
+        synthesize=args.synthesize,
         temporal=args.temporal == "on", swap_eyes=args.swap_eyes, depth=depth,
         depth_config=api.DepthConfig(model=args.depth_model, models_dir=args.models_dir, device=args.device),
         stabilise=api.StabiliseConfig(mode=args.stabilise),
@@ -260,4 +264,4 @@ def convert_request(args: argparse.Namespace):
         fps=getattr(args, "fps", None),
         fill_gaps=getattr(args, "fill_gaps", "fail"), vr180=getattr(args, "vr180", False),
         aov=getattr(args, "aov", False), bars=getattr(args, "bars", "auto"), audio=getattr(args, "audio", None),
-        tonemap=getattr(args, "tonemap", False))
+        tonemap=getattr(args, "tonemap", False), spatial=spatial)

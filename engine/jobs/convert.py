@@ -46,7 +46,7 @@ from engine.jobs.frame import (
     to_image,
     to_tensor,
 )
-from engine.jobs.plan import RenderPlan, hole_mask_paths, job_inputs, plan_convert, renders_scene
+from engine.jobs.plan import RenderPlan, hole_mask_paths, job_inputs, plan_convert, renders_scene, spatial_metadata
 from engine.jobs.pools import stage_ahead
 from engine.jobs.refine import RefineStage
 from engine.jobs.request import ConvertRequest, media_options, with_project_media
@@ -360,7 +360,7 @@ def _open_writers(request: ConvertRequest, plan: RenderPlan, source) -> list[Vid
     return [VideoWriter(path, width=width, height=height, fps=fps, settings=request.encode, source=source,
                         audio_range=plan.audio_range, stereo_mode=plan.stereo_mode, overwrite=request.overwrite,
                         projection="vr180" if request.vr180 else None, alpha=request.aov,
-                        tonemap=request.tonemap)
+                        tonemap=request.tonemap, spatial=spatial_metadata(request))
             for path in plan.outputs]
 
 

@@ -28,10 +28,12 @@ from engine.media.encode import (
 )
 from engine.media.sequence import SEQUENCE_EXTENSIONS, is_sequence_path, scan_sequence, source_stem
 from engine.media.sequence_writer import aov_files, eye_pattern_path, frame_paths, sequence_output_pattern
+from engine.media.spatial import MACOS_HINT, MV_HEVC_ENCODER, SpatialMetadata, mv_hevc_usable, spatial_encoder_status
 from engine.media.tonemap import peak_nits
 from engine.media.writer import HDR_TRANSFERS
 from engine.ops import packed_size
 from engine.ops.vr180 import (
+    IPD_M,
     SCREEN_DISTANCE_M,
     SCREEN_WIDTH_M,
     max_far_parallax,
@@ -326,8 +328,46 @@ def _check_request(request: ConvertRequest, info: MediaInfo) -> None:
         raise UsageError(f"{suffix or 'no extension'} is not a video container", path=request.output,
                          hint="Use .mp4, .mov or .mkv, a sequence such as out.%06d.exr (or `spatialdreamer frame` "
                               "for one still)")
+    if request.spatial:
+        check_spatial(request)
     if not info.is_still:
         check_encoder_usable(request.encode)
+
+
+def check_spatial(request: ConvertRequest) -> None:
+    """`--layout spatial`: a full side-by-side .mov/.mp4 video through hevc_nvenc's multiview profile, where it
+    opens (UsageError naming what is missing and the macOS way out otherwise)."""
+    if not mv_hevc_usable():
+        raise UsageError(f"--layout spatial (MV-HEVC for Apple Vision Pro) cannot be written here: "
+                         f"{spatial_encoder_status()}", hint=MACOS_HINT)
+    if request.vr180 or request.layout != "sbs-full":
+        raise UsageError("--layout spatial is its own layout (two flat views); it cannot be VR180 or "
+                         f"{request.layout}", hint="Leave --vr180 out")
+    if request.output.suffix.lower() not in (".mov", ".mp4"):
+        raise UsageError(f"a spatial video is .mov or .mp4, not {request.output.suffix or 'no extension'}",
+                         path=request.output, hint="Use -o spatial.mov")
+    if request.encode.codec != MV_HEVC_ENCODER:
+        raise UsageError(f"a spatial video (MV-HEVC) is written by {MV_HEVC_ENCODER}, not {request.encode.codec}",
+                         hint=f"Use --codec {MV_HEVC_ENCODER} (or leave --codec out)")
+
+
+def spatial_metadata(request: ConvertRequest) -> SpatialMetadata | None:
+    """The spatial metadata of a `--layout spatial` master (None otherwise), CONVENTIONS.md `headset` preset:
+    baseline = the IPD (65 mm); horizontal field of view = the angle the preset's virtual screen spans (61.9°);
+    disparity adjustment 0: the eyes are the graded master's, whose zero-parallax plane already is the grade's
+    convergence plane (δ = c), so there is no shift left for the player to apply (Apple: give it, 0 included,
+    when it is known; writing the convergence's own shift D·(1 − c) % would move the stereo window twice)."""
+    if not request.spatial:
+        return None
+    return SpatialMetadata(baseline_mm=IPD_M * 1000, hfov_degrees=screen_fov_degrees(), disparity_adjustment=0.0)
+
+
+def spatial_note(request: ConvertRequest) -> str:
+    meta = spatial_metadata(request)
+    return (f"spatial video: MV-HEVC through {MV_HEVC_ENCODER} (unverified path: no machine of ours has NVENC), "
+            f"each eye one view; vexu + hfov: baseline {meta.baseline_mm:g} mm, horizontal field of view "
+            f"{meta.hfov_degrees:.1f}°, disparity adjustment {meta.disparity_adjustment:g} (the grade's "
+            "convergence is already in the eyes)")
 
 
 def _notes(request: ConvertRequest, info: MediaInfo, padding: tuple[int, int]) -> list[str]:
@@ -359,10 +399,12 @@ def _notes(request: ConvertRequest, info: MediaInfo, padding: tuple[int, int]) -
     notes.extend(f"dropped stream: {s}" for s in info.dropped_streams)
     if info.video.is_vfr:
         notes.append("variable frame rate source: timestamps are kept")
-    stereo = None if info.is_still else stereo_signalling_note(request.output, request.encode.codec,
-                                                                STEREO_MODES.get(request.layout))
+    stereo = None if info.is_still or request.spatial else stereo_signalling_note(
+        request.output, request.encode.codec, STEREO_MODES.get(request.layout))
     if stereo:
         notes.append(stereo)
+    if request.spatial:
+        notes.append(spatial_note(request))
     if info.video.multiview:
         notes.append("the source is MV-HEVC spatial video (two views); only its base (left) view is decoded "
                      "here, and the other eye is synthesised from it")
@@ -438,6 +480,9 @@ def plan_convert(request: ConvertRequest, reader: MediaReader) -> RenderPlan:
     else:
         eye = eye_size_for(info, request.max_width)
         width, height = packed_size(eye[0], eye[1], request.layout)
+        if request.spatial and eye[0] % 2:
+            raise UsageError(f"the eyes are {eye[0]} px wide; a spatial video's views need an even width",
+                             hint=f"Pass --max-width {eye[0] - 1}")
     sequence_out = sequence_output_pattern(request.output) is not None
     even_w, even_h = (False, False) if info.is_still or sequence_out else _needs_even(request)
     pad = (width % 2 if even_w else 0, height % 2 if even_h else 0)
@@ -465,6 +510,7 @@ def plan_convert(request: ConvertRequest, reader: MediaReader) -> RenderPlan:
     bits = (16 if info.video.bit_depth > 8 else 8) if sequence_out or info.is_still else None
     if renders_scene(request) and info.video.codec == "exr":
         bits = 32  # the plate's own linear values, unclipped (engine.jobs.frame.FLOAT_IMAGE)
-    return RenderPlan(start, end, eye, frame_size, pad, outputs, STEREO_MODES.get(request.layout), audio,
+    stereo_mode = None if request.spatial else STEREO_MODES.get(request.layout)  # MV-HEVC: vexu, not st3d
+    return RenderPlan(start, end, eye, frame_size, pad, outputs, stereo_mode, audio,
                       info.is_still, tuple(_notes(request, info, pad)), first_number, bits,
                       request.vr180 and info.video.projection == "equirect-180")

@@ -57,7 +57,7 @@ from engine.jobs.convert import (
     windows_at,
 )
 from engine.jobs.frame import FrameAssembly, eye_image
-from engine.jobs.plan import RenderPlan, job_inputs, output_paths, plan_convert
+from engine.jobs.plan import RenderPlan, job_inputs, output_paths, plan_convert, spatial_metadata
 from engine.jobs.refine import RefineStage, find_refiner
 from engine.jobs.render_chunks import (
     Chunk,
@@ -384,7 +384,8 @@ class _Job:
                                                source=info, audio_range=audio, stereo_mode=self.plan.stereo_mode,
                                                overwrite=c.overwrite,
                                                template=template.streams.video[0] if template else None,
-                                               projection="vr180" if c.vr180 else None, tonemap=c.tonemap))
+                                               projection="vr180" if c.vr180 else None, tonemap=c.tonemap,
+                                               spatial=spatial_metadata(c)))
                 finally:
                     if template is not None:
                         template.close()

@@ -56,6 +56,8 @@ class ConvertRequest:
         bars: 'auto' finds letterbox / pillarbox bars and keeps them at d = 0, out of the δ range; 'off'.
         audio: a soundtrack file for an image-sequence input (`--audio FILE`), trimmed to the picture.
         tonemap: tone-map a PQ/HLG source to an SDR BT.709 master (`--tonemap`); off: HDR is kept as it is.
+        spatial: an Apple spatial video (`--layout spatial`): the `sbs-full` eyes encoded as the two views of
+            MV-HEVC by hevc_nvenc's multiview profile, with Apple's vexu + hfov (engine.media.spatial).
     """
 
     input: Path | None
@@ -92,6 +94,7 @@ class ConvertRequest:
     bars: str = "auto"
     audio: Path | None = None
     tonemap: bool = False
+    spatial: bool = False
 
 
 def media_options(request: ConvertRequest) -> dict:

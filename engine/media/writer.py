@@ -13,6 +13,9 @@ and the start timecode (advanced by the trimmed start). Stereo: H.264 gets the f
 itself (engine.media.sei: the bundled libx265 has none) and puts in front of every keyframe;
 Matroska gets its StereoMode element; MP4/MOV get an `st3d` box in the video sample entry
 (engine.media.isobmff), added to the finished temp file before it is renamed into place.
+A spatial master (`spatial=`, MV-HEVC through hevc_nvenc's multiview profile) takes side-by-side frames
+and encodes each eye as its own view, left then right (engine.media.spatial.ViewInterleaver), and gets
+Apple's `vexu` + `hfov` boxes instead of `st3d`.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from engine.media.info import MediaInfo
 from engine.media.isobmff import ST3D_MODES, st3d_box, write_with_boxes
 from engine.media.sei import frame_packing_sei_nal, has_frame_packing
 from engine.media.sequence_writer import all_landings
+from engine.media.spatial import MV_HEVC_ENCODER, MV_HEVC_OPTIONS, SpatialMetadata, ViewInterleaver, spatial_boxes
 from engine.media.tonemap import peak_nits, tonemap_to_sdr
 
 _FRAME_PACKING = {"left_right": "3", "top_bottom": "4"}
@@ -133,6 +137,7 @@ class VideoWriter:
         projection: str | None = None,
         alpha: bool = False,
         tonemap: bool = False,
+        spatial: SpatialMetadata | None = None,
     ) -> None:
         """Validate everything, create the temp file and write the container header.
 
@@ -155,6 +160,8 @@ class VideoWriter:
             alpha: ProRes 4444 with an alpha channel (yuva444p10le); write() then takes `alpha` per frame.
             tonemap: a PQ/HLG `source`'s frames are tone-mapped to SDR BT.709 (engine.media.tonemap) and the
                 master is tagged BT.709; no effect for SDR sources.
+            spatial: an Apple spatial video (MP4/MOV, `--codec hevc_nvenc`): `width` is the side-by-side frame
+                write() takes, each half encoded as one view (MV-HEVC); the metadata goes into `vexu` + `hfov`.
         Raises:
             UsageError, OutputError (and MediaError if the source cannot be opened for its audio).
         """
@@ -163,6 +170,10 @@ class VideoWriter:
         self.fps = snap_fps(fps)
         self.settings, self.overwrite = settings, overwrite
         self._plan = encoder_plan(settings)
+        self.spatial = spatial
+        self._views: ViewInterleaver | None = None
+        if spatial is not None:
+            self._plan = multiview_plan(settings, self.path)
         if alpha:
             if settings.codec != "prores" or settings.prores_profile != "4444":
                 raise UsageError("an alpha channel needs ProRes 4444", path=self.path,
@@ -188,6 +199,12 @@ class VideoWriter:
         hevc_sei = self._plan.encoder == "libx265" and has_frame_packing(stereo_mode)
         self._keyframe_prefix = frame_packing_sei_nal(stereo_mode) if hevc_sei else b""
         self._boxes = entry_boxes(muxer, stereo_mode, projection)
+        if spatial is not None:
+            if muxer not in ("mp4", "mov") or self.width % 4:
+                raise UsageError(f"a spatial video is MP4/MOV with even eyes; {self.path.name} "
+                                 f"({self.width}x{self.height}) is not", path=self.path,
+                                 hint="Write .mov or .mp4 (odd eye widths are padded by convert)")
+            self._boxes = spatial_boxes(spatial)
         try:
             self._open(muxer, source, audio_range, stereo_mode, timecode)
         except SpatialDreamerError:
@@ -247,6 +264,9 @@ class VideoWriter:
         stream = self._container.add_stream(self._plan.encoder, rate=self.fps)
         ctx = stream.codec_context
         ctx.width, ctx.height, ctx.pix_fmt = self.width, self.height, self._plan.pix_fmt
+        if self.spatial is not None:  # one eye per coded picture; the muxer writes lhvC for a multilayer stream
+            ctx.width = self.width // 2
+            stream.disposition = stream.disposition | av.stream.Disposition.multilayer
         ctx.time_base = self._time_base
         stream.time_base = self._time_base
         ctx.thread_count = 0
@@ -293,12 +313,33 @@ class VideoWriter:
             image = tonemap_to_sdr(image, *self._tonemap)
         if self.alpha:
             image = with_alpha(image, alpha)
+        if self.spatial is not None:
+            self._guarded(lambda: self._encode_views(image, pts, seconds))
+            self._last_pts = pts
+            self.frames_written += 1
+            return
         frame = self._to_frame(np.ascontiguousarray(image))
         self._colour.apply(frame)
         frame.pts, frame.time_base = pts, self._time_base
         self._guarded(lambda: self._encode(frame, seconds))
         self._last_pts = pts
         self.frames_written += 1
+
+    def _encode_views(self, image: np.ndarray, pts: int, seconds: Fraction) -> None:
+        """A spatial master's frame: its left half, then its right half (one tick later), as the two views."""
+        half = self.width // 2
+        eyes = []
+        for part in (image[:, :half], image[:, half:]):
+            frame = self._to_frame(np.ascontiguousarray(part))
+            self._colour.apply(frame)
+            frame.pts, frame.time_base = pts, self._time_base
+            eyes.append(frame)
+        if self._views is None:
+            self._views = ViewInterleaver(half, self.height, self._plan.pix_fmt, self._time_base)
+        left, right = self._views(*eyes)
+        right.pts = pts + 1
+        self._encode(left, None)
+        self._encode(right, seconds)
 
     def write_packet(self, packet: av.Packet, time: Fraction | None = None) -> None:
         """Stream copy: mux one encoded frame of the `template` stream at `time` (as :meth:`write`)."""
@@ -375,7 +416,7 @@ class VideoWriter:
             os.replace(scratch, self.temp_path)
         except ValueError as exc:
             remove_quietly(scratch)
-            raise OutputError(f"cannot add the st3d stereo box: {exc}", path=self.path,
+            raise OutputError(f"cannot add the stereo / spatial boxes: {exc}", path=self.path,
                               hint="Write .mkv instead, or report this file") from exc
         except OSError:
             remove_quietly(scratch)
@@ -462,6 +503,15 @@ def with_alpha(image: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
     a = np.full(image.shape[:2], 65535, np.uint16) if alpha is None else \
         np.round(np.clip(alpha, 0.0, 1.0) * 65535).astype(np.uint16)
     return np.dstack([rgb, a])
+
+
+def multiview_plan(settings: EncodeSettings, path: Path) -> EncoderPlan:
+    """The encoder of a spatial master: hevc_nvenc with its multiview profile (UsageError for another codec)."""
+    if settings.codec != MV_HEVC_ENCODER:
+        raise UsageError(f"a spatial video (MV-HEVC) is written by {MV_HEVC_ENCODER}, not {settings.codec}",
+                         path=path, hint=f"Use --codec {MV_HEVC_ENCODER} (or leave --codec out)")
+    plan = encoder_plan(settings)
+    return dataclasses.replace(plan, options={**plan.options, **MV_HEVC_OPTIONS})
 
 
 def entry_boxes(muxer: str, stereo_mode: str | None, projection: str | None) -> list[bytes]:

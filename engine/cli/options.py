@@ -85,7 +85,11 @@ def _stereo_group(p: argparse.ArgumentParser) -> None:
                    help="auto: letterbox/pillarbox bars stay flat on the screen plane and out of the depth range")
     g.add_argument("--vr180", action="store_true",
                    help="VR180 master: each eye's 180° equirect view of the picture on the headset preset's "
-                        "virtual screen (3 m at 2.5 m), side by side, tagged st3d + sv3d in .mp4/.mov")
+                        "virtual screen (3 m at 2.5 m), side by side, tagged st3d + sv3d in .mp4/.mov; a source "
+                        "that is already 180° (equirect or fisheye, one view or two) is passed through")
+    g.add_argument("--vr180-input", choices=("auto", "flat", "equirect", "fisheye"), default="auto",
+                   help="what a --vr180 source is: auto (its projection metadata, else 180° fisheye circles found "
+                        "in the picture, else flat), or say it"),
     g.add_argument("--max-width", type=positive_int, metavar="PX", help="cap one eye's width (aspect kept)")
 
 
@@ -263,5 +267,6 @@ def convert_request(args: argparse.Namespace):
         cache_dir=args.cache_dir, use_cache=not args.no_cache, refiner=_refiner_spec(args),
         fps=getattr(args, "fps", None),
         fill_gaps=getattr(args, "fill_gaps", "fail"), vr180=getattr(args, "vr180", False),
+        vr180_input=getattr(args, "vr180_input", "auto"),
         aov=getattr(args, "aov", False), bars=getattr(args, "bars", "auto"), audio=getattr(args, "audio", None),
         tonemap=getattr(args, "tonemap", False), spatial=spatial)

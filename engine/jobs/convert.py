@@ -51,6 +51,7 @@ from engine.jobs.pools import stage_ahead
 from engine.jobs.refine import RefineStage
 from engine.jobs.request import ConvertRequest, media_options, with_project_media
 from engine.jobs.stream import Sink, prefetch
+from engine.jobs.vr180 import pass_stereo_through
 from engine.media import EncodeSettings, Frame, MediaReader, VideoWriter, commit_together, open_media, write_still
 from engine.media.sequence import source_stem
 from engine.media.sequence_writer import SequenceWriter
@@ -417,7 +418,7 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
     t0 = reader.frame(plan.start).time
     bit_depth = plan.image_bits or request.encode.bit_depth
     editor = None if depth.is_disparity else depth_editor(clip, reader, depth)
-    assembly = FrameAssembly(assembly_request(request, plan), device, editor, refiner)
+    assembly = FrameAssembly(assembly_request(request, plan), device, editor, refiner, plan.fisheye_packing)
     if refiner is not None:
         refiner.plan([s.end - s.start for s in segments])
 
@@ -525,8 +526,10 @@ def _out_of_memory(exc: BaseException) -> OutputError:
 
 
 def assembly_request(request: ConvertRequest, plan: RenderPlan) -> ConvertRequest:
-    """The request the frame assembly packs by: a VR180 pass-through packs plain side by side."""
-    return replace(request, vr180=False) if plan.vr180_passthrough else request
+    """The request the frame assembly packs by: a 180° equirect source's VR180 eyes pack plain side by side
+    (a fisheye source's are reprojected by the assembly, from `plan.fisheye_packing`)."""
+    source = plan.vr180_source
+    return replace(request, vr180=False) if source is not None and source.projection == "equirect" else request
 
 
 def windows_at(clip: Clip | None, source_frame: int) -> tuple[float, float]:
@@ -636,7 +639,7 @@ def _convert_still(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
         editor = None if depth.is_disparity or clip is None else depth_editor(clip, reader, depth)
         if editor is not None:
             yield from prepare_edits(editor, clip, segment, cancel)
-        assembly = FrameAssembly(assembly_request(request, plan), device, editor, refiner)
+        assembly = FrameAssembly(assembly_request(request, plan), device, editor, refiner, plan.fisheye_packing)
         prepared = assembly.prepare(0, image, depth.depth_tensor(0, segment, device), params)
         if refiner is not None:
             refiner.plan([1])
@@ -667,6 +670,9 @@ def convert(request: ConvertRequest, cancel: CancelToken | None = None) -> Itera
             yield Progress("note", 0, 0, message=note)
         device = resolve_device(request.device)
         refiner = open_refiner(request, plan, device, cancel)
+        if plan.vr180_source is not None and plan.vr180_source.is_stereo:  # already stereo 180°: eyes passed through
+            yield from pass_stereo_through(request, plan, reader, device, cancel)
+            return
         run = _convert_still if plan.is_still else _convert_video
         yield from run(request, plan, reader, device, cancel, refiner)
 

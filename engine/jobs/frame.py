@@ -35,6 +35,7 @@ from engine.progress import Progress
 
 if TYPE_CHECKING:
     from engine.jobs.refine import RefineStage
+from engine.ops.fisheye import FisheyeCircle, FisheyePacker
 from engine.ops.vr180 import Vr180Packer, vr180_size_for_eye
 
 
@@ -184,8 +185,11 @@ class FrameAssembly:
     """
 
     def __init__(self, request: ConvertRequest, device: torch.device, editor: DepthEditor | None = None,
-                 refiner: RefineStage | None = None) -> None:
+                 refiner: RefineStage | None = None, fisheye: tuple[int, FisheyeCircle] | None = None) -> None:
+        """`fisheye`: (equirect eye size, image circle at eye size) of a mono 180° fisheye source, whose VR180
+        eyes are its fisheye eyes reprojected to equirect (engine.jobs.plan.RenderPlan.fisheye_packing)."""
         self.request = request
+        self._fisheye = None if fisheye is None else FisheyePacker(fisheye[0], fisheye[1], device=device)
         self.device = device
         self.editor = editor
         self.stereo = make_stereo_renderer(request, device)
@@ -296,7 +300,8 @@ class FrameAssembly:
         """
         left, right = apply_floating_windows(views.left, views.right, *windows)
         if self.request.vr180:
-            out = self.vr180_packer(left)(left, right, swap_eyes=self.request.swap_eyes)
+            packer = self._fisheye or self.vr180_packer(left)
+            out = packer(left, right, swap_eyes=self.request.swap_eyes)
         else:
             out = pack(left, right, self.request.layout, swap_eyes=self.request.swap_eyes)
         return [to_image(o, bit_depth, padding) for o in (out if isinstance(out, tuple) else (out,))]

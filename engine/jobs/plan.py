@@ -18,6 +18,15 @@ from engine.document import parse_time
 from engine.errors import MediaError, OutputError, UsageError
 from engine.fileio import refuse_inputs_as_outputs, refuse_read_only
 from engine.jobs.request import ConvertRequest
+from engine.jobs.vr180 import (
+    VR180_INPUTS,
+    Vr180Source,
+    check_stereo_request,
+    equirect_cap,
+    source_note,
+    stereo_sizes,
+    vr180_source,
+)
 from engine.media import STILL_EXTENSIONS, MediaInfo, MediaReader, drops_bit_depth
 from engine.media.encode import (
     check_encoder_usable,
@@ -32,6 +41,7 @@ from engine.media.spatial import MACOS_HINT, MV_HEVC_ENCODER, SpatialMetadata, m
 from engine.media.tonemap import peak_nits
 from engine.media.writer import HDR_TRANSFERS
 from engine.ops import packed_size
+from engine.ops.fisheye import FisheyeCircle, equirect_size_for
 from engine.ops.vr180 import (
     IPD_M,
     SCREEN_DISTANCE_M,
@@ -65,8 +75,8 @@ class RenderPlan:
         notes: things the user should know (said in verbose output and the studio's log).
         first_number: the number of the first frame of a sequence output (the source's own numbering).
         image_bits: the bit depth frames are handed to a sequence output at (None: the encoder's).
-        vr180_passthrough: a --vr180 master of a source that is already 180° equirect: the eyes are
-            packed side by side as they are (no screen projection) and tagged.
+        vr180_source: what a --vr180 source already is (engine.jobs.vr180): 180° equirect or fisheye, one
+            view (synthesised, no screen projection) or two (passed through); None: a flat picture.
     """
 
     start: int
@@ -81,11 +91,19 @@ class RenderPlan:
     notes: tuple[str, ...]
     first_number: int = 0
     image_bits: int | None = None
-    vr180_passthrough: bool = False
+    vr180_source: Vr180Source | None = None
 
     @property
     def frame_count(self) -> int:
         return self.end - self.start
+
+    @property
+    def fisheye_packing(self) -> tuple[int, FisheyeCircle] | None:
+        """(equirect eye size S, the circle at eye size) of a mono 180° fisheye source's VR180 master, else None."""
+        source = self.vr180_source
+        if source is None or source.projection != "fisheye" or source.is_stereo:
+            return None
+        return self.frame_size[1] - self.padding[1], source.circles[0].scaled(self.eye_size)
 
     @property
     def is_sequence_output(self) -> bool:
@@ -292,12 +310,27 @@ def vr180_worst_frame(request: ConvertRequest):
     return worst
 
 
-def vr180_sizes(request: ConvertRequest, info: MediaInfo) -> tuple[tuple[int, int], tuple[int, int]]:
+def vr180_sizes(request: ConvertRequest, info: MediaInfo, source: Vr180Source | None = None
+                ) -> tuple[tuple[int, int], tuple[int, int]]:
     """(flat eye size, VR180 frame size): the eye rendered at the screen's share of the equirect eye
-    (engine.ops.vr180), the frame two S × S equirect eyes side by side; --max-width caps S."""
+    (engine.ops.vr180), the frame two S × S equirect eyes side by side; --max-width caps S. A source that is
+    already 180° (engine.jobs.vr180): an equirect view keeps its size, a fisheye circle becomes an S × S
+    equirect eye of its own pixel density, a stereo pair is passed through (no grade to check)."""
+    if request.vr180_input not in VR180_INPUTS:
+        raise UsageError(f"unknown --vr180-input {request.vr180_input!r}", hint=f"Use one of {', '.join(VR180_INPUTS)}")
+    if source is not None and source.is_stereo:
+        if request.layout != "sbs-full":
+            raise UsageError(f"--vr180 is side by side, one full 180° view per eye; it cannot be {request.layout}",
+                             hint="Leave --layout out (or give sbs-full)")
+        check_stereo_request(request, source)
+        return stereo_sizes(source, info, request.encode.format, request.max_width)
     check_vr180(request)
-    if info.video.projection == "equirect-180":  # already VR180 (mono): passed through, only packed and tagged
+    if source is not None:  # already 180° (mono): synthesised on its own picture, no screen projection
         eye = eye_size_for(info, request.max_width)
+        if source.projection == "fisheye":
+            size = equirect_size_for(source.circles[0].scaled(eye), equirect_cap(request.encode.format,
+                                                                                  request.max_width))
+            return eye, (2 * size, size)
         return eye, packed_size(eye[0], eye[1], "sbs-full")
     codec = request.encode.format
     eye = eye_size_for(info, vr180_flat_width(info.video.width, codec, request.max_width))
@@ -370,7 +403,8 @@ def spatial_note(request: ConvertRequest) -> str:
             "convergence is already in the eyes)")
 
 
-def _notes(request: ConvertRequest, info: MediaInfo, padding: tuple[int, int]) -> list[str]:
+def _notes(request: ConvertRequest, info: MediaInfo, padding: tuple[int, int],
+           source: Vr180Source | None = None) -> list[str]:
     notes = list(info.notes)
     if sequence_output_pattern(request.output) is not None:
         hdr = hdr_note(request, info) if request.tonemap else None
@@ -409,17 +443,18 @@ def _notes(request: ConvertRequest, info: MediaInfo, padding: tuple[int, int]) -
         notes.append("the source is MV-HEVC spatial video (two views); only its base (left) view is decoded "
                      "here, and the other eye is synthesised from it")
     if request.vr180:
-        notes.append(vr180_note(request, info))
+        notes.append(vr180_note(request, info, source))
     elif info.video.projection:
         notes.append(f"the source is a {info.video.projection} spherical video; this flat master drops that "
-                     "(--vr180 keeps a 180° equirect source spherical: its eyes are passed through)")
+                     "(--vr180 keeps a 180° equirect or fisheye source 180°: its eyes are passed through)")
     return notes
 
 
-def vr180_note(request: ConvertRequest, info: MediaInfo) -> str:
-    """What a VR180 master is and whether its container marks it (sv3d in MP4/MOV only)."""
-    if info.video.projection == "equirect-180":
-        text = "VR180: the source is already 180° equirect; its eyes are passed through (no screen projection)"
+def vr180_note(request: ConvertRequest, info: MediaInfo, source: Vr180Source | None = None) -> str:
+    """What a VR180 master is, what its source was found to be, and whether its container marks it (sv3d in
+    MP4/MOV only)."""
+    if source is not None:
+        text = source_note(source)
     else:
         text = (f"VR180: the picture on a {SCREEN_WIDTH_M:g} m screen at {SCREEN_DISTANCE_M:g} m "
                 f"({screen_fov_degrees():.1f}° wide) in each eye's 180° equirect view")
@@ -475,8 +510,9 @@ def plan_convert(request: ConvertRequest, reader: MediaReader) -> RenderPlan:
     info = reader.info
     _check_request(request, info)
     start, end = (0, 1) if info.is_still else _frame_range(request, reader)
+    source = vr180_source(request.vr180_input, reader) if request.vr180 else None
     if request.vr180:
-        eye, (width, height) = vr180_sizes(request, info)
+        eye, (width, height) = vr180_sizes(request, info, source)
     else:
         eye = eye_size_for(info, request.max_width)
         width, height = packed_size(eye[0], eye[1], request.layout)
@@ -512,5 +548,4 @@ def plan_convert(request: ConvertRequest, reader: MediaReader) -> RenderPlan:
         bits = 32  # the plate's own linear values, unclipped (engine.jobs.frame.FLOAT_IMAGE)
     stereo_mode = None if request.spatial else STEREO_MODES.get(request.layout)  # MV-HEVC: vexu, not st3d
     return RenderPlan(start, end, eye, frame_size, pad, outputs, stereo_mode, audio,
-                      info.is_still, tuple(_notes(request, info, pad)), first_number, bits,
-                      request.vr180 and info.video.projection == "equirect-180")
+                      info.is_still, tuple(_notes(request, info, pad, source)), first_number, bits, source)

@@ -276,7 +276,8 @@ class _Job:
         t0 = time.perf_counter()
         yield from self.analyse(chunk, cancel)
         segment = Segment(chunk.shot_start, chunk.shot_end)
-        assembly = FrameAssembly(assembly_request(self.convert, self.plan), self.device, self.editor)
+        assembly = FrameAssembly(assembly_request(self.convert, self.plan), self.device, self.editor,
+                                 fisheye=self.plan.fisheye_packing)
         assembly.set_bars(self.depth.bars_for(segment))  # the shot's bars, found as convert finds them
         refiner = self.refine_stage(cancel)
         if refiner is not None:  # the chunk is the shot's part [start, end): the windows of convert's segment

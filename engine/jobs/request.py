@@ -51,6 +51,8 @@ class ConvertRequest:
         also_reads: other files the job must never write over (a batch passes all its inputs).
         vr180: a VR180 master (`--vr180`): each eye's 180° equirect view of the flat stereo picture on the
             `headset` preset's virtual screen, side by side, tagged st3d + sv3d (engine.ops.vr180).
+        vr180_input: what a `--vr180` source already is: 'auto' (projection metadata, else 180° fisheye circles in
+            the picture, else flat), 'flat', 'equirect' or 'fisheye' (engine.jobs.vr180).
         aov: per-eye compositing passes with `--layout pair` (`--aov`): the hole mask and disparity as EXR
             channels or files beside other sequence frames, or alpha = 1 - hole in ProRes 4444.
         bars: 'auto' finds letterbox / pillarbox bars and keeps them at d = 0, out of the δ range; 'off'.
@@ -90,6 +92,7 @@ class ConvertRequest:
     fill_gaps: str = "fail"
     also_reads: tuple[Path, ...] = ()
     vr180: bool = False
+    vr180_input: str = "auto"
     aov: bool = False
     bars: str = "auto"
     audio: Path | None = None

@@ -483,12 +483,16 @@ def content_light(frame: av.VideoFrame) -> str | None:
     return f"{int(max_cll)},{int(max_fall)}"
 
 
-_SPHERICAL_KINDS = {0: "equirect", 1: "cubemap", 2: "equirect", 3: "fisheye"}
+_SPHERICAL_KINDS = {0: "equirect", 1: "cubemap", 2: "equirect", 3: "equirect-180", 4: None, 5: "fisheye",
+                    6: "parametric-immersive"}
+"""FFmpeg 8's AVSphericalProjection: equirect, cubemap, equirect tile, half equirect (Apple 'hequ': 180°),
+rectilinear (Apple 'rect': a flat picture), fisheye (Apple 'fish'), parametric immersive."""
 
 
 def spherical_projection(frame: av.VideoFrame) -> str | None:
-    """'equirect-180', 'equirect-360', 'equirect-<degrees>', 'cubemap' or 'fisheye' from SPHERICAL side
-    data (an sv3d box, Matroska Projection), None for a flat video.
+    """'equirect-180', 'equirect-360', 'equirect-<degrees>', 'cubemap', 'fisheye' or 'parametric-immersive'
+    from SPHERICAL side data (an sv3d box, Matroska Projection, Apple's vexu > proj > prji), None for a flat
+    video (no side data, or Apple's rectilinear 'rect' of a spatial video).
 
     AVSphericalMapping: int32 projection, yaw, pitch, roll (16.16), uint32 bound left, top, right, bottom
     (0.32 fractions of the full sphere cropped away).

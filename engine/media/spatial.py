@@ -157,11 +157,13 @@ def parse_hfov(box: bytes) -> float:
 
 
 def is_mv_hevc(path: str | Path) -> bool:
-    """True when an MP4/MOV's video sample entry carries MV-HEVC boxes (`lhvC`, Apple's `vexu`)."""
+    """True when an MP4/MOV's video sample entry says MV-HEVC: `lhvC` (the second layer's configuration), or
+    Apple's `vexu` with both eye views (a `vexu` with only a projection marks a one-view 180° / fisheye video)."""
     from engine.media.isobmff import sample_entry_children
 
     try:
-        return any(kind in MV_HEVC_BOXES for kind, _ in sample_entry_children(Path(path)))
+        boxes = dict(sample_entry_children(Path(path)))
+        return b"lhvC" in boxes or (b"vexu" in boxes and len(parse_vexu(boxes[b"vexu"])["views"]) == 2)
     except (OSError, ValueError, IndexError):
         return False
 

@@ -112,3 +112,120 @@ def test_a_farm_render_writes_the_vr180_boxes_and_the_convert_frames(cli, tmp_pa
 
     a, b = frames(tmp_path / "one.mp4"), frames(tmp_path / "farm.mp4")
     assert len(a) == len(b) == 6 and all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+# ---------------------------------------------------------------- sources that are already 180° fisheye
+
+EYE, RADIUS = 128, 62.0  # each fisheye view: 128 × 128, its image circle 62 px around the centre
+
+
+def spot_at(lon: float, lat: float, cx: float = EYE / 2, cy: float = EYE / 2, radius: float = RADIUS):
+    """The fisheye pixel (continuous) of direction (lon, lat) in degrees, through an equidistant 180° lens:
+    the distance from the centre grows with the angle from the axis (the rim at 90°), the bearing is kept."""
+    lo, la = np.radians(lon), np.radians(lat)
+    x, y, z = np.cos(la) * np.sin(lo), np.sin(la), np.cos(la) * np.cos(lo)
+    r = radius * np.arccos(z) / (np.pi / 2)
+    norm = max(1e-12, float(np.hypot(x, y)))
+    return cx + r * x / norm, cy - r * y / norm
+
+
+def fisheye_view(spot: tuple[float, float], seed: int) -> np.ndarray:
+    """(EYE, EYE, 3) uint8: a disc of smooth mid-grey texture with one bright spot, black outside it."""
+    yy, xx = np.mgrid[0:EYE, 0:EYE] + 0.5
+    base = 70 + 25 * np.sin(xx / 9 + seed) * np.cos(yy / 11)
+    base += 180 * np.exp(-((xx - spot[0]) ** 2 + (yy - spot[1]) ** 2) / (2 * 2.0**2))
+    inside = np.hypot(xx - EYE / 2, yy - EYE / 2) <= RADIUS
+    return np.repeat(np.where(inside, np.clip(base, 0, 255), 0).astype(np.uint8)[..., None], 3, axis=2)
+
+
+def write_frames(path, frames: list[np.ndarray]):
+    from fractions import Fraction
+
+    from engine.media import EncodeSettings, VideoWriter
+
+    h, w = frames[0].shape[:2]
+    with VideoWriter(path, width=w, height=h, fps=Fraction(24), settings=EncodeSettings("h264", crf=8)) as writer:
+        for frame in frames:
+            writer.write(frame)
+    return path
+
+
+def spot_in(eye: np.ndarray) -> tuple[float, float]:
+    """Centroid (continuous x, y) of the brightest blob of an (S, S, 3) eye."""
+    level = eye[..., 1].astype(np.float64)
+    y, x = np.unravel_index(np.argmax(level), level.shape)
+    patch = level[max(0, y - 5):y + 6, max(0, x - 5):x + 6]
+    patch = np.clip(patch - np.median(level), 0, None)
+    yy, xx = np.mgrid[0:patch.shape[0], 0:patch.shape[1]] + 0.5
+    return max(0, x - 5) + float((xx * patch).sum() / patch.sum()), max(0, y - 5) + float((yy * patch).sum() /
+                                                                                       patch.sum())
+
+
+def equirect_pixel(lon: float, lat: float, size: int) -> tuple[float, float]:
+    return (lon / 180 + 0.5) * size, (0.5 - lat / 180) * size
+
+
+def test_a_side_by_side_fisheye_pair_is_found_and_each_eye_reprojected(cli, tmp_path):
+    directions = ((25.0, 12.0), (-30.0, -20.0))  # a different spot per eye, to tell them apart
+    pair = np.concatenate([fisheye_view(spot_at(*directions[0]), 0), fisheye_view(spot_at(*directions[1]), 1)], 1)
+    source = write_frames(tmp_path / "dual_fisheye.mp4", [pair, pair])
+    result = cli("convert", source, "--vr180", "-o", tmp_path / "vr.mp4", "--progress", "none")
+    assert result.code == 0, result.err
+    assert "already stereo 180°" in result.err and "two, side by side (found in the picture" in result.err
+    assert "reprojected to 180° equirect" in result.err and "no depth, no synthesis" in result.err
+    out = tmp_path / "vr.mp4"
+    info = probe(out).video
+    size = 2 * round(RADIUS)  # the circle's pixel density over 180°
+    assert (info.width, info.height) == (2 * size, size)
+    assert info.projection == "equirect-180" and info.stereo_mode == "left_right"
+    assert [kind for kind, _ in read_sample_entry_boxes(out)][-2:] == [b"st3d", b"sv3d"]
+    image = first_frame(out)
+    for k, (lon, lat) in enumerate(directions):
+        got = spot_in(image[:, k * size:(k + 1) * size])
+        want = equirect_pixel(lon, lat, size)
+        assert abs(got[0] - want[0]) < 1.0 and abs(got[1] - want[1]) < 1.0, (k, got, want)
+
+
+def test_one_fisheye_circle_is_synthesised_then_reprojected(cli, tmp_path):
+    lon, lat = 20.0, 10.0
+    source = write_frames(tmp_path / "fisheye.mp4", [fisheye_view(spot_at(lon, lat), 0)] * 2)
+    result = cli("convert", source, "--vr180", "-o", tmp_path / "vr.mp4", "--no-cache", "--progress", "none")
+    assert result.code == 0, result.err
+    assert "the source is 180° fisheye" in result.err and "one (found in the picture" in result.err
+    assert "synthesised on the fisheye picture" in result.err
+    size = 2 * round(RADIUS)
+    info = probe(tmp_path / "vr.mp4").video
+    assert (info.width, info.height) == (2 * size, size) and info.projection == "equirect-180"
+    image = first_frame(tmp_path / "vr.mp4")
+    want = equirect_pixel(lon, lat, size)
+    for k in range(2):  # each eye: the spot where the lens saw it, moved sideways only by the stereo
+        got = spot_in(image[:, k * size:(k + 1) * size])
+        assert abs(got[1] - want[1]) < 1.0 and abs(got[0] - want[0]) < 4.0, (k, got, want)
+    flat = cli("convert", source, "--vr180", "--vr180-input", "flat", "-o", tmp_path / "flat.mp4", "--no-cache",
+               "--progress", "none")
+    assert flat.code == 0 and "virtual screen" not in flat.err and "on a 3 m screen" in flat.err
+
+
+def test_fisheye_metadata_and_a_stereo_equirect_source(cli, tmp_path):
+    from engine.media.isobmff import box_bytes
+
+    source = write_frames(tmp_path / "fisheye.mp4", [fisheye_view(spot_at(0.0, 0.0), 0)] * 2)
+    prji = box_bytes(b"prji", b"\0\0\0\0fish")  # Apple's projection box: a one-view fisheye
+    tagged = tmp_path / "tagged.mp4"
+    write_with_boxes(source, tagged, [box_bytes(b"vexu", box_bytes(b"proj", prji))])
+    info = probe(tagged).video
+    assert info.projection == "fisheye" and not info.multiview  # FFmpeg reads prji 'fish'; one view only
+    result = cli("convert", tagged, "--vr180", "-o", tmp_path / "vr.mp4", "--no-cache", "--progress", "none")
+    assert result.code == 0 and "from its projection metadata" in result.err, result.err
+    # a VR180 master (stereo equirect, st3d + sv3d) as the source: its eyes are copied, not synthesised again
+    master = cli("convert", write_clip(tmp_path / "s.mp4", frames=2), "--vr180", "-o", tmp_path / "m.mp4",
+                 "--no-cache", "--progress", "none")
+    assert master.code == 0
+    again = cli("convert", tmp_path / "m.mp4", "--vr180", "-o", tmp_path / "again.mp4", "--progress", "none")
+    assert again.code == 0 and "already stereo 180°" in again.err and "the eyes copied" in again.err, again.err
+    a, b = probe(tmp_path / "m.mp4").video, probe(tmp_path / "again.mp4").video
+    assert (a.width, a.height) == (b.width, b.height) and b.stereo_mode == "left_right"
+    assert np.abs(first_frame(tmp_path / "m.mp4").astype(int) - first_frame(tmp_path / "again.mp4")).mean() < 2.0
+    refused = cli("convert", tmp_path / "m.mp4", "--vr180", "--export-depth", tmp_path / "d", "-o",
+                  tmp_path / "x.mp4")
+    assert refused.code == 2 and "--export-depth does not apply" in refused.err

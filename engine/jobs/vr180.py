@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from engine.errors import UsageError
-from engine.media import MediaInfo, MediaReader, VideoWriter, commit_together, write_still
+from engine.media import MediaInfo, MediaReader, commit_together, write_still
 from engine.ops.fisheye import FisheyeCircle, FisheyePacker, equirect_size_for, find_fisheye_layout, inscribed_circle
 from engine.ops.vr180 import EYE_SIZE_LIMITS
 from engine.progress import CancelToken, Progress
@@ -197,13 +197,10 @@ def pass_stereo_through(request, plan, reader: MediaReader, device: torch.device
         write_still(Path(plan.outputs[0]), image, overwrite=request.overwrite)
         yield Progress("render", 1, 1)
         return
+    from engine.jobs import convert  # the master's writers exactly as convert opens them (st3d + sv3d, audio ...)
     from engine.jobs.stream import prefetch
 
-    info = reader.info
-    width, height = plan.frame_size
-    writers = [VideoWriter(plan.outputs[0], width=width, height=height, fps=info.video.fps, settings=request.encode,
-                           source=info, audio_range=plan.audio_range, stereo_mode="left_right",
-                           overwrite=request.overwrite, projection="vr180", tonemap=request.tonemap)]
+    writers = convert._open_writers(request, plan, reader.info)
     t0 = reader.frame(plan.start).time
     try:
         for k, frame in enumerate(prefetch(reader.frames(plan.start, plan.end), maxsize=2, name="decode-vr180")):
@@ -212,7 +209,8 @@ def pass_stereo_through(request, plan, reader: MediaReader, device: torch.device
             yield Progress("render", k + 1, plan.frame_count)
         commit_together(writers)
     except BaseException:
-        writers[0].abort()
+        for writer in writers:
+            writer.abort()
         raise
 
 

@@ -184,6 +184,12 @@ def test_a_side_by_side_fisheye_pair_is_found_and_each_eye_reprojected(cli, tmp_
         got = spot_in(image[:, k * size:(k + 1) * size])
         want = equirect_pixel(lon, lat, size)
         assert abs(got[0] - want[0]) < 1.0 and abs(got[1] - want[1]) < 1.0, (k, got, want)
+    (tmp_path / "seq").mkdir()  # a sequence master of the pair, as for any master
+    frames = cli("convert", source, "--vr180", "-o", tmp_path / "seq/vr.%04d.png", "--progress", "none")
+    assert frames.code == 0, frames.err
+    import cv2
+
+    assert [cv2.imread(str(p)).shape for p in sorted((tmp_path / "seq").iterdir())] == [(size, 2 * size, 3)] * 2
 
 
 def test_one_fisheye_circle_is_synthesised_then_reprojected(cli, tmp_path):

@@ -36,6 +36,10 @@ def check_encoders() -> Iterator[Check]:
         why = encoder_refusal(codec)
         yield Check(f"encoder {codec}", why is None, f"usable (--codec {codec})" if why is None else
                     f"not usable here ({why}): --codec {codec} is refused", required=False)
+    from engine.media.spatial import mv_hevc_usable, spatial_encoder_status
+
+    yield Check("spatial video (MV-HEVC)", mv_hevc_usable(), f"--layout spatial: {spatial_encoder_status()}",
+                required=False)
 
 
 def check_devices() -> Iterator[Check]:

@@ -67,3 +67,6 @@ def test_doctor_reports_the_hardware_encoders(cli):
     assert "h264_nvenc" in result.out and "hevc_nvenc" in result.out
     state = "usable" if encoder_refusal("hevc_nvenc") is None else "not usable here"
     assert state in result.out.split("hevc_nvenc", 1)[1].splitlines()[0]
+    from engine.media.spatial import spatial_encoder_status
+
+    assert f"--layout spatial: {spatial_encoder_status()}" in result.out

@@ -240,6 +240,9 @@ def _export_spec(args: argparse.Namespace):
 
 def convert_request(args: argparse.Namespace):
     """The one place a render/encode Namespace becomes an ``api.ConvertRequest``."""
+    if getattr(args, "vr180_input", "auto") != "auto" and not getattr(args, "vr180", False):
+        raise api.UsageError(f"--vr180-input {args.vr180_input} says what a --vr180 source is; there is no --vr180",
+                             hint="Add --vr180, or leave --vr180-input out")
     spatial = args.layout == "spatial"
     if spatial and not api.mv_hevc_usable():
         raise api.UsageError(f"--layout spatial (MV-HEVC for Apple Vision Pro) cannot be written here: "

@@ -455,6 +455,10 @@ def vr180_note(request: ConvertRequest, info: MediaInfo, source: Vr180Source | N
     MP4/MOV only)."""
     if source is not None:
         text = source_note(source)
+    elif info.video.projection and request.vr180_input == "auto":
+        text = (f"VR180: the source's {info.video.projection} projection is not 180° equirect or fisheye, so its "
+                f"picture is read as flat and put on a {SCREEN_WIDTH_M:g} m screen at {SCREEN_DISTANCE_M:g} m "
+                f"({screen_fov_degrees():.1f}° wide) in each eye's 180° equirect view")
     else:
         text = (f"VR180: the picture on a {SCREEN_WIDTH_M:g} m screen at {SCREEN_DISTANCE_M:g} m "
                 f"({screen_fov_degrees():.1f}° wide) in each eye's 180° equirect view")

@@ -218,6 +218,7 @@ class _Job:
             "dvg": c.dvg, "swap_eyes": c.swap_eyes, "depth": c.depth, "depth_config": depth_config,
             "stabilise": c.stabilise, "max_width": c.max_width, "bit_depth": self.bit_depth,
             "bars": c.bars, "vr180": c.vr180, "tonemap": c.tonemap and self.copy,
+            **({"vr180_input": c.vr180_input} if c.vr180_input != "auto" else {}),
             "frame_size": self.plan.frame_size, "padding": self.plan.padding,
             "intermediate": asdict(self.intermediate), "chunks": [ch.id for ch in self.chunks],
             # the refiner by its settings and folder name (a worker may see the folder elsewhere: --path-map)

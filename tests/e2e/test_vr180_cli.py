@@ -49,6 +49,13 @@ def test_vr180_refusals_and_notes(cli, tmp_path):
     mkv = cli("convert", source, "--vr180", "-o", tmp_path / "c.mkv", "--no-cache", "--progress", "none")
     assert mkv.code == 0 and "will look flat to players" in mkv.err
     assert not list(tmp_path.glob("[ab].mp4"))
+    alone = cli("convert", source, "--vr180-input", "fisheye", "-o", tmp_path / "d.mp4")
+    assert alone.code == 2 and "there is no --vr180" in alone.err
+    spherical = tmp_path / "s360.mp4"
+    write_with_boxes(source, spherical, [sv3d_box(bounds=(0, 0, 0, 0))])  # a full 360° equirect
+    assert probe(spherical).video.projection == "equirect-360"
+    wide = cli("convert", spherical, "--vr180", "-o", tmp_path / "e.mp4", "--no-cache", "--progress", "none")
+    assert wide.code == 0 and "equirect-360 projection is not 180° equirect or fisheye" in wide.err, wide.err
 
 
 def test_an_equirect_180_source_is_passed_through(cli, tmp_path):

@@ -145,7 +145,8 @@ def find_circle(level: np.ndarray, dark: float = DARK) -> FisheyeCircle | None:
         level: (H, W) brightness in [0, 1] (:func:`brightness`).
     Returns:
         the circle from the lit pixels' extent (rows and columns with 3 or more lit pixels), when that extent is round
-        (width and height within 4 %), at least 60 % of the picture's shorter side across, its outside (beyond
+        (width and height within 4 %; or, for a circle cut by the top and bottom of the frame, the width up to
+        1.3 × the height), at least 60 % of the picture's shorter side across, its outside (beyond
         1.03 R, at least 4 % of the picture) at most 1 % lit, and the ring 0.85 R … 0.97 R at least 80 % lit.
     """
     h, w = level.shape
@@ -157,9 +158,11 @@ def find_circle(level: np.ndarray, dark: float = DARK) -> FisheyeCircle | None:
         return None
     x0, x1, y0, y1 = cols[0], cols[-1], rows[0], rows[-1]
     width, height = x1 - x0 + 1, y1 - y0 + 1
-    if abs(width - height) > 0.04 * max(width, height) or max(width, height) < 0.6 * min(w, h):
+    cropped = y0 == 0 and y1 == h - 1 and height < width <= 1.3 * height  # a circle taller than the frame
+    if (abs(width - height) > 0.04 * max(width, height) and not cropped) or max(width, height) < 0.6 * min(w, h):
         return None
-    cx, cy, radius = (x0 + x1 + 1) / 2, (y0 + y1 + 1) / 2, (width + height) / 4
+    cx, cy = (x0 + x1 + 1) / 2, (y0 + y1 + 1) / 2
+    radius = width / 2 if cropped else (width + height) / 4
     yy, xx = np.mgrid[0:h, 0:w]
     r = np.hypot(xx + 0.5 - cx, yy + 0.5 - cy) / radius
     outside, ring = r > 1.03, (r > 0.85) & (r < 0.97)

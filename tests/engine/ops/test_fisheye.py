@@ -148,3 +148,15 @@ def test_a_dark_frame_does_not_hide_the_circle():
     assert find_fisheye_layout([dark]) is None
     found = find_fisheye_layout([dark, bright, dark])  # the brightest value over the sampled frames
     assert found is not None and found[0] == "mono"
+
+
+def test_a_circle_cut_by_the_top_and_bottom_of_the_frame_is_found():
+    """Dual-fisheye cameras often crop the circles' tops and bottoms: the rim is still found from the sides."""
+    half = circle_picture(170, 144, 85.0, 72.0, 81.0, seed=4)
+    found = find_fisheye_layout([np.concatenate([half, circle_picture(170, 144, 85.0, 72.0, 81.0, seed=5)], 1)])
+    assert found is not None and found[0] == "sbs"
+    assert all(abs(c.radius - 81.0) < 1.0 and abs(c.cy - 72.0) < 1.0 for c in found[1])
+    rng = np.random.default_rng(6)
+    pillarbox = np.zeros((144, 340, 3), np.uint8)
+    pillarbox[:, 74:266] = rng.integers(30, 255, (144, 192, 3))  # a 4:3 picture: its corners are lit
+    assert find_fisheye_layout([pillarbox]) is None

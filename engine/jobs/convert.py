@@ -418,7 +418,8 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
     t0 = reader.frame(plan.start).time
     bit_depth = plan.image_bits or request.encode.bit_depth
     editor = None if depth.is_disparity else depth_editor(clip, reader, depth)
-    assembly = FrameAssembly(assembly_request(request, plan), device, editor, refiner, plan.fisheye_packing)
+    assembly = FrameAssembly(assembly_request(request, plan), device, editor, refiner, plan.fisheye_packing,
+                             plan.far_at_infinity)
     if refiner is not None:
         refiner.plan([s.end - s.start for s in segments])
 
@@ -639,7 +640,8 @@ def _convert_still(request: ConvertRequest, plan: RenderPlan, reader: MediaReade
         editor = None if depth.is_disparity or clip is None else depth_editor(clip, reader, depth)
         if editor is not None:
             yield from prepare_edits(editor, clip, segment, cancel)
-        assembly = FrameAssembly(assembly_request(request, plan), device, editor, refiner, plan.fisheye_packing)
+        assembly = FrameAssembly(assembly_request(request, plan), device, editor, refiner, plan.fisheye_packing,
+                                 plan.far_at_infinity)
         prepared = assembly.prepare(0, image, depth.depth_tensor(0, segment, device), params)
         if refiner is not None:
             refiner.plan([1])

@@ -185,10 +185,13 @@ class FrameAssembly:
     """
 
     def __init__(self, request: ConvertRequest, device: torch.device, editor: DepthEditor | None = None,
-                 refiner: RefineStage | None = None, fisheye: tuple[int, FisheyeCircle] | None = None) -> None:
+                 refiner: RefineStage | None = None, fisheye: tuple[int, FisheyeCircle] | None = None,
+                 far_at_infinity: bool = False) -> None:
         """`fisheye`: (equirect eye size, image circle at eye size) of a mono 180° fisheye source, whose VR180
-        eyes are its fisheye eyes reprojected to equirect (engine.jobs.plan.RenderPlan.fisheye_packing)."""
+        eyes are its fisheye eyes reprojected to equirect (engine.jobs.plan.RenderPlan.fisheye_packing);
+        `far_at_infinity`: every frame is graded with convergence 1 (a 180° source: zero disparity is infinity)."""
         self.request = request
+        self.far_at_infinity = far_at_infinity
         self._fisheye = None if fisheye is None else FisheyePacker(fisheye[0], fisheye[1], device=device)
         self.device = device
         self.editor = editor
@@ -214,6 +217,8 @@ class FrameAssembly:
         image_t = to_tensor(image, self.device)
         if params is None:
             return PreparedFrame(index, image_t, None, self.flat_bars(depth))
+        if self.far_at_infinity:
+            params = replace(params, convergence=1.0)
         frame = self.graded(index, image_t, edited_depth(depth, index, image_t, self.editor), params)
         return PreparedFrame(frame.index, frame.image, frame.delta, self.flat_bars(frame.disparity))
 

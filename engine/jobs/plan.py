@@ -98,6 +98,12 @@ class RenderPlan:
         return self.end - self.start
 
     @property
+    def far_at_infinity(self) -> bool:
+        """A mono 180° source's VR180 master: zero disparity is infinity in a 180° picture (no screen plane), so
+        the far plane goes there (convergence 1) and nothing diverges."""
+        return self.vr180_source is not None and not self.vr180_source.is_stereo
+
+    @property
     def fisheye_packing(self) -> tuple[int, FisheyeCircle] | None:
         """(equirect eye size S, the circle at eye size) of a mono 180° fisheye source's VR180 master, else None."""
         source = self.vr180_source
@@ -318,14 +324,16 @@ def vr180_sizes(request: ConvertRequest, info: MediaInfo, source: Vr180Source | 
     equirect eye of its own pixel density, a stereo pair is passed through (no grade to check)."""
     if request.vr180_input not in VR180_INPUTS:
         raise UsageError(f"unknown --vr180-input {request.vr180_input!r}", hint=f"Use one of {', '.join(VR180_INPUTS)}")
-    if source is not None and source.is_stereo:
+    if source is not None:
         if request.layout != "sbs-full":
             raise UsageError(f"--vr180 is side by side, one full 180° view per eye; it cannot be {request.layout}",
                              hint="Leave --layout out (or give sbs-full)")
-        check_stereo_request(request, source)
-        return stereo_sizes(source, info, request.encode.format, request.max_width)
-    check_vr180(request)
-    if source is not None:  # already 180° (mono): synthesised on its own picture, no screen projection
+        if source.is_stereo:
+            check_stereo_request(request, source)
+            return stereo_sizes(source, info, request.encode.format, request.max_width)
+    else:
+        check_vr180(request)
+    if source is not None:  # already 180° (mono): synthesised on its own picture, far plane at infinity
         eye = eye_size_for(info, request.max_width)
         if source.projection == "fisheye":
             size = equirect_size_for(source.circles[0].scaled(eye), equirect_cap(request.encode.format,

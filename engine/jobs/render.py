@@ -278,7 +278,7 @@ class _Job:
         yield from self.analyse(chunk, cancel)
         segment = Segment(chunk.shot_start, chunk.shot_end)
         assembly = FrameAssembly(assembly_request(self.convert, self.plan), self.device, self.editor,
-                                 fisheye=self.plan.fisheye_packing)
+                                 fisheye=self.plan.fisheye_packing, far_at_infinity=self.plan.far_at_infinity)
         assembly.set_bars(self.depth.bars_for(segment))  # the shot's bars, found as convert finds them
         refiner = self.refine_stage(cancel)
         if refiner is not None:  # the chunk is the shot's part [start, end): the windows of convert's segment

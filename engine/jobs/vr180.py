@@ -220,11 +220,13 @@ def source_note(source: Vr180Source) -> str:
         what = ("each eye reprojected to 180° equirect (equidistant fisheye)" if source.projection == "fisheye"
                 else "the eyes copied as they are")
         return f"VR180: the source is already stereo 180° — {source.describe()}: {what}; no depth, no synthesis"
+    infinity = ("; zero disparity is infinity in a 180° picture, so the far plane is put there (convergence 1: "
+                "--convergence and keyed convergence are not used) and everything else in front of it")
     if source.projection == "fisheye":
         return (f"VR180: the source is 180° fisheye — {source.describe()}: the stereo pair is synthesised on the "
-                "fisheye picture and each eye reprojected to 180° equirect (no screen projection)")
+                f"fisheye picture and each eye reprojected to 180° equirect (no screen projection){infinity}")
     return (f"VR180: the source is already 180° equirect — {source.describe()}: its eyes are synthesised on the "
-            "equirect picture and passed through (no screen projection)")
+            f"equirect picture and passed through (no screen projection){infinity}")
 
 
 __all__ = ["VR180_INPUTS", "StereoPassThrough", "Vr180Source", "check_stereo_request", "equirect_cap",

@@ -160,3 +160,4 @@ def test_a_circle_cut_by_the_top_and_bottom_of_the_frame_is_found():
     pillarbox = np.zeros((144, 340, 3), np.uint8)
     pillarbox[:, 74:266] = rng.integers(30, 255, (144, 192, 3))  # a 4:3 picture: its corners are lit
     assert find_fisheye_layout([pillarbox]) is None
+

@@ -353,6 +353,8 @@ def _check_request(request: ConvertRequest, info: MediaInfo) -> None:
         raise UsageError(f"unknown layout {request.layout!r}", hint=f"Use one of {', '.join(LAYOUTS)}")
     if request.synthesize not in SYNTHESIZE_MODES:
         raise UsageError(f"unknown --synthesize {request.synthesize!r}", hint="Use both, right or left")
+    if request.spatial:
+        check_spatial(request, info)
     suffix = request.output.suffix.lower()
     if sequence_output_pattern(request.output) is not None:
         if info.is_still:
@@ -369,22 +371,23 @@ def _check_request(request: ConvertRequest, info: MediaInfo) -> None:
         raise UsageError(f"{suffix or 'no extension'} is not a video container", path=request.output,
                          hint="Use .mp4, .mov or .mkv, a sequence such as out.%06d.exr (or `spatialdreamer frame` "
                               "for one still)")
-    if request.spatial:
-        check_spatial(request)
     if not info.is_still:
         check_encoder_usable(request.encode)
 
 
-def check_spatial(request: ConvertRequest) -> None:
+def check_spatial(request: ConvertRequest, info: MediaInfo) -> None:
     """`--layout spatial`: a full side-by-side .mov/.mp4 video through hevc_nvenc's multiview profile, where it
     opens (UsageError naming what is missing and the macOS way out otherwise)."""
+    if info.is_still:
+        raise UsageError("a spatial video is a video; this input is a still", path=request.output,
+                         hint="Use --layout sbs-full for a still")
     if not mv_hevc_usable():
         raise UsageError(f"--layout spatial (MV-HEVC for Apple Vision Pro) cannot be written here: "
                          f"{spatial_encoder_status()}", hint=MACOS_HINT)
     if request.vr180 or request.layout != "sbs-full":
         raise UsageError("--layout spatial is its own layout (two flat views); it cannot be VR180 or "
                          f"{request.layout}", hint="Leave --vr180 out")
-    if request.output.suffix.lower() not in (".mov", ".mp4"):
+    if request.output.suffix.lower() not in (".mov", ".mp4") or sequence_output_pattern(request.output) is not None:
         raise UsageError(f"a spatial video is .mov or .mp4, not {request.output.suffix or 'no extension'}",
                          path=request.output, hint="Use -o spatial.mov")
     if request.encode.codec != MV_HEVC_ENCODER:

@@ -189,3 +189,10 @@ def test_layout_spatial_writes_mv_hevc_where_hevc_nvenc_opens(cli, tmp_path, mon
     assert wrong.code == 2 and "written by hevc_nvenc, not hevc" in wrong.err
     mkv = cli("convert", source, "--layout", "spatial", "-o", tmp_path / "x.mkv")
     assert mkv.code == 2 and "is .mov or .mp4" in mkv.err
+    frames_out = cli("convert", source, "--layout", "spatial", "-o", tmp_path / "x.%04d.png")
+    assert frames_out.code == 2 and "is .mov or .mp4" in frames_out.err
+    from engine.media import write_still
+
+    write_still(tmp_path / "still.png", coded_image(0))
+    still = cli("convert", tmp_path / "still.png", "--layout", "spatial", "-o", tmp_path / "x.mov")
+    assert still.code == 2 and "this input is a still" in still.err

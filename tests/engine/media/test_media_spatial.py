@@ -101,6 +101,7 @@ def test_vexu_and_hfov_go_into_a_real_hevc_mp4_and_read_back(tmp_path):
     assert seen["baseline_um"] == 65000 and seen["hfov"] == 61.928 and seen["disparity"] == -0.0125
     assert seen["view"] == 0 and seen["primary_eye"] == 1  # both views packed; hero = left
     assert seen["projection"] == 4  # AV_SPHERICAL_RECTILINEAR, from prji 'rect'
+    assert probe(spatial).video.projection is None  # a flat (rectilinear) picture, not a spherical one
     assert all(np.array_equal(a, b) for a, b in zip(decoded(flat), decoded(spatial), strict=True))
     again = tmp_path / "again.mp4"  # rewriting replaces the boxes, never stacks them
     write_with_boxes(spatial, again, spatial_boxes(SpatialMetadata(63.5, 90.0)))

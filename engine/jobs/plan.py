@@ -77,6 +77,7 @@ class RenderPlan:
         image_bits: the bit depth frames are handed to a sequence output at (None: the encoder's).
         vr180_source: what a --vr180 source already is (engine.jobs.vr180): 180° equirect or fisheye, one
             view (synthesised, no screen projection) or two (passed through); None: a flat picture.
+        spatial: an Apple spatial video (`--layout spatial`): its eyes graded with the far plane at zero disparity.
     """
 
     start: int
@@ -92,6 +93,7 @@ class RenderPlan:
     first_number: int = 0
     image_bits: int | None = None
     vr180_source: Vr180Source | None = None
+    spatial: bool = False
 
     @property
     def frame_count(self) -> int:
@@ -99,9 +101,10 @@ class RenderPlan:
 
     @property
     def far_at_infinity(self) -> bool:
-        """A mono 180° source's VR180 master: zero disparity is infinity in a 180° picture (no screen plane), so
-        the far plane goes there (convergence 1) and nothing diverges."""
-        return self.vr180_source is not None and not self.vr180_source.is_stereo
+        """A mono 180° source's VR180 master (zero disparity is infinity in a 180° picture: no screen plane) and
+        a spatial video (parallel views; the player sets the window by the disparity adjustment): the far plane
+        goes to zero disparity (convergence 1), so nothing diverges."""
+        return self.spatial or (self.vr180_source is not None and not self.vr180_source.is_stereo)
 
     @property
     def fisheye_packing(self) -> tuple[int, FisheyeCircle] | None:
@@ -398,20 +401,29 @@ def check_spatial(request: ConvertRequest, info: MediaInfo) -> None:
 def spatial_metadata(request: ConvertRequest) -> SpatialMetadata | None:
     """The spatial metadata of a `--layout spatial` master (None otherwise), CONVENTIONS.md `headset` preset:
     baseline = the IPD (65 mm); horizontal field of view = the angle the preset's virtual screen spans (61.9°);
-    disparity adjustment 0: the eyes are the graded master's, whose zero-parallax plane already is the grade's
-    convergence plane (δ = c), so there is no shift left for the player to apply (Apple: give it, 0 included,
-    when it is known; writing the convergence's own shift D·(1 − c) % would move the stereo window twice)."""
+    disparity adjustment from the grade's convergence. A spatial video's eyes are a parallel stereo camera's, as
+    an iPhone's are: the far plane at zero disparity (graded with convergence 1, RenderPlan.far_at_infinity), and
+    the player shifts the two images apart by the disparity adjustment to set the zero-parallax plane. The shift
+    that puts the grade's own convergence plane (δ = c) there is the far plane's parallax under the grade,
+    D · (1 − c) % of the width (2 % = 200 for the defaults)."""
     if not request.spatial:
         return None
-    return SpatialMetadata(baseline_mm=IPD_M * 1000, hfov_degrees=screen_fov_degrees(), disparity_adjustment=0.0)
+    params = request.params
+    adjustment = min(1.0, params.divergence / 100 * (1.0 - params.convergence))
+    return SpatialMetadata(baseline_mm=IPD_M * 1000, hfov_degrees=screen_fov_degrees(),
+                           disparity_adjustment=adjustment)
 
 
 def spatial_note(request: ConvertRequest) -> str:
     meta = spatial_metadata(request)
+    keyed = request.project is not None and any(
+        s.grade.is_keyed for c in request.project.clips for s in c.shots)
     return (f"spatial video: MV-HEVC through {MV_HEVC_ENCODER} (unverified path: no machine of ours has NVENC), "
-            f"each eye one view; vexu + hfov: baseline {meta.baseline_mm:g} mm, horizontal field of view "
-            f"{meta.hfov_degrees:.1f}°, disparity adjustment {meta.disparity_adjustment:g} (the grade's "
-            "convergence is already in the eyes)")
+            f"each eye one view, their far plane at zero disparity as a stereo camera's; vexu + hfov: baseline "
+            f"{meta.baseline_mm:g} mm, horizontal field of view {meta.hfov_degrees:.1f}°, disparity adjustment "
+            f"{meta.disparity_adjustment * 100:.2f} % of the width (the grade's convergence "
+            f"{request.params.convergence:g}: the player shifts the views to put it on the window)"
+            + ("; a project's keyed convergence is not used, one adjustment holds for the whole file" if keyed else ""))
 
 
 def _notes(request: ConvertRequest, info: MediaInfo, padding: tuple[int, int],
@@ -563,4 +575,5 @@ def plan_convert(request: ConvertRequest, reader: MediaReader) -> RenderPlan:
         bits = 32  # the plate's own linear values, unclipped (engine.jobs.frame.FLOAT_IMAGE)
     stereo_mode = None if request.spatial else STEREO_MODES.get(request.layout)  # MV-HEVC: vexu, not st3d
     return RenderPlan(start, end, eye, frame_size, pad, outputs, stereo_mode, audio,
-                      info.is_still, tuple(_notes(request, info, pad, source)), first_number, bits, source)
+                      info.is_still, tuple(_notes(request, info, pad, source)), first_number, bits, source,
+                      request.spatial)

@@ -175,6 +175,7 @@ def test_layout_spatial_writes_mv_hevc_where_hevc_nvenc_opens(cli, tmp_path, mon
                  "--progress", "none")
     assert result.code == 0, result.err
     assert "spatial video: MV-HEVC through hevc_nvenc (unverified path" in result.err
+    assert "their far plane at zero disparity" in result.err and "disparity adjustment 2.00 %" in result.err
     out = tmp_path / "spatial.mov"
     frames = decoded(out)
     assert len(frames) == 6 and frames[0].shape == (48, 64, 3)  # 3 frames, two views each, one eye wide
@@ -182,10 +183,19 @@ def test_layout_spatial_writes_mv_hevc_where_hevc_nvenc_opens(cli, tmp_path, mon
     boxes = dict(sample_entry_children(out))
     assert b"st3d" not in boxes
     vexu = parse_vexu(boxes[b"vexu"])
-    assert vexu["baseline_mm"] == 65.0 and vexu["disparity_adjustment"] == 0.0 and vexu["views"] == ("left", "right")
+    # the grade's convergence as the shift the player applies: D · (1 − c) = 3 % · 2/3 = 2 % (200)
+    assert vexu["baseline_mm"] == 65.0 and vexu["disparity_adjustment"] == 0.02 and vexu["views"] == ("left", "right")
     assert parse_hfov(boxes[b"hfov"]) == round(screen_fov_degrees(), 3)
     seen = ffmpeg_stereo3d(out)
     assert seen["baseline_um"] == 65000 and seen["hfov"] == round(screen_fov_degrees(), 3)
+    from engine.jobs.plan import plan_convert
+    from engine.jobs.request import ConvertRequest
+    from engine.media import open_media
+
+    with open_media(source) as reader:  # the views are graded with the far plane at zero disparity
+        plan = plan_convert(ConvertRequest(source, tmp_path / "p.mov", spatial=True,
+                                           encode=EncodeSettings("hevc_nvenc")), reader)
+    assert plan.far_at_infinity and plan.stereo_mode is None
     wrong = cli("convert", source, "--layout", "spatial", "--codec", "hevc", "-o", tmp_path / "x.mov")
     assert wrong.code == 2 and "written by hevc_nvenc, not hevc" in wrong.err
     mkv = cli("convert", source, "--layout", "spatial", "-o", tmp_path / "x.mkv")

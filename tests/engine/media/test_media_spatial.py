@@ -196,6 +196,13 @@ def test_layout_spatial_writes_mv_hevc_where_hevc_nvenc_opens(cli, tmp_path, mon
         plan = plan_convert(ConvertRequest(source, tmp_path / "p.mov", spatial=True,
                                            encode=EncodeSettings("hevc_nvenc")), reader)
     assert plan.far_at_infinity and plan.stereo_mode is None
+    from engine.document import Grade, Keyframe, Project, Shot, Track, save_project
+
+    keyed = Grade(convergence=Track((Keyframe(0, 0.2), Keyframe(2, 0.6))))
+    save_project(Project.single(str(source), Fraction(24), 3, (Shot(0, 3, keyed),)), tmp_path / "p.sdproj")
+    graded = cli("convert", "--project", tmp_path / "p.sdproj", "--layout", "spatial", "-o", tmp_path / "k.mov",
+                 "--no-cache", "--progress", "none")
+    assert graded.code == 0 and "keyed convergence is not used" in graded.err, graded.err
     wrong = cli("convert", source, "--layout", "spatial", "--codec", "hevc", "-o", tmp_path / "x.mov")
     assert wrong.code == 2 and "written by hevc_nvenc, not hevc" in wrong.err
     mkv = cli("convert", source, "--layout", "spatial", "-o", tmp_path / "x.mkv")

@@ -337,11 +337,13 @@ def vr180_sizes(request: ConvertRequest, info: MediaInfo, source: Vr180Source | 
     else:
         check_vr180(request)
     if source is not None:  # already 180° (mono): synthesised on its own picture, far plane at infinity
-        eye = eye_size_for(info, request.max_width)
-        if source.projection == "fisheye":
-            size = equirect_size_for(source.circles[0].scaled(eye), equirect_cap(request.encode.format,
-                                                                                  request.max_width))
+        if source.projection == "fisheye":  # rendered no larger than the capped equirect eye needs
+            cap, circle = equirect_cap(request.encode.format, request.max_width), source.circles[0]
+            needed = round(info.video.width * equirect_size_for(circle, cap) / (2 * circle.radius))
+            eye = eye_size_for(info, min(info.video.width, max(16, needed)))
+            size = equirect_size_for(circle.scaled(eye), cap)
             return eye, (2 * size, size)
+        eye = eye_size_for(info, request.max_width)
         return eye, packed_size(eye[0], eye[1], "sbs-full")
     codec = request.encode.format
     eye = eye_size_for(info, vr180_flat_width(info.video.width, codec, request.max_width))

@@ -218,6 +218,10 @@ def test_one_fisheye_circle_is_synthesised_then_reprojected(cli, tmp_path):
     # (the right eye never sees a point to the right of where the left eye sees it)
     assert "far plane is put there (convergence 1" in result.err
     assert spots[1][0] <= spots[0][0] + 0.3, spots
+    small = cli("convert", source, "--vr180", "--max-width", "64", "-o", tmp_path / "small.mp4", "--no-cache",
+                "--progress", "none")  # the cap on the equirect eye: the fisheye is rendered no larger than it needs
+    assert small.code == 0, small.err
+    assert (probe(tmp_path / "small.mp4").video.width, probe(tmp_path / "small.mp4").video.height) == (128, 64)
     flat = cli("convert", source, "--vr180", "--vr180-input", "flat", "-o", tmp_path / "flat.mp4", "--no-cache",
                "--progress", "none")
     assert flat.code == 0 and "virtual screen" not in flat.err and "on a 3 m screen" in flat.err

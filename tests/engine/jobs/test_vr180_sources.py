@@ -68,3 +68,16 @@ def test_a_180_degree_sources_grade_puts_the_far_plane_at_infinity():
     assert plain.min() < -0.1  # the screen-plane grade: the far third behind the screen
     assert far.min() >= 0.0 and abs(float(far[0, 0, 0, -1])) < 1e-6  # the farthest at zero: infinity
     assert float(far[0, 0, 0, 0]) == pytest.approx(0.03 * 16, rel=1e-5)  # the nearest: D % of the eye width
+
+
+def test_a_fisheye_is_rendered_no_larger_than_its_capped_equirect_eye_needs():
+    from engine.jobs.plan import vr180_sizes
+    from engine.media import EncodeSettings
+    from engine.media.stills import still_info
+
+    info = still_info("x.png", np.zeros((4000, 4000, 3), np.uint8))
+    source = Vr180Source("fisheye", None, "picture", (FisheyeCircle(2000.0, 2000.0, 2000.0, (4000, 4000)),))
+    request = ConvertRequest(Path("x.png"), Path("y.png"), vr180=True, encode=EncodeSettings("h264"))
+    assert vr180_sizes(request, info, source) == ((2048, 2048), (4096, 2048))  # H.264's 2048 px eye
+    hevc = ConvertRequest(Path("x.png"), Path("y.png"), vr180=True, encode=EncodeSettings("hevc"))
+    assert vr180_sizes(hevc, info, source) == ((2880, 2880), (5760, 2880))

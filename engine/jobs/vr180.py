@@ -33,7 +33,14 @@ import torch
 
 from engine.errors import UsageError
 from engine.media import MediaInfo, MediaReader, commit_together, write_still
-from engine.ops.fisheye import FisheyeCircle, FisheyePacker, equirect_size_for, find_fisheye_layout, inscribed_circle
+from engine.ops.fisheye import (
+    FisheyeCircle,
+    equirect_size_for,
+    find_fisheye_layout,
+    fisheye_grid,
+    fisheye_to_equirect,
+    inscribed_circle,
+)
 from engine.ops.vr180 import EYE_SIZE_LIMITS
 from engine.progress import CancelToken, Progress
 
@@ -160,29 +167,39 @@ def split_views(image: np.ndarray, packing: str) -> tuple[np.ndarray, np.ndarray
 
 
 class StereoPassThrough:
-    """One stereo 180° frame -> the VR180 side-by-side frame: fisheye views reprojected to equirect, equirect
-    views copied (resized only for --max-width)."""
+    """One stereo 180° frame -> the VR180 side-by-side frame: fisheye views reprojected to equirect (each through
+    its own circle; area-resized first when the equirect eye is smaller than the circle, so nothing aliases),
+    equirect views copied (resized only for --max-width)."""
 
     def __init__(self, source: Vr180Source, eye_size: tuple[int, int], padding: tuple[int, int],
                  device: torch.device) -> None:
         self.source, self.eye_size, self.padding, self.device = source, eye_size, padding, device
-        self.packer = FisheyePacker(eye_size[0], *source.circles[:2], device=device) \
-            if source.projection == "fisheye" else None
+        self.view_size: tuple[int, int] | None = None
+        self.grids: tuple[torch.Tensor, ...] = ()
+        if source.projection == "fisheye":
+            circle = source.circles[0]
+            scale = min(1.0, eye_size[0] / (2 * circle.radius))
+            w, h = circle.size
+            self.view_size = (max(16, round(w * scale)), max(16, round(h * scale)))
+            self.grids = tuple(fisheye_grid(eye_size[0], c.scaled(self.view_size), device)
+                               for c in source.circles[:2])
 
     def __call__(self, image: np.ndarray, swap_eyes: bool = False) -> np.ndarray:
+        """(H, W, 3) stereo frame -> (S, 2S, 3) (+ padding), same dtype; `swap_eyes` shows the right view to the
+        left eye (each reprojected through its own circle)."""
         from engine.jobs.frame import eye_image, to_image, to_tensor
 
-        left, right = split_views(image, self.source.packing)
+        views = list(zip(split_views(image, self.source.packing), self.grids or (None, None), strict=True))
         if swap_eyes:
-            left, right = right, left
-        if self.packer is None:
-            out = np.concatenate([eye_image(left, self.eye_size), eye_image(right, self.eye_size)], axis=1)
+            views.reverse()
+        if self.view_size is None:
+            out = np.concatenate([eye_image(v, self.eye_size) for v, _ in views], axis=1)
             if any(self.padding):
                 out = np.pad(out, ((0, self.padding[1]), (0, self.padding[0]), (0, 0)), mode="edge")
             return np.ascontiguousarray(out)
-        packed = self.packer(to_tensor(np.ascontiguousarray(left), self.device),
-                             to_tensor(np.ascontiguousarray(right), self.device))
-        return to_image(packed, 16 if image.dtype == np.uint16 else 8, self.padding)
+        eyes = [fisheye_to_equirect(to_tensor(np.ascontiguousarray(eye_image(v, self.view_size)), self.device), g)
+                for v, g in views]
+        return to_image(torch.cat(eyes, dim=3), 16 if image.dtype == np.uint16 else 8, self.padding)
 
 
 def pass_stereo_through(request, plan, reader: MediaReader, device: torch.device,

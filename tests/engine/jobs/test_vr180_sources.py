@@ -81,3 +81,28 @@ def test_a_fisheye_is_rendered_no_larger_than_its_capped_equirect_eye_needs():
     assert vr180_sizes(request, info, source) == ((2048, 2048), (4096, 2048))  # H.264's 2048 px eye
     hevc = ConvertRequest(Path("x.png"), Path("y.png"), vr180=True, encode=EncodeSettings("hevc"))
     assert vr180_sizes(hevc, info, source) == ((2880, 2880), (5760, 2880))
+
+
+def test_the_stereo_pass_through_keeps_each_views_circle_through_swap_eyes():
+    from engine.jobs.vr180 import StereoPassThrough
+    from engine.ops.fisheye import fisheye_grid, fisheye_to_equirect
+
+    left, right = circle_picture(120, 1), circle_picture(120, 2)
+    circles = (FisheyeCircle(60.0, 60.0, 58.0, (120, 120)), FisheyeCircle(61.0, 59.0, 55.0, (120, 120)))
+    source = Vr180Source("fisheye", "left_right", "picture", circles)
+    frame = np.concatenate([left, right], axis=1)
+    size = 116
+
+    def alone(view, circle):
+        t = torch.from_numpy(view).permute(2, 0, 1)[None].float() / 255
+        return (fisheye_to_equirect(t, fisheye_grid(size, circle))[0].permute(1, 2, 0).numpy() * 255).round()
+
+    through = StereoPassThrough(source, (size, size), (0, 0), torch.device("cpu"))
+    out = through(frame).astype(float)
+    assert out.shape == (size, 2 * size, 3)
+    assert np.abs(out[:, :size] - alone(left, circles[0])).max() <= 1 and \
+        np.abs(out[:, size:] - alone(right, circles[1])).max() <= 1
+    swapped = through(frame, swap_eyes=True).astype(float)
+    assert np.abs(swapped[:, :size] - alone(right, circles[1])).max() <= 1  # the right view, through its own circle
+    small = StereoPassThrough(source, (32, 32), (0, 0), torch.device("cpu"))
+    assert small.view_size == (33, 33) and small(frame).shape == (32, 64, 3)  # area-resized to the eye first

@@ -58,7 +58,8 @@ LAYERING_GRID = {"layering_weight": (0.0, 0.25, 0.5, 0.75, 1.0), "layering_sigma
 CANDIDATE_WEIGHTS = (0.0, 0.25, 0.5, 1.0)
 SINGLE = WeightsFreeSettings(use_parallax=False)
 #: the provider before the layering cue (version 1): ground contact only, no smoothing of the prior
-GROUND_ONLY = WeightsFreeSettings(layering_weight=0.0, prior_rate=1.0, vertical_weight=0.0)
+#: (and no colour confidence, version 7)
+GROUND_ONLY = WeightsFreeSettings(layering_weight=0.0, prior_rate=1.0, vertical_weight=0.0, chroma_full=0.0)
 GROUND_ONLY_SINGLE = replace(GROUND_ONLY, use_parallax=False)
 
 
@@ -222,7 +223,8 @@ def eval_leave_one_out(stills: Stills) -> dict[str, object]:
             "grid": [{"settings": grid_label(s), **mean_scores(row)} for s, row in zip(grid, scores, strict=True)]}
 
 
-SAFETY_GRID = (0.0, 0.25, 0.4, 0.5, 0.6, 0.75)
+#: (vertical_weight, chroma_full) pairs searched by the safety check; chroma_full 0 = no colour confidence (v6)
+SAFETY_GRID = tuple(product((0.0, 0.25, 0.4, 0.5, 0.6, 0.75), (0.0, 4.0, 8.0, 16.0)))
 
 
 def euroc_item(step: int = 5) -> tuple[str, list[tuple[np.ndarray, np.ndarray]]]:
@@ -231,14 +233,27 @@ def euroc_item(step: int = 5) -> tuple[str, list[tuple[np.ndarray, np.ndarray]]]
     return "EuRoC V1_01 (every 5th left frame, SGBM GT)", [(left[i], gts[i]) for i in range(0, len(left), step)]
 
 
+def safest_pick(margin: np.ndarray, grid: tuple[tuple[float, float], ...] = SAFETY_GRID) -> int:
+    """Row of `margin` (candidates × pairs, Spearman minus the ramp's) to use: leximin, then the safest.
+
+    Leximin is max-min refined: the largest smallest margin wins, a tie there goes to the largest second
+    smallest, and so on (margins rounded to 0.001, the precision the tables report). A pair whose margin no
+    candidate changes (EuRoC once its frames get the ramp) so does not decide the pick. What still ties goes
+    to the most cautious setting (the larger chroma_full, then the larger vertical weight: closer to the ramp).
+    """
+    key = [(tuple(sorted(np.round(m, 3).tolist())), g[1], g[0]) for m, g in zip(margin, grid, strict=True)]
+    return max(range(len(key)), key=key.__getitem__)
+
+
 def eval_vertical_safety(stills: Stills, extra: list[tuple[str, list[tuple[np.ndarray, np.ndarray]]]] = ()
                          ) -> dict[str, object]:
     """The single-image prior blended with the vertical ramp, the blend chosen so no held-out pair ranks worse.
 
     Leave-one-out over every real pair: the stills, plus `extra` items (a name and its (image, GT) frames,
-    scored as the mean over the frames; EuRoC). For each pair, the blend weight is picked on the others by
-    the largest *smallest* Spearman margin over the vertical-gradient prior (max-min: the goal is never to
-    rank worse than it, not the best mean), then scored on the held-out pair.
+    scored as the mean over the frames; EuRoC). The blend has two parameters (SAFETY_GRID): the vertical
+    weight and the chroma at which the frame's colour is fully trusted (less colour = more ramp). For each
+    pair they are picked on the others by :func:`safest_pick` (leximin: the goal is never to rank
+    worse than the ramp, not the best mean), then scored on the held-out pair.
     """
     items = [(name, [(left, gt)]) for name, left, _, gt in stills] + list(extra)
 
@@ -246,32 +261,98 @@ def eval_vertical_safety(stills: Stills, extra: list[tuple[str, list[tuple[np.nd
         return mean_scores([align_and_score(fn(image), gt) for image, gt in frames])
 
     vertical = [score(frames, lambda im: vertical_map(*im.shape[:2])) for _, frames in items]
-    scores = [[score(frames, lambda im, lam=lam: still_depth(im, replace(SINGLE, vertical_weight=lam)))
-               for _, frames in items] for lam in SAFETY_GRID]
+    scores = [[score(frames, lambda im, lam=lam, full=full: still_depth(
+        im, replace(SINGLE, vertical_weight=lam, chroma_full=full))) for _, frames in items]
+              for lam, full in SAFETY_GRID]
     margin = np.array([[s["spearman"] - v["spearman"] for s, v in zip(row, vertical, strict=True)] for row in scores])
     held = []
     for i, (name, _) in enumerate(items):
-        pick = int(np.argmax(np.delete(margin, i, axis=1).min(axis=1)))
-        held.append({"image": name, "vertical_weight": SAFETY_GRID[pick], **scores[pick][i],
+        pick = safest_pick(np.delete(margin, i, axis=1))
+        lam, full = SAFETY_GRID[pick]
+        held.append({"image": name, "vertical_weight": lam, "chroma_full": full, **scores[pick][i],
                      "vertical": vertical[i]["spearman"], "vertical_absrel": vertical[i]["absrel"]})
-    best = int(np.argmax(margin.min(axis=1)))
-    return {"grid": list(SAFETY_GRID), "held_out": held, "global_choice": SAFETY_GRID[best],
-            "defaults_are_global_choice": SAFETY_GRID[best] == WeightsFreeSettings().vertical_weight,
-            "per_weight": {str(lam): [s["spearman"] for s in row]
-                           for lam, row in zip(SAFETY_GRID, scores, strict=True)},
+    best = safest_pick(margin)
+    defaults = WeightsFreeSettings()
+    return {"grid": [list(g) for g in SAFETY_GRID], "held_out": held, "global_choice": list(SAFETY_GRID[best]),
+            "defaults_are_global_choice": SAFETY_GRID[best] == (defaults.vertical_weight, defaults.chroma_full),
+            "per_setting": {f"{lam:g}/{full:g}": [s["spearman"] for s in row]
+                            for (lam, full), row in zip(SAFETY_GRID, scores, strict=True)},
             "items": [name for name, _ in items]}
 
 
 def safety_table(safety: dict) -> str:
-    lines = ["| held-out real pair | vertical weight (chosen on the others) | Spearman ↑ | vertical prior Spearman "
-             "| margin | AbsRel ↓ | vertical AbsRel |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| held-out real pair | vertical weight, full chroma (chosen on the others) | Spearman ↑ "
+             "| vertical prior Spearman | margin | AbsRel ↓ | vertical AbsRel |", "|---|---:|---:|---:|---:|---:|---:|"]
     for r in safety["held_out"]:
-        lines.append(f"| {r['image']} | {r['vertical_weight']:g} | {r['spearman']:.3f} | {r['vertical']:.3f} "
+        lines.append(f"| {r['image']} | {r['vertical_weight']:g}, {r['chroma_full']:g} | {r['spearman']:.3f} "
+                     f"| {r['vertical']:.3f} "
                      f"| {r['spearman'] - r['vertical']:+.3f} | {r['absrel']:.3f} | {r['vertical_absrel']:.3f} |")
     m = {k: float(np.mean([r[k] for r in safety["held_out"]])) for k in ("spearman", "vertical", "absrel",
                                                                           "vertical_absrel")}
     lines.append(f"| **mean** | | **{m['spearman']:.3f}** | {m['vertical']:.3f} | {m['spearman'] - m['vertical']:+.3f} "
                  f"| {m['absrel']:.3f} | {m['vertical_absrel']:.3f} |")
+    return "\n".join(lines)
+
+
+#: working width as a fraction of the image width for the edge-snapping check: 1/2 is DAVIS's 960 → 480 px,
+#: 1/4 is 1080p's 1920 → 480 px
+SNAP_RATIOS = (2, 4)
+
+
+def discontinuity_band(gt: np.ndarray, step: float = 1.0, px: int = 2) -> np.ndarray:
+    """Pixels within `px` of a GT depth discontinuity (a disparity jump > `step` px between neighbours).
+
+    Args:
+        gt: (H, W) float32 disparity, NaN unknown.
+    Returns:
+        (H, W) bool, only where `gt` is known.
+    """
+    known = np.isfinite(gt)
+    filled = np.where(known, gt, 0.0).astype(np.float32)
+    kernel = np.ones((3, 3), np.uint8)
+    jump = (cv2.dilate(filled, kernel) - cv2.erode(np.where(known, gt, np.float32(1e6)).astype(np.float32), kernel))
+    edges = (jump > step) & known
+    return (cv2.dilate(edges.astype(np.uint8), np.ones((2 * px + 1, 2 * px + 1), np.uint8)) > 0) & known
+
+
+def eval_edge_snap(stills: Stills) -> dict[str, object]:
+    """Full-resolution edge snapping on vs off, with the provider at 1/2 and 1/4 of each still's width.
+
+    The Middlebury stills are narrower than the default working width, so they would be computed at full
+    size; here the working width is cut so that the output is upsampled 2× or 4×, as a 960 or 1920 px
+    frame is at 480 px. Scored on the whole image and on the band within 2 px of a GT discontinuity,
+    single image and pair as 2-frame motion.
+    """
+    rows: dict[str, dict[str, dict[str, float]]] = {}
+    for ratio in SNAP_RATIOS:
+        for mode in ("single image", "pair as 2-frame motion"):
+            for snap in (False, True):
+                label = f"1/{ratio} width, {mode}, {'snapped at full resolution' if snap else 'bilinear upsampling'}"
+                per = {}
+                for name, left, right, gt in stills:
+                    config = DepthConfig(model="weights-free", working_width=left.shape[1] // ratio)
+                    settings = replace(SINGLE if mode == "single image" else WeightsFreeSettings(),
+                                       snap_full_resolution=snap)
+                    depth = next(WeightsFreeDepth(config, settings).estimate(
+                        [left] if mode == "single image" else [left, right]))
+                    band = discontinuity_band(gt)
+                    whole, edge = align_and_score(depth, gt), align_and_score(np.where(band, depth, np.nan),
+                                                                              np.where(band, gt, np.nan))
+                    per[name] = {"spearman": whole["spearman"], "absrel": whole["absrel"],
+                                 "edge_spearman": edge["spearman"], "edge_absrel": edge["absrel"],
+                                 "edge_share": float(band.mean())}
+                rows[label] = per
+    return rows
+
+
+def snap_table(rows: dict[str, dict[str, dict[str, float]]]) -> str:
+    lines = ["| depth | whole Spearman ↑ | whole AbsRel ↓ | edge-band Spearman ↑ | edge-band AbsRel ↓ |",
+             "|---|---:|---:|---:|---:|"]
+    for label, per in rows.items():
+        m = {k: float(np.mean([r[k] for r in per.values()])) for k in ("spearman", "absrel", "edge_spearman",
+                                                                        "edge_absrel")}
+        lines.append(f"| {label} | {m['spearman']:.3f} | {m['absrel']:.3f} | {m['edge_spearman']:.3f} "
+                     f"| {m['edge_absrel']:.3f} |")
     return "\n".join(lines)
 
 
@@ -370,8 +451,10 @@ def eval_euroc() -> dict[str, object]:
     pairs = range(0, len(left), 5)
     per_frame["weights-free, L/R pair as 2-frame motion"] = [
         align_and_score(motion_depth(left[i], right[i]), gts[i]) for i in pairs]
-    grid = [{"settings": grid_label(s), **mean_scores([align_and_score(still_depth(left[i], s), gts[i])
-                                                        for i in pairs])} for s in layering_grid()]
+    # with the colour confidence off: EuRoC is monochrome, so with it every grid point is the ramp
+    grid = [{"settings": grid_label(s), **mean_scores([
+        align_and_score(still_depth(left[i], replace(s, chroma_full=0.0)), gts[i]) for i in pairs])}
+            for s in layering_grid()]
     return {"frames": len(left), "gt_valid_share": float(np.mean([np.isfinite(g).mean() for g in gts])),
             "median_frame_to_frame_flow_px": float(np.median(motion)),
             "max_frame_to_frame_flow_px": float(np.max(motion)),
@@ -505,8 +588,9 @@ def markdown_tables(stills: dict, loo: dict, cues: dict, euroc: dict, davis: dic
     return "\n\n".join([
         "<!-- tables -->\n### Stills (Middlebury 2001/2003 left views, motorcycle)", stills_table(stills),
         loo_title, loo_table(loo, stills), cues_title, cues_table(cues, list(stills)),
-        euroc_title, euroc_table(euroc) + "\n\nSingle-image Spearman over the layering grid (weight/σ; every "
-        f"5th frame): {euroc_grid}.",
+        euroc_title, euroc_table(euroc) + "\n\nSingle-image Spearman over the layering grid with the colour confidence "
+        f"off (version 6's prior; the defaults give the ramp on this monochrome footage; weight/σ; every 5th frame): "
+        f"{euroc_grid}.",
         davis_title, f"| variant | flicker |\n|---|---:|\n{davis_lines}\n<!-- /tables -->"])
 
 
@@ -536,9 +620,24 @@ def main_safety() -> None:
     replace_block(ROOT / "README.md", "depth-safety", table)
 
 
+def main_snap() -> None:
+    """Only the full-resolution edge-snapping check: JSON and the docs section."""
+    started = time.perf_counter()
+    rows = eval_edge_snap(load_stills())
+    payload = {"schema": "DepthSnap.1", "settings": repr(WeightsFreeSettings()), "rows": rows,
+               "load_avg_start": os.getloadavg(), "seconds": time.perf_counter() - started}
+    write_atomic(ROOT / "bench" / "results" / "depth_snap.json", json.dumps(payload, indent=2) + "\n")
+    table = snap_table(rows)
+    print(table)
+    replace_block(ROOT / "docs" / "depth_eval.md", "edge-snap", table)
+
+
 def main() -> None:
     if "--safety-only" in sys.argv[1:]:
         main_safety()
+        return
+    if "--snap-only" in sys.argv[1:]:
+        main_snap()
         return
     for path in (MIDDLEBURY, EUROC, DAVIS):
         if not path.exists():

@@ -24,7 +24,8 @@ Per frame, at ``DepthConfig.working_width``:
    shift (smoothed over time), and fills where parallax is missing.
 4. **Edge-aware refinement** (:mod:`engine.depth.cues.refine`): parallax is
    filled along image edges (fast global smoother) and the fused map snapped to
-   image edges (guided filter), then upsampled to the frame size.
+   image edges (guided filter), whose coefficients are applied to the full-resolution
+   frame (version 7), so depth edges follow the image at full resolution.
 
 Output kind: ``inverse`` (larger = nearer), roughly affine in true inverse depth
 where parallax was seen; values are O(1) (the 90th percentile of the first
@@ -47,6 +48,7 @@ from engine.depth.cues.refine import (
     edge_aware_fill,
     edge_aware_smooth,
     guide_image,
+    guided_upsample,
     texture_confidence,
     upsample,
 )
@@ -72,6 +74,9 @@ class WeightsFreeSettings:
         vertical_weight: share of the plain vertical ramp ("lower is nearer") blended into the geometric
             prior; chosen on the real stills so that no held-out still ranks worse than the ramp alone
             (max-min leave-one-out, docs/depth_eval.md "Never worse than the vertical prior").
+        chroma_full: mean CIELAB chroma of the frame at which its colour boundaries are fully trusted; below
+            it the geometric prior blends further towards the vertical ramp and the sky cue fades, down to the
+            ramp alone and no sky for a colourless frame (version 7; see :func:`single_image_prior`). 0 = off.
         prior_rate: in a clip, weight of the current frame's prior against the previous prior carried
             along the flow (1 = no temporal smoothing of the prior).
         history_decay: per-frame factor on the accumulated parallax weight (memory ≈ 1 / (1 − decay) frames).
@@ -82,6 +87,9 @@ class WeightsFreeSettings:
         fill_lambda: smoothness of the edge-aware parallax fill.
         refine_radius: guided-filter radius at working size.
         refine_eps: guided-filter regularisation (inverse-depth units squared).
+        snap_full_resolution: apply the guided filter's coefficients to the full-resolution frame (version 7:
+            depth edges follow the image's at full resolution: thin poles, rails, beams); False = bilinear
+            upsampling of the working-size result.
     """
 
     flow_preset: str = "fast"
@@ -94,6 +102,7 @@ class WeightsFreeSettings:
     layering_suppression: float = 0.5
     layering_height_cost: float = 100.0
     vertical_weight: float = 0.6
+    chroma_full: float = 8.0
     prior_rate: float = 0.3
     history_decay: float = 0.85
     prior_fit_rate: float = 0.2
@@ -103,6 +112,7 @@ class WeightsFreeSettings:
     fill_lambda: float = 400.0
     refine_radius: int = 4
     refine_eps: float = 2e-3
+    snap_full_resolution: bool = True
 
 
 #: prior (nearness in [0, 1]) -> inverse-depth units before any parallax is seen: 0.25 .. 1.25
@@ -114,14 +124,20 @@ def single_image_prior(rgb: np.ndarray, gray: np.ndarray,
                        settings: WeightsFreeSettings) -> tuple[np.ndarray, np.ndarray]:
     """Nearness in [0, 1] from layering and ground contact, sky (farthest) and, when informative, defocus.
 
+    The frame's colour confidence (:func:`colour_confidence`) scales both colour-dependent cues: a
+    monochrome frame has no hue to tell a bright grey sky from a white wall, window or lamp, nor colour
+    boundaries to tell an occluding contour from shading or a flat marking, so with no colour the
+    geometric prior is the vertical ramp and nothing is called sky.
+
     Args:
         rgb: (h, w, 3) uint8 RGB at working size.
         gray: (h, w) uint8, its luma.
     Returns:
         prior (h, w) float32, 1 nearest; and the sky likelihood (h, w) float32 in [0, 1].
     """
-    prior = geometric_prior(rgb, gray, settings)
-    sky = sky_likelihood(rgb) if settings.use_sky else np.zeros(gray.shape, np.float32)
+    colour = colour_confidence(rgb, settings.chroma_full)
+    prior = geometric_prior(rgb, gray, settings, colour)
+    sky = sky_likelihood(rgb) * np.float32(colour) if settings.use_sky else np.zeros(gray.shape, np.float32)
     if settings.use_defocus:
         sigma, mask = edge_blur(gray)
         start, full = settings.defocus_spread_px
@@ -135,16 +151,23 @@ def single_image_prior(rgb: np.ndarray, gray: np.ndarray,
     return (prior * (1.0 - sky)).astype(np.float32), sky
 
 
-def geometric_prior(rgb: np.ndarray, gray: np.ndarray, settings: WeightsFreeSettings) -> np.ndarray:
+def geometric_prior(rgb: np.ndarray, gray: np.ndarray, settings: WeightsFreeSettings,
+                    colour: float | None = None) -> np.ndarray:
     """Nearness in [0, 1]: layering and ground contact blended by `settings.layering_weight`, then the
-    vertical ramp mixed in by `settings.vertical_weight`.
+    vertical ramp mixed in by :func:`vertical_share` (`settings.vertical_weight`, more for a colourless frame).
 
     Args:
         rgb: (h, w, 3) uint8 RGB at working size.
         gray: (h, w) uint8, its luma.
+        colour: the frame's :func:`colour_confidence` if already known.
     Returns:
         (h, w) float32, 1 nearest.
     """
+    if colour is None:
+        colour = colour_confidence(rgb, settings.chroma_full)
+    safety = vertical_share(settings.vertical_weight, colour)
+    if safety >= 1.0:
+        return vertical_prior(*gray.shape)
     weight = float(np.clip(settings.layering_weight, 0.0, 1.0))
     if weight == 0.0:
         prior = ground_contact(gray)
@@ -153,10 +176,38 @@ def geometric_prior(rgb: np.ndarray, gray: np.ndarray, settings: WeightsFreeSett
                                settings.layering_height_cost)
         if weight < 1.0:
             prior = weight * prior + (1.0 - weight) * ground_contact(gray)
-    safety = float(np.clip(settings.vertical_weight, 0.0, 1.0))
     if safety > 0.0:
         prior = (1.0 - safety) * prior + safety * vertical_prior(*gray.shape)
     return prior.astype(np.float32)
+
+
+def colour_confidence(rgb: np.ndarray, chroma_full: float) -> float:
+    """How far a frame's edges can be read as colour boundaries: mean CIELAB chroma / `chroma_full`, in [0, 1].
+
+    Args:
+        rgb: (h, w, 3) uint8 RGB.
+        chroma_full: mean chroma (CIELAB units) that counts as fully coloured; 0 = always 1.
+    Returns:
+        0 for a grey (monochrome) frame, 1 at or above `chroma_full`.
+    """
+    if chroma_full <= 0.0:
+        return 1.0
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    a = lab[..., 1].astype(np.float32) - 128.0
+    b = lab[..., 2].astype(np.float32) - 128.0
+    return float(np.clip(np.sqrt(a * a + b * b).mean() / chroma_full, 0.0, 1.0))
+
+
+def vertical_share(vertical_weight: float, colour: float) -> float:
+    """Share of the vertical ramp in the geometric prior: 1 − (1 − vertical_weight) × colour confidence.
+
+    Args:
+        vertical_weight: the share for a fully coloured frame.
+        colour: the frame's colour confidence in [0, 1].
+    Returns:
+        a weight in [0, 1] (1 = the ramp alone).
+    """
+    return 1.0 - (1.0 - float(np.clip(vertical_weight, 0.0, 1.0))) * float(np.clip(colour, 0.0, 1.0))
 
 
 def fit_prior(prior: np.ndarray, target: np.ndarray, weights: np.ndarray) -> tuple[float, float] | None:
@@ -194,10 +245,10 @@ class _Pair:
         self.fw = est.flow_small(a, b)
         self.bw = est.flow_small(b, a)
 
-    def towards(self, forward: bool) -> tuple[np.ndarray, np.ndarray]:
-        """(flow from the frame to the other one, its soft FB confidence)."""
+    def towards(self, forward: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(flow from the frame to the other one, its soft FB confidence, the flow back)."""
         f, g = (self.fw, self.bw) if forward else (self.bw, self.fw)
-        return f, fb_confidence(f, g, soft=True)
+        return f, fb_confidence(f, g, soft=True), g
 
 
 class WeightsFreeDepth:
@@ -209,7 +260,7 @@ class WeightsFreeDepth:
 
     name = "weights-free"
     output_kind = "inverse"
-    version = "6"  # part of the depth-cache key: bump whenever the output changes for the same settings (5: reverted)
+    version = "7"  # part of the depth-cache key: bump whenever the output changes for the same settings (5: reverted)
 
     def __init__(self, config: DepthConfig | None = None,
                  settings: WeightsFreeSettings | None = None) -> None:
@@ -267,15 +318,27 @@ class WeightsFreeDepth:
         return np.ascontiguousarray(small), to_gray(small)
 
     def _frame(self, frame: np.ndarray, small: tuple[np.ndarray, np.ndarray],
-               flow_conf: tuple[np.ndarray, np.ndarray] | None, to_prev: np.ndarray | None) -> np.ndarray:
-        """Depth of one frame; `flow_conf` = (flow to the reference frame, its FB confidence)."""
+               flows: tuple[np.ndarray, np.ndarray, np.ndarray] | None, to_prev: np.ndarray | None) -> np.ndarray:
+        """Depth of one frame; `flows` = (flow to the reference frame, its FB confidence, the flow back)."""
         rgb, gray = small
         guide = guide_image(gray)
+        flow_conf = None if flows is None else flows[:2]
         prior, sky = single_image_prior(rgb, gray, self.settings)
-        prior = self._steady_prior(prior, flow_conf, to_prev)
-        trust = None if flow_conf is None else texture_confidence(gray) * (1.0 - sky)
-        fused = self._fuse(prior, sky, guide, flow_conf, trust, to_prev)
-        refined = edge_aware_smooth(fused, guide, self.settings.refine_radius, self.settings.refine_eps)
+        # A colourless frame with no other cue gives the ramp alone: nothing image-derived to steady or to
+        # snap (the guided filter would only print the image's edges into it) until parallax is seen.
+        plain = np.array_equal(prior, vertical_prior(*gray.shape))
+        if plain:
+            self._prior = prior
+        else:
+            prior = self._steady_prior(prior, flow_conf, to_prev)
+        texture = None if flows is None else texture_confidence(gray) * (1.0 - sky)
+        fused = self._fuse(prior, sky, guide, flow_conf, texture, to_prev)
+        if plain and self._acc is None:
+            return upsample(fused, frame.shape[1], frame.shape[0]).astype(np.float32)
+        radius, eps = self.settings.refine_radius, self.settings.refine_eps
+        if self.settings.snap_full_resolution and frame.shape[:2] != gray.shape:
+            return guided_upsample(fused, guide, to_gray(frame), radius, eps)
+        refined = edge_aware_smooth(fused, guide, radius, eps)
         return upsample(refined, frame.shape[1], frame.shape[0]).astype(np.float32)
 
     def _steady_prior(self, prior: np.ndarray, flow_conf: tuple[np.ndarray, np.ndarray] | None,

@@ -23,6 +23,8 @@ import numpy as np
 from numba import njit
 
 _SQRT2 = np.float32(np.sqrt(2.0))
+_HALF = np.float32(0.5)
+_HALF_SQRT2 = np.float32(0.5 * np.sqrt(2.0))
 
 
 def boundary_strength(rgb: np.ndarray, sigma: float = 3.0, suppression: float = 0.5,
@@ -51,33 +53,44 @@ def boundary_strength(rgb: np.ndarray, sigma: float = 3.0, suppression: float = 
 
 @njit(cache=True, nogil=True)
 def _sweep_geodesic(cost, dist, sweeps):
-    """In place: raster-scan chamfer geodesic (8 neighbours), forward and backward `sweeps` times."""
+    """In place: raster-scan chamfer geodesic (8 neighbours), forward and backward up to `sweeps` times.
+
+    Stops early once a forward-backward pair changes nothing (the distances have converged, so further
+    sweeps could not change them either).
+    """
     h, w = cost.shape
     for _ in range(sweeps):
+        changed = False
         for y in range(h):
             for x in range(w):
                 c, d = cost[y, x], dist[y, x]
                 if x > 0:
-                    d = min(d, dist[y, x - 1] + 0.5 * (c + cost[y, x - 1]))
+                    d = min(d, dist[y, x - 1] + _HALF * (c + cost[y, x - 1]))
                 if y > 0:
-                    d = min(d, dist[y - 1, x] + 0.5 * (c + cost[y - 1, x]))
+                    d = min(d, dist[y - 1, x] + _HALF * (c + cost[y - 1, x]))
                     if x > 0:
-                        d = min(d, dist[y - 1, x - 1] + _SQRT2 * 0.5 * (c + cost[y - 1, x - 1]))
+                        d = min(d, dist[y - 1, x - 1] + _HALF_SQRT2 * (c + cost[y - 1, x - 1]))
                     if x < w - 1:
-                        d = min(d, dist[y - 1, x + 1] + _SQRT2 * 0.5 * (c + cost[y - 1, x + 1]))
-                dist[y, x] = d
+                        d = min(d, dist[y - 1, x + 1] + _HALF_SQRT2 * (c + cost[y - 1, x + 1]))
+                if d < dist[y, x]:
+                    dist[y, x] = d
+                    changed = True
         for y in range(h - 1, -1, -1):
             for x in range(w - 1, -1, -1):
                 c, d = cost[y, x], dist[y, x]
                 if x < w - 1:
-                    d = min(d, dist[y, x + 1] + 0.5 * (c + cost[y, x + 1]))
+                    d = min(d, dist[y, x + 1] + _HALF * (c + cost[y, x + 1]))
                 if y < h - 1:
-                    d = min(d, dist[y + 1, x] + 0.5 * (c + cost[y + 1, x]))
+                    d = min(d, dist[y + 1, x] + _HALF * (c + cost[y + 1, x]))
                     if x < w - 1:
-                        d = min(d, dist[y + 1, x + 1] + _SQRT2 * 0.5 * (c + cost[y + 1, x + 1]))
+                        d = min(d, dist[y + 1, x + 1] + _HALF_SQRT2 * (c + cost[y + 1, x + 1]))
                     if x > 0:
-                        d = min(d, dist[y + 1, x - 1] + _SQRT2 * 0.5 * (c + cost[y + 1, x - 1]))
-                dist[y, x] = d
+                        d = min(d, dist[y + 1, x - 1] + _HALF_SQRT2 * (c + cost[y + 1, x - 1]))
+                if d < dist[y, x]:
+                    dist[y, x] = d
+                    changed = True
+        if not changed:
+            return
 
 
 def geodesic_from_top(cost: np.ndarray, sweeps: int = 3) -> np.ndarray:

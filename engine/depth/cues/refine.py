@@ -71,3 +71,61 @@ def texture_confidence(gray: np.ndarray, ref: float = 2.0) -> np.ndarray:
     grad2 = cv2.Sobel(g, cv2.CV_32F, 1, 0) ** 2 + cv2.Sobel(g, cv2.CV_32F, 0, 1) ** 2
     energy = cv2.blur(grad2, (7, 7)) / 64.0  # the 3x3 Sobel has gain 8
     return (energy / (energy + ref * ref)).astype(np.float32)
+
+
+def guided_coefficients(values: np.ndarray, guide: np.ndarray, radius: int = 4,
+                        eps: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
+    """Linear coefficients of the guided filter (He et al. 2013): output = a · guide + b.
+
+    The same filter as :func:`edge_aware_smooth` (box windows of `radius`, guide scaled to [0, 1]), but
+    returning the window-averaged (a, b) so they can be applied to the guide at another resolution.
+
+    Args:
+        values: (h, w) float32 dense map.
+        guide: (h, w) uint8 grey image.
+        radius: window radius in pixels.
+        eps: regularisation in (value units)^2.
+    Returns:
+        a, b: (h, w) float32 each.
+    """
+    g = guide.astype(np.float32) / 255.0
+    p = values.astype(np.float32)
+    size = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x: np.ndarray) -> np.ndarray:
+        return cv2.boxFilter(x, cv2.CV_32F, size, borderType=cv2.BORDER_REFLECT)
+
+    mean_g, mean_p = box(g), box(p)
+    var = box(g * g) - mean_g * mean_g
+    cov = box(g * p) - mean_g * mean_p
+    a = cov / (var + np.float32(eps))
+    b = mean_p - a * mean_g
+    return box(a), box(b)
+
+
+def guided_upsample(values: np.ndarray, guide: np.ndarray, full_guide: np.ndarray, radius: int = 4,
+                    eps: float = 1e-3) -> np.ndarray:
+    """Guided filter at working size applied at full resolution (the fast guided filter, He & Sun 2015).
+
+    The linear coefficients are fitted on the working-size map and guide, upsampled bilinearly and applied
+    to the full-resolution guide, so depth edges follow the image's edges at full resolution (thin poles,
+    rails, wires) instead of the working size's blur. The result is clamped to the working-size map's
+    range, so the linear model cannot overshoot at strong image edges.
+
+    Args:
+        values: (h, w) float32 dense map at working size.
+        guide: (h, w) uint8 grey at working size.
+        full_guide: (H, W) uint8 grey at full resolution (the same image).
+        radius: window radius at working size.
+        eps: regularisation in (value units)^2.
+    Returns:
+        (H, W) float32; at working size (H, W) == (h, w) the plain guided filter.
+    """
+    a, b = guided_coefficients(values, guide, radius, eps)
+    height, width = full_guide.shape
+    if (height, width) != values.shape:
+        a = cv2.resize(a, (width, height), interpolation=cv2.INTER_LINEAR)
+        b = cv2.resize(b, (width, height), interpolation=cv2.INTER_LINEAR)
+    out = cv2.multiply(a, full_guide, dst=a, dtype=cv2.CV_32F, scale=1.0 / 255.0)  # in place: one full-size array fewer
+    cv2.add(out, b, dst=out)
+    return np.clip(out, float(values.min()), float(values.max()), out=out)

@@ -13,7 +13,8 @@ from engine.depth import DepthConfig
 from engine.depth.cues.defocus import defocus_spread, edge_blur
 from engine.depth.cues.layering import boundary_strength, geodesic_from_top, layering_prior
 from engine.depth.cues.priors import ground_contact, sky_likelihood, vertical_prior
-from engine.depth.weights_free import WeightsFreeDepth, WeightsFreeSettings
+from engine.depth.cues.refine import edge_aware_smooth, guide_image, guided_upsample
+from engine.depth.weights_free import WeightsFreeDepth, WeightsFreeSettings, colour_confidence, vertical_share
 
 DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
 MIDDLEBURY = DATA / "stereo_pairs" / "middlebury_2001_2003"
@@ -188,14 +189,17 @@ def test_layering_cue():
 
 
 def test_prior_is_steadied_along_the_flow_on_a_static_shot():
-    """Same frame plus noise: the prior carried along the flow varies less than per-frame priors."""
+    """Same frame plus noise: the prior carried along the flow varies less than per-frame priors.
+
+    The frames are grey, so the colour confidence is off (chroma_full=0): a grey frame's prior would be the ramp.
+    """
     rng = np.random.default_rng(1)
     base = (texture(96, 128, seed=3, blur=3.0) * 200 + 20).astype(np.float32)
     frames = [np.repeat(np.clip(base + rng.normal(0, 6, base.shape), 0, 255).astype(np.uint8)[..., None], 3, 2)
               for _ in range(6)]
     config = DepthConfig(model="weights-free", working_width=None)
-    steady = list(WeightsFreeDepth(config).estimate(frames))
-    raw = list(WeightsFreeDepth(config, WeightsFreeSettings(prior_rate=1.0)).estimate(frames))
+    steady = list(WeightsFreeDepth(config, WeightsFreeSettings(chroma_full=0.0)).estimate(frames))
+    raw = list(WeightsFreeDepth(config, WeightsFreeSettings(prior_rate=1.0, chroma_full=0.0)).estimate(frames))
 
     def spread(maps: list[np.ndarray]) -> float:
         norm = [(m - m.mean()) / m.std() for m in maps[2:]]
@@ -264,3 +268,75 @@ def test_motion_trust_falls_when_the_translation_jumps_or_no_motion_is_usable():
     assert back[-1] > 0.9
     provider.reset()
     assert provider._trust == 1.0 and provider._translation is None
+
+
+def test_colour_confidence_grows_with_chroma():
+    grey = np.full((20, 30, 3), 128, np.uint8)
+    assert colour_confidence(grey, 8.0) == 0.0
+    vivid = np.zeros((20, 30, 3), np.uint8)
+    vivid[..., 0] = 220
+    assert colour_confidence(vivid, 8.0) == 1.0
+    faint = np.full((20, 30, 3), 128, np.uint8)
+    faint[..., 0] = 131  # a faint red cast: about 4 CIELAB units of chroma
+    assert 0.1 < colour_confidence(faint, 8.0) < 0.9
+    assert colour_confidence(grey, 0.0) == 1.0  # 0 = off
+    assert vertical_share(0.6, 1.0) == pytest.approx(0.6)
+    assert vertical_share(0.6, 0.0) == 1.0
+    assert vertical_share(0.6, 0.5) == pytest.approx(0.8)
+
+
+def test_colourless_still_gets_the_vertical_ramp_and_no_sky():
+    """A monochrome frame (EuRoC's sensor) cannot tell a white window from sky nor a marking from a contour:
+    its depth ranks exactly as the vertical ramp, although a bright smooth area touches the top."""
+    h, w = 90, 160
+    img = (texture(h, w, seed=4, blur=2.0) * 120 + 40).astype(np.uint8)
+    img[:30, 50:110] = 250  # bright, smooth, touching the top: the grey-sky branch would fire
+    img[50:70, 20:60] = 15  # a dark blob, which layering would read as a nearer object
+    grey = np.repeat(img[..., None], 3, axis=2)
+    assert sky_likelihood(grey).max() > 0.5
+    still = next(WeightsFreeDepth(DepthConfig(model="weights-free", working_width=None),
+                                  WeightsFreeSettings(use_parallax=False)).estimate([grey]))
+    assert np.ptp(still, axis=1).max() < 1e-6  # every row constant
+    assert np.all(np.diff(still[:, 0]) > 0)  # lower is nearer
+    coloured = grey.copy()
+    coloured[..., 0] = np.clip(coloured[..., 0].astype(int) + 40, 0, 255)
+    depth = next(WeightsFreeDepth(DepthConfig(model="weights-free", working_width=None),
+                                  WeightsFreeSettings(use_parallax=False)).estimate([coloured]))
+    assert np.ptp(depth, axis=1).max() > 0.05  # with colour the image cues act again
+
+
+def test_guided_upsample_snaps_depth_edges_to_the_full_resolution_image():
+    """A 3 px pole at full resolution (under 1 px at working size): the snapped depth follows the pole."""
+    h, w, scale = 64, 96, 4
+    image = np.full((h * scale, w * scale), 200, np.uint8)
+    image[:, 150:153] = 40  # the pole, dark against a bright sky
+    small_gray = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+    depth = np.full((h, w), 0.2, np.float32)
+    depth[:, 37:39] = 1.0  # the working-size depth already has the pole nearer, but blurred over 2 px
+    guide = guide_image(small_gray)
+    snapped = guided_upsample(depth, guide, image)
+    bilinear = cv2.resize(edge_aware_smooth(depth, guide), (w * scale, h * scale), interpolation=cv2.INTER_LINEAR)
+    row = h * scale // 2
+    assert snapped.shape == image.shape
+    assert snapped.min() >= depth.min() - 1e-6 and snapped.max() <= depth.max() + 1e-6  # no overshoot
+    pole, beside = snapped[row, 150:153].mean(), snapped[row, [146, 156]].mean()
+    assert pole - beside > 1.5 * (bilinear[row, 150:153].mean() - bilinear[row, [146, 156]].mean())
+    rng = np.random.default_rng(0)  # at working size it is the plain guided filter (within its range)
+    values, grey = rng.random((h, w), dtype=np.float32), (rng.random((h, w)) * 255).astype(np.uint8)
+    plain = np.clip(edge_aware_smooth(values, grey), values.min(), values.max())
+    np.testing.assert_allclose(guided_upsample(values, grey, grey), plain, atol=1e-4)
+
+
+def test_geodesic_sweeps_stop_early_only_once_converged():
+    """Stopping when a sweep pair changes nothing gives the same distances as sweeping on; a path that has to
+    turn back up (round a wall) still gets the later sweeps it needs."""
+    rng = np.random.default_rng(5)
+    cost = cv2.GaussianBlur(rng.random((40, 50), dtype=np.float32), (0, 0), 1.0) * 5.0
+    np.testing.assert_array_equal(geodesic_from_top(cost, sweeps=3), geodesic_from_top(cost, sweeps=12))
+    maze = np.ones((40, 50), np.float32)
+    maze[10, :45] = 1e4  # walls open at alternate ends: the way down zigzags
+    maze[20, 5:] = 1e4
+    maze[30, :45] = 1e4
+    once, many = geodesic_from_top(maze, sweeps=1), geodesic_from_top(maze, sweeps=12)
+    assert many[35, 10] < once[35, 10]
+    np.testing.assert_array_equal(many, geodesic_from_top(maze, sweeps=40))

@@ -73,7 +73,7 @@ class WeightsFreeSettings:
         layering_height_cost: cost of one frame height without edges, in CIELAB units.
         vertical_weight: share of the plain vertical ramp ("lower is nearer") blended into the geometric
             prior; chosen on the real stills so that no held-out still ranks worse than the ramp alone
-            (max-min leave-one-out, docs/depth_eval.md "Never worse than the vertical prior").
+            (leximin leave-one-out with `chroma_full`, docs/depth_eval.md "Never worse than the vertical prior").
         chroma_full: mean CIELAB chroma of the frame at which its colour boundaries are fully trusted; below
             it the geometric prior blends further towards the vertical ramp and the sky cue fades, down to the
             ramp alone and no sky for a colourless frame (version 7; see :func:`single_image_prior`). 0 = off.
@@ -245,10 +245,10 @@ class _Pair:
         self.fw = est.flow_small(a, b)
         self.bw = est.flow_small(b, a)
 
-    def towards(self, forward: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(flow from the frame to the other one, its soft FB confidence, the flow back)."""
+    def towards(self, forward: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(flow from the frame to the other one, its soft FB confidence)."""
         f, g = (self.fw, self.bw) if forward else (self.bw, self.fw)
-        return f, fb_confidence(f, g, soft=True), g
+        return f, fb_confidence(f, g, soft=True)
 
 
 class WeightsFreeDepth:
@@ -318,11 +318,10 @@ class WeightsFreeDepth:
         return np.ascontiguousarray(small), to_gray(small)
 
     def _frame(self, frame: np.ndarray, small: tuple[np.ndarray, np.ndarray],
-               flows: tuple[np.ndarray, np.ndarray, np.ndarray] | None, to_prev: np.ndarray | None) -> np.ndarray:
-        """Depth of one frame; `flows` = (flow to the reference frame, its FB confidence, the flow back)."""
+               flow_conf: tuple[np.ndarray, np.ndarray] | None, to_prev: np.ndarray | None) -> np.ndarray:
+        """Depth of one frame; `flow_conf` = (flow to the reference frame, its FB confidence)."""
         rgb, gray = small
         guide = guide_image(gray)
-        flow_conf = None if flows is None else flows[:2]
         prior, sky = single_image_prior(rgb, gray, self.settings)
         # A colourless frame with no other cue gives the ramp alone: nothing image-derived to steady or to
         # snap (the guided filter would only print the image's edges into it) until parallax is seen.
@@ -331,8 +330,8 @@ class WeightsFreeDepth:
             self._prior = prior
         else:
             prior = self._steady_prior(prior, flow_conf, to_prev)
-        texture = None if flows is None else texture_confidence(gray) * (1.0 - sky)
-        fused = self._fuse(prior, sky, guide, flow_conf, texture, to_prev)
+        trust = None if flow_conf is None else texture_confidence(gray) * (1.0 - sky)
+        fused = self._fuse(prior, sky, guide, flow_conf, trust, to_prev)
         if plain and self._acc is None:
             return upsample(fused, frame.shape[1], frame.shape[0]).astype(np.float32)
         radius, eps = self.settings.refine_radius, self.settings.refine_eps

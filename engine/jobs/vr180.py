@@ -35,10 +35,9 @@ from engine.errors import UsageError
 from engine.media import MediaInfo, MediaReader, commit_together, write_still
 from engine.ops.fisheye import (
     FisheyeCircle,
+    FisheyePacker,
     equirect_size_for,
     find_fisheye_layout,
-    fisheye_grid,
-    fisheye_to_equirect,
     inscribed_circle,
 )
 from engine.ops.vr180 import EYE_SIZE_LIMITS
@@ -175,31 +174,28 @@ class StereoPassThrough:
                  device: torch.device) -> None:
         self.source, self.eye_size, self.padding, self.device = source, eye_size, padding, device
         self.view_size: tuple[int, int] | None = None
-        self.grids: tuple[torch.Tensor, ...] = ()
+        self.packer: FisheyePacker | None = None
         if source.projection == "fisheye":
             circle = source.circles[0]
             scale = min(1.0, eye_size[0] / (2 * circle.radius))
             w, h = circle.size
             self.view_size = (max(16, round(w * scale)), max(16, round(h * scale)))
-            self.grids = tuple(fisheye_grid(eye_size[0], c.scaled(self.view_size), device)
-                               for c in source.circles[:2])
+            self.packer = FisheyePacker(eye_size[0], *(c.scaled(self.view_size) for c in source.circles[:2]),
+                                        device=device)
 
     def __call__(self, image: np.ndarray, swap_eyes: bool = False) -> np.ndarray:
         """(H, W, 3) stereo frame -> (S, 2S, 3) (+ padding), same dtype; `swap_eyes` shows the right view to the
         left eye (each reprojected through its own circle)."""
         from engine.jobs.frame import eye_image, to_image, to_tensor
 
-        views = list(zip(split_views(image, self.source.packing), self.grids or (None, None), strict=True))
-        if swap_eyes:
-            views.reverse()
-        if self.view_size is None:
-            out = np.concatenate([eye_image(v, self.eye_size) for v, _ in views], axis=1)
+        views = split_views(image, self.source.packing)
+        if self.packer is None:
+            out = np.concatenate([eye_image(v, self.eye_size) for v in views[::-1 if swap_eyes else 1]], axis=1)
             if any(self.padding):
                 out = np.pad(out, ((0, self.padding[1]), (0, self.padding[0]), (0, 0)), mode="edge")
             return np.ascontiguousarray(out)
-        eyes = [fisheye_to_equirect(to_tensor(np.ascontiguousarray(eye_image(v, self.view_size)), self.device), g)
-                for v, g in views]
-        return to_image(torch.cat(eyes, dim=3), 16 if image.dtype == np.uint16 else 8, self.padding)
+        left, right = (to_tensor(np.ascontiguousarray(eye_image(v, self.view_size)), self.device) for v in views)
+        return to_image(self.packer(left, right, swap_eyes), 16 if image.dtype == np.uint16 else 8, self.padding)
 
 
 def pass_stereo_through(request, plan, reader: MediaReader, device: torch.device,

@@ -119,10 +119,11 @@ class FisheyePacker:
 
     def __call__(self, left: Tensor, right: Tensor, swap_eyes: bool = False) -> Tensor:
         """left, right: (B, C, H, W) -> (B, C, S, 2S), left eye on the left (`swap_eyes` shows the right
-        picture to the left eye)."""
-        first, second = (right, left) if swap_eyes else (left, right)
-        return torch.cat([fisheye_to_equirect(first, self.grids[0]), fisheye_to_equirect(second, self.grids[1])],
-                         dim=3)
+        picture to the left eye; each picture is still reprojected through its own circle)."""
+        eyes = [fisheye_to_equirect(left, self.grids[0]), fisheye_to_equirect(right, self.grids[1])]
+        if swap_eyes:
+            eyes.reverse()
+        return torch.cat(eyes, dim=3)
 
 
 def brightness(images: Sequence[np.ndarray]) -> np.ndarray:

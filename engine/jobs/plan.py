@@ -467,12 +467,39 @@ def _notes(request: ConvertRequest, info: MediaInfo, padding: tuple[int, int],
     if info.video.multiview:
         notes.append("the source is MV-HEVC spatial video (two views); only its base (left) view is decoded "
                      "here, and the other eye is synthesised from it")
+    packed = packed_stereo_note(info) if not request.vr180 else None
+    if packed:
+        notes.append(packed)
     if request.vr180:
         notes.append(vr180_note(request, info, source))
     elif info.video.projection:
         notes.append(f"the source is a {info.video.projection} spherical video; this flat master drops that "
                      "(--vr180 keeps a 180° equirect or fisheye source 180°: its eyes are passed through)")
     return notes
+
+
+# A declared packing -> (its name, the ffmpeg crop that cuts out the left view).
+_PACKINGS = {"left_right": ("side-by-side", "crop=iw/2:ih:0:0"),
+             "right_left": ("side-by-side (right eye first)", "crop=iw/2:ih:iw/2:0"),
+             "top_bottom": ("top-bottom", "crop=iw:ih/2:0:0"),
+             "bottom_top": ("top-bottom (right eye on top)", "crop=iw:ih/2:0:ih/2")}
+
+
+def packed_stereo_note(info: MediaInfo) -> str | None:
+    """What a flat convert does with a source whose stream declares two views packed in one frame
+    (H.264/HEVC frame-packing SEI, Matroska StereoMode, `st3d`); None for a mono source.
+
+    A flat convert reads the packed frame as one picture, so both of its views are synthesised as one
+    image; the note says so and how to convert one of its views instead.
+    """
+    mode = info.video.stereo_mode
+    if mode is None or info.video.multiview:
+        return None
+    packing, crop = _PACKINGS.get(mode, (mode.replace("_", " "), None))
+    how = f" (e.g. ffmpeg -vf {crop})" if crop else ""
+    return (f"the source declares {packing} stereo (two views in each frame): this convert reads the whole "
+            f"packed frame as one flat picture; to make a new stereo master of it, convert its left view "
+            f"cut out first{how}")
 
 
 def vr180_note(request: ConvertRequest, info: MediaInfo, source: Vr180Source | None = None) -> str:

@@ -71,3 +71,26 @@ def test_the_table_marks_what_each_container_can_and_cannot_carry() -> None:
     note = stereo_signalling_note(Path("a.MP4"), "h264", "anaglyph_cyan_red")
     assert note is not None and ".mp4" in note and ".mkv" in note
     assert stereo_signalling_note(Path("a.mp4"), "h264", "left_right") is None
+
+
+@pytest.mark.parametrize(("mode", "said"), [("left_right", "side-by-side stereo"), ("top_bottom", "top-bottom stereo")])
+def test_a_source_declaring_packed_stereo_converted_flat_says_so(cli, tmp_path: Path, mode: str, said: str) -> None:
+    source = tmp_path / "packed.mkv"
+    with VideoWriter(source, width=64, height=48, fps=Fraction(24), settings=_settings("h264"),
+                     stereo_mode=mode) as writer:
+        for i in range(2):
+            writer.write(coded_image(i))
+    result = cli("convert", source, "-o", tmp_path / "out.mkv", "--no-cache", "--progress", "none")
+    assert result.code == 0, result.err
+    assert f"the source declares {said} (two views in each frame)" in result.err
+    assert "convert its left view cut out first (e.g. ffmpeg -vf crop=" in result.err
+
+
+def test_a_mono_source_gets_no_packed_stereo_note(cli, tmp_path: Path) -> None:
+    source = tmp_path / "mono.mkv"
+    with VideoWriter(source, width=64, height=48, fps=Fraction(24), settings=_settings("h264")) as writer:
+        for i in range(2):
+            writer.write(coded_image(i))
+    result = cli("convert", source, "-o", tmp_path / "out.mkv", "--no-cache", "--progress", "none")
+    assert result.code == 0, result.err
+    assert "the source declares" not in result.err

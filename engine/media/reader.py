@@ -308,7 +308,7 @@ class MediaReader:
 
     def frame(self, index: int) -> Frame:
         """Frame `index` (frame-accurate; cached). Raises FrameIndexError (a MediaError and IndexError)."""
-        index = self._check_index(index)
+        index = self.check_index(index)
         if self._scene:  # an EXR plate's linear values too (not cached: a sequence frame is a file read)
             with self._lock:
                 image, scene = self._source.read_scene(index)
@@ -361,7 +361,7 @@ class MediaReader:
 
     def time_of(self, index: int) -> Fraction:
         """Seconds from the first frame to frame `index`."""
-        return self._table.time_of(self._check_index(index))
+        return self._table.time_of(self.check_index(index))
 
     def close(self) -> None:
         """Release the decoder and the cache (idempotent)."""
@@ -369,7 +369,8 @@ class MediaReader:
             self._source.close()
             self._cache.clear()
 
-    def _check_index(self, index: int) -> int:
+    def check_index(self, index: int) -> int:
+        """`index` as an int; FrameIndexError (one line: which frame, the valid range) when outside the clip."""
         if not 0 <= index < len(self):
             raise FrameIndexError(
                 f"frame {index} is out of range (0..{len(self) - 1})",

@@ -358,6 +358,7 @@ class Session:
             exact: when the shot is not analysed, analyse it now (blocking) instead of answering with
                 a provisional map.
         """
+        self.reader.check_index(n)
         hit = self._exact_depth(n)
         if hit is not None:
             return hit
@@ -424,6 +425,7 @@ class Session:
 
     def views(self, n: int, exact: bool = True, cancel: CancelToken | None = None) -> StereoViews:
         """The StereoViews of frame `n` by the master's path (see :meth:`render`)."""
+        self.reader.check_index(n)
         assembly = self._assembly()
         assembly.set_bars(self.bars(n))
         if not self._request.temporal or self.reader.info.is_still:

@@ -180,3 +180,11 @@ def test_still_session_renders_like_convert(tmp_path, settings):
     with api.open_session(still, request=settings) as s, api.open_media(out) as written:
         assert len(s) == 1 and not s.depth(0, exact=True).provisional
         assert np.array_equal(s.packed(0)[0], written.frame(0).image)
+
+
+@pytest.mark.parametrize("n", [-1, N, N + 5])
+def test_a_frame_outside_the_clip_is_one_clear_error_for_every_per_frame_call(clip, settings, n):
+    with api.open_session(project_of(clip), request=settings) as s:
+        for call in (s.frame, s.depth, s.render, s.views):
+            with pytest.raises(api.MediaError, match=rf"frame {n} is out of range \(0\.\.{N - 1}\)"):
+                call(n)

@@ -30,7 +30,7 @@ from engine.flow import FlowEstimator
 from engine.grading.floating_window import apply_floating_windows
 from engine.grading.render import graded_disparity, render_graded
 from engine.jobs.request import ConvertRequest
-from engine.ops import StereoViews, pack
+from engine.ops import StereoViews, _image_numba, pack
 from engine.progress import Progress
 
 if TYPE_CHECKING:
@@ -60,13 +60,23 @@ def source_image(frame, eye_size: tuple[int, int]) -> np.ndarray:
 
 def to_tensor(image: np.ndarray, device: torch.device) -> Tensor:
     """(H, W, 3) uint8/uint16 -> (1, 3, H, W) float32 in [0, 1] on `device`; float32 (extended sRGB of an
-    EXR plate, :func:`source_image`) is taken as it is."""
+    EXR plate, :func:`source_image`) is taken as it is. On the CPU one numba pass (engine.ops._image_numba),
+    bit-identical to the torch path."""
+    if image.dtype != np.float32 and torch.device(device).type == "cpu" and image.ndim == 3:
+        h, w, c = image.shape
+        out = torch.empty((1, c, h, w), dtype=torch.float32)
+        _image_numba.hwc_to_chw(np.ascontiguousarray(image), _full_scale(image.dtype), out[0].numpy())
+        return out
     t = torch.from_numpy(np.ascontiguousarray(image)).to(device)
     t = t.permute(2, 0, 1).unsqueeze(0)
     if image.dtype == np.float32:
         return t.to(torch.float32, copy=True)  # never the caller's memory
-    scale = 65535.0 if image.dtype == np.uint16 else 255.0
-    return t.to(torch.float32).div_(scale)
+    return t.to(torch.float32).div_(_full_scale(image.dtype))
+
+
+def _full_scale(dtype: np.dtype) -> float:
+    """255.0 for uint8 frames, 65535.0 for uint16."""
+    return 65535.0 if dtype == np.uint16 else 255.0
 
 
 def depth_to_tensor(values: np.ndarray, device: torch.device) -> Tensor:
@@ -87,6 +97,15 @@ def to_image(t: Tensor, bit_depth: int, padding: tuple[int, int] = (0, 0)) -> np
             out = np.pad(out, ((0, padding[1]), (0, padding[0]), (0, 0)), mode="edge")
         return out
     high = bit_depth > 8
+    if t.device.type == "cpu" and t.dtype == torch.float32:
+        _, c, h, w = t.shape
+        planes = t[0].detach().contiguous().numpy()
+        out = np.empty((h + padding[1], w + padding[0], c), np.uint16 if high else np.uint8)
+        _image_numba.chw_to_hwc(planes, 65535.0 if high else 255.0, out[:h, :w])
+        if any(padding):
+            out[h:, :w] = out[h - 1:h, :w]
+            out[:, w:] = out[:, w - 1:w]
+        return out
     hwc = t[0].permute(1, 2, 0).clamp(0.0, 1.0).mul(65535.0 if high else 255.0).round_()
     out = hwc.to(torch.int32).cpu().numpy().astype(np.uint16) if high else hwc.to(torch.uint8).cpu().numpy()
     if any(padding):

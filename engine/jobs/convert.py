@@ -158,7 +158,7 @@ def segment_bars(mode: str, reader: MediaReader, segment: Segment, eye_size: tup
         return None
     n = segment.end - segment.start
     picks = sorted({segment.start + (n - 1) * k // max(1, samples - 1) for k in range(samples)})
-    bars = detect_bars([reader.frame(i).image for i in picks])
+    bars = detect_bars(reader.frame(i).image for i in picks)  # reads no more frames than it needs
     return None if bars is None else bars.scaled(eye_size)
 
 

@@ -9,7 +9,7 @@ not writable turns the cache off with a note (:attr:`ArrayCache.notes`) instead
 of failing the job. Only this package writes the cache folder.
 """
 
-from engine.cache.codec import CACHE_VERSION, CorruptEntry, decode, encode, roundtrip
+from engine.cache.codec import CACHE_VERSION, CorruptEntry, decode, encode, pack, prepare, roundtrip
 from engine.cache.evict import EvictionResult, evict
 from engine.cache.fingerprint import depth_params_fingerprint, media_fingerprint, params_fingerprint
 from engine.cache.store import DEFAULT_MAX_BYTES, ArrayCache, CacheNamespace
@@ -28,6 +28,8 @@ __all__ = [
     "encode",
     "evict",
     "media_fingerprint",
+    "pack",
     "params_fingerprint",
+    "prepare",
     "roundtrip",
 ]

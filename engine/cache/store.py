@@ -266,9 +266,11 @@ class CacheNamespace:
 
     def put(self, index: int, array: np.ndarray) -> None:
         """Cache `array` (any shape; float, int, uint or bool) for `index`, replacing any entry."""
-        self._put_prepared(index, *prepare(array, self.float_storage))
+        self.put_prepared(index, *prepare(array, self.float_storage))
 
-    def _put_prepared(self, index: int, values: np.ndarray, out: np.dtype) -> None:
+    def put_prepared(self, index: int, values: np.ndarray, out: np.dtype) -> None:
+        """Cache values already :func:`engine.cache.prepare`-d (stored dtype, handed back as `out`), so a
+        caller that also needs the rounded values rounds once (engine.jobs.convert's depth pass)."""
         path = self.path(index)
         if self.cache.enabled:
             self.cache._store(path, pack(values, out))
@@ -285,7 +287,7 @@ class CacheNamespace:
         if hit is not None:
             return hit
         values, out = prepare(compute(), self.float_storage)
-        self._put_prepared(index, values, out)
+        self.put_prepared(index, values, out)
         return values.astype(out)
 
     def has_all(self, indices: Iterable[int]) -> bool:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.cache import ArrayCache, depth_params_fingerprint, params_fingerprint, roundtrip
+from engine.cache import ArrayCache, depth_params_fingerprint, params_fingerprint, prepare
 from engine.config import load_user_config
 from engine.depth.imported import ImportedDepth
 from engine.depth.normalise import ShotNormaliser
@@ -270,11 +270,12 @@ class DepthStage:
         Entries are compressed and written in a thread of their own, off the job's critical path; the
         last one is on disk when the iterator ends (a write error is raised then, or at the next map).
         """
-        writer = Sink(lambda item: store.put(*item), maxsize=4, name="depth-store")
+        writer = Sink(lambda item: store.put_prepared(*item), maxsize=4, name="depth-store")
         try:
             for k, raw in enumerate(maps):
-                writer.put((start + k, raw))
-                yield roundtrip(raw)
+                values, out = prepare(raw, store.float_storage)  # rounded once: for the entry and for this pass
+                writer.put((start + k, values, out))
+                yield values.astype(out)
             writer.close()
         except BaseException:
             writer.abandon()

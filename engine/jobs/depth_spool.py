@@ -15,11 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.cache import decode, encode
+from engine.cache import decode, encode, pack
 
 
 class DepthSpool:
     """Write-once, read-back store of (H, W) float32 maps keyed by source frame."""
+
+    float_storage = "float16"
 
     def __init__(self, parent: Path | None = None) -> None:
         self._dir = Path(tempfile.mkdtemp(prefix="spatialdreamer-depth-", dir=parent))
@@ -27,6 +29,10 @@ class DepthSpool:
     def put(self, index: int, depth: np.ndarray) -> None:
         """Store `depth` (H, W) for `index` (read back exactly as :func:`engine.cache.roundtrip` gives it)."""
         (self._dir / f"{index:08d}.sdc").write_bytes(encode(depth))
+
+    def put_prepared(self, index: int, values: np.ndarray, out: np.dtype) -> None:
+        """Store values already :func:`engine.cache.prepare`-d (float16, handed back as `out`) for `index`."""
+        (self._dir / f"{index:08d}.sdc").write_bytes(pack(values, out))
 
     def get(self, index: int) -> np.ndarray:
         """The map stored for `index`, as (H, W) float32."""

@@ -63,6 +63,7 @@ def diffuse_background(
     omega: float = 1.8,
     tolerance: float = BACKGROUND_TOLERANCE_PX,
     backend: str = "auto",
+    inplace: bool = False,
 ) -> Tensor:
     """Smooth the hole pixels towards the harmonic interpolant of their background boundary.
 
@@ -79,14 +80,16 @@ def diffuse_background(
         omega: over-relaxation factor in (0, 2).
         tolerance: background tolerance in source disparity px.
         backend: "auto" | "numba" | "torch".
+        inplace: smooth `image` itself when it is float32 and contiguous (no frame copy) and return it.
     Returns:
-        (B, C, H, W) float32 copy of `image` with the hole pixels smoothed.
+        (B, C, H, W) float32 copy of `image` (or `image`, `inplace`) with the hole pixels smoothed.
     """
     _check(image, holes, target_disparity, background)
     if iterations < 0 or not (0.0 < omega < 2.0) or not (math.isfinite(tolerance) and tolerance >= 0):
         raise ValueError(f"need iterations >= 0, 0 < omega < 2 and tolerance >= 0, got {iterations}, {omega}, "
                          f"{tolerance}")
-    out = image.detach().to(torch.float32, copy=True).contiguous()
+    direct = inplace and image.dtype == torch.float32 and image.is_contiguous()
+    out = image if direct else image.detach().to(torch.float32, copy=True).contiguous()
     bs, ys, xs = torch.nonzero(holes[:, 0], as_tuple=True)
     if bs.numel() == 0 or iterations == 0:
         return out
@@ -95,12 +98,14 @@ def diffuse_background(
         rows = bs * holes.shape[2] + ys
         row_start = torch.searchsorted(rows, torch.arange(holes.shape[0] * holes.shape[2] + 1, device=rows.device))
         args = (bs.numpy(), ys.numpy(), xs.numpy(), row_start.numpy(), inc.numpy())
-        arr = out.numpy()
+        arr = out.detach().numpy()
         for _ in range(iterations):
             _inpaint_numba.diffuse_pass(arr, *args, float(omega), 0)
             _inpaint_numba.diffuse_pass(arr, *args, float(omega), 1)
         return out
-    return _diffuse_torch(out, bs, ys, xs, inc, iterations, omega)
+    with torch.no_grad():
+        _diffuse_torch(out.detach(), bs, ys, xs, inc, iterations, omega)
+    return out
 
 
 def _check(image: Tensor, holes: Tensor, target_disparity: Tensor, background: Tensor) -> None:

@@ -125,11 +125,11 @@ def fill_spatial(view: Tensor, holes: Tensor, target_disparity: Tensor, backgrou
     if config.fill == "row" or not bool(holes.any()):
         return view
     smooth = diffuse_background(view, holes, target_disparity, background,
-                                iterations=config.diffuse_iterations, backend=backend)
+                                iterations=config.diffuse_iterations, backend=backend, inplace=True)
     if config.fill == "texture" and config.texture_weight > 0:
         smooth = texture_fill(smooth, holes, target_disparity, background, weight=config.texture_weight,
                               patch=config.patch, scale=scale, backend=backend)
-    return view.copy_(smooth)
+    return view if smooth is view else view.copy_(smooth)
 
 
 def finish_edges(view: Tensor, background: Tensor, scale: float, config: SynthesisConfig,

@@ -67,6 +67,19 @@ def test_membrane_numba_and_torch_agree(scale):
     assert torch.equal(a, b) and not torch.equal(a, start)
 
 
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_membrane_in_place_is_the_copy_and_allocates_no_frame(backend):
+    start, holes, target, background, _ = _prepared("stripes")
+    want = diffuse_background(start, holes, target, background, backend=backend)
+    kept = start.clone()
+    work = start.clone()
+    got = diffuse_background(work, holes, target, background, backend=backend, inplace=True)
+    assert got is work and torch.equal(got, want) and not torch.equal(got, kept)
+    assert torch.equal(start, kept)  # the copying call left its input alone
+    odd = start.clone().to(torch.float64)  # not float32: a float32 copy, the input untouched
+    assert diffuse_background(odd, holes, target, background, backend=backend, inplace=True) is not odd
+
+
 def test_texture_continues_the_background_pattern_better_than_the_membrane():
     start, holes, target, background, truth = _prepared("stripes")
     smooth = diffuse_background(start, holes, target, background)

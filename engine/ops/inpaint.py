@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
@@ -90,22 +91,43 @@ def diffuse_background(
                          f"{tolerance}")
     direct = inplace and image.dtype == torch.float32 and image.is_contiguous()
     out = image if direct else image.detach().to(torch.float32, copy=True).contiguous()
+    if iterations == 0:
+        return out
+    if use_numba(image.device, backend):
+        _diffuse_numba(out.detach().numpy(), holes, target_disparity, background, tolerance, iterations, omega)
+        return out
     bs, ys, xs = torch.nonzero(holes[:, 0], as_tuple=True)
-    if bs.numel() == 0 or iterations == 0:
+    if bs.numel() == 0:
         return out
     inc = _included_neighbours(holes, target_disparity, background, tolerance, bs, ys, xs)
-    if use_numba(image.device, backend):
-        rows = bs * holes.shape[2] + ys
-        row_start = torch.searchsorted(rows, torch.arange(holes.shape[0] * holes.shape[2] + 1, device=rows.device))
-        args = (bs.numpy(), ys.numpy(), xs.numpy(), row_start.numpy(), inc.numpy())
-        arr = out.detach().numpy()
-        for _ in range(iterations):
-            _inpaint_numba.diffuse_pass(arr, *args, float(omega), 0)
-            _inpaint_numba.diffuse_pass(arr, *args, float(omega), 1)
-        return out
     with torch.no_grad():
         _diffuse_torch(out.detach(), bs, ys, xs, inc, iterations, omega)
     return out
+
+
+PARALLEL_DIFFUSE_PIXELS = 100_000
+"""Hole pixels from which the membrane sweeps run in parallel (a thread team per pass pays off)."""
+
+
+def _diffuse_numba(arr, holes: Tensor, target_disparity: Tensor, background: Tensor, tolerance: float,
+                   iterations: int, omega: float) -> None:
+    """The numba membrane on `arr` (B, C, H, W) float32, in place: hole list and neighbour table, then the
+    sweeps (serial for the usual few thousand pixels, parallel by rows beyond PARALLEL_DIFFUSE_PIXELS)."""
+    b, _, h, w = holes.shape
+    hol = holes.detach().contiguous().numpy().reshape(b, h, w)
+    bs, ys, xs = _inpaint_numba.hole_pixels(hol)
+    if bs.size == 0:
+        return
+    inc = _inpaint_numba.included_neighbours(hol, as_f32_array(target_disparity).reshape(b, h, w),
+                                             as_f32_array(background).reshape(b, h, w), float(tolerance),
+                                             bs, ys, xs)
+    if bs.size < PARALLEL_DIFFUSE_PIXELS:
+        _inpaint_numba.diffuse_sweeps(arr, bs, ys, xs, inc, float(omega), int(iterations))
+        return
+    row_start = np.searchsorted(bs * h + ys, np.arange(b * h + 1))
+    for _ in range(iterations):
+        _inpaint_numba.diffuse_pass(arr, bs, ys, xs, row_start, inc, float(omega), 0)
+        _inpaint_numba.diffuse_pass(arr, bs, ys, xs, row_start, inc, float(omega), 1)
 
 
 def _check(image: Tensor, holes: Tensor, target_disparity: Tensor, background: Tensor) -> None:

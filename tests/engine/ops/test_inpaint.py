@@ -80,6 +80,37 @@ def test_membrane_in_place_is_the_copy_and_allocates_no_frame(backend):
     assert diffuse_background(odd, holes, target, background, backend=backend, inplace=True) is not odd
 
 
+def test_membrane_serial_and_parallel_sweeps_agree_with_torch(monkeypatch):
+    from engine.ops import inpaint
+
+    image, disp, _ = _scene("stripes", width=160, height=64)
+    view, holes, target = splat_with_disparity(image, disp, 1.0)
+    background = background_disparity(holes, target, 1.0)
+    start = fill_holes(view, holes, background, 1.0)
+    want = diffuse_background(start, holes, target, background, iterations=7, backend="torch")
+    serial = diffuse_background(start, holes, target, background, iterations=7, backend="numba")
+    monkeypatch.setattr(inpaint, "PARALLEL_DIFFUSE_PIXELS", 0)
+    parallel = diffuse_background(start, holes, target, background, iterations=7, backend="numba")
+    assert torch.equal(serial, want) and torch.equal(parallel, want) and not torch.equal(want, start)
+
+
+def test_numba_hole_list_and_neighbour_table_are_the_torch_ones():
+    from engine.ops import _inpaint_numba
+    from engine.ops.inpaint import _included_neighbours
+
+    g = torch.Generator().manual_seed(3)
+    holes = torch.rand((2, 1, 23, 31), generator=g) < 0.3
+    target = torch.where(holes, float("nan"), torch.rand((2, 1, 23, 31), generator=g) * 6)
+    background = torch.rand((2, 1, 23, 31), generator=g) * 6
+    bs, ys, xs = torch.nonzero(holes[:, 0], as_tuple=True)
+    nb, ny, nx = _inpaint_numba.hole_pixels(holes[:, 0].numpy())
+    assert torch.equal(torch.from_numpy(nb), bs) and torch.equal(torch.from_numpy(ny), ys)
+    assert torch.equal(torch.from_numpy(nx), xs)
+    got = _inpaint_numba.included_neighbours(holes[:, 0].numpy(), target[:, 0].numpy(), background[:, 0].numpy(),
+                                             0.5, nb, ny, nx)
+    assert torch.equal(torch.from_numpy(got), _included_neighbours(holes, target, background, 0.5, bs, ys, xs))
+
+
 def test_texture_continues_the_background_pattern_better_than_the_membrane():
     start, holes, target, background, truth = _prepared("stripes")
     smooth = diffuse_background(start, holes, target, background)

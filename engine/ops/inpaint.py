@@ -109,13 +109,22 @@ PARALLEL_DIFFUSE_PIXELS = 100_000
 """Hole pixels from which the membrane sweeps run in parallel (a thread team per pass pays off)."""
 
 
+def hole_pixels(holes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(b, y, x) int64 arrays of the True pixels of `holes` (B, H, W) bool, in torch.nonzero's order."""
+    _, h, w = holes.shape
+    index = np.flatnonzero(holes)
+    bs, rest = np.divmod(index, h * w)
+    ys, xs = np.divmod(rest, w)
+    return bs, ys, xs
+
+
 def _diffuse_numba(arr, holes: Tensor, target_disparity: Tensor, background: Tensor, tolerance: float,
                    iterations: int, omega: float) -> None:
     """The numba membrane on `arr` (B, C, H, W) float32, in place: hole list and neighbour table, then the
     sweeps (serial for the usual few thousand pixels, parallel by rows beyond PARALLEL_DIFFUSE_PIXELS)."""
     b, _, h, w = holes.shape
     hol = holes.detach().contiguous().numpy().reshape(b, h, w)
-    bs, ys, xs = _inpaint_numba.hole_pixels(hol)
+    bs, ys, xs = hole_pixels(hol)
     if bs.size == 0:
         return
     inc = _inpaint_numba.included_neighbours(hol, as_f32_array(target_disparity).reshape(b, h, w),

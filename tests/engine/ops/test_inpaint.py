@@ -96,14 +96,14 @@ def test_membrane_serial_and_parallel_sweeps_agree_with_torch(monkeypatch):
 
 def test_numba_hole_list_and_neighbour_table_are_the_torch_ones():
     from engine.ops import _inpaint_numba
-    from engine.ops.inpaint import _included_neighbours
+    from engine.ops.inpaint import _included_neighbours, hole_pixels
 
     g = torch.Generator().manual_seed(3)
     holes = torch.rand((2, 1, 23, 31), generator=g) < 0.3
     target = torch.where(holes, float("nan"), torch.rand((2, 1, 23, 31), generator=g) * 6)
     background = torch.rand((2, 1, 23, 31), generator=g) * 6
     bs, ys, xs = torch.nonzero(holes[:, 0], as_tuple=True)
-    nb, ny, nx = _inpaint_numba.hole_pixels(holes[:, 0].numpy())
+    nb, ny, nx = hole_pixels(holes[:, 0].numpy())
     assert torch.equal(torch.from_numpy(nb), bs) and torch.equal(torch.from_numpy(ny), ys)
     assert torch.equal(torch.from_numpy(nx), xs)
     got = _inpaint_numba.included_neighbours(holes[:, 0].numpy(), target[:, 0].numpy(), background[:, 0].numpy(),

@@ -43,12 +43,32 @@ def boundary_strength(rgb: np.ndarray, sigma: float = 3.0, suppression: float = 
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
     lab = cv2.GaussianBlur(cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB).astype(np.float32), (0, 0), sigma)
-    gx = cv2.Sobel(lab, cv2.CV_32F, 1, 0) / 8.0
-    gy = cv2.Sobel(lab, cv2.CV_32F, 0, 1) / 8.0
-    edge = np.sqrt((gx * gx + gy * gy).sum(axis=2))
+    edge = _gradient_magnitude(cv2.Sobel(lab, cv2.CV_32F, 1, 0), cv2.Sobel(lab, cv2.CV_32F, 0, 1))
     if suppression > 0.0:
         edge = np.maximum(edge - suppression * cv2.GaussianBlur(edge, (0, 0), surround * sigma), 0.0)
     return edge.astype(np.float32)
+
+
+@njit(cache=True, nogil=True)
+def _gradient_magnitude(sx, sy):
+    """(H, W, C) float32 Sobel responses -> (H, W) float32 ``sqrt(sum_c (sx/8)^2 + (sy/8)^2)``, in one pass.
+
+    The float32 operations of ``np.sqrt(((sx / 8) ** 2 + (sy / 8) ** 2).sum(axis=2))`` in numpy's order
+    (the channel sum left to right), so the result is bit-identical, without its four full-size temporaries.
+    """
+    h, w, c = sx.shape
+    out = np.empty((h, w), np.float32)
+    eight = np.float32(8.0)
+    for y in range(h):
+        for x in range(w):
+            acc = np.float32(0.0)
+            for k in range(c):
+                gx = sx[y, x, k] / eight
+                gy = sy[y, x, k] / eight
+                v = gx * gx + gy * gy
+                acc = v if k == 0 else acc + v
+            out[y, x] = np.sqrt(acc)
+    return out
 
 
 @njit(cache=True, nogil=True)

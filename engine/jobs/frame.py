@@ -113,6 +113,36 @@ def to_image(t: Tensor, bit_depth: int, padding: tuple[int, int] = (0, 0)) -> np
     return np.ascontiguousarray(out)
 
 
+def halved_image(left: Tensor, right: Tensor, layout: str, swap_eyes: bool, bit_depth: int,
+                 padding: tuple[int, int] = (0, 0)) -> np.ndarray | None:
+    """``to_image(pack(left, right, layout, swap_eyes), bit_depth, padding)`` in one numba pass for the half
+    layouts on the CPU (sbs-half with an even eye width, tb-half with an even height; float32 eyes, integer
+    output), bit-identical; None where that does not apply (the caller packs, then converts).
+
+    Args:
+        left, right: (1, 3, H, W) float [0, 1].
+    """
+    across = layout == "sbs-half"
+    if not (across or layout == "tb-half") or bit_depth == FLOAT_IMAGE:
+        return None
+    if left.shape != right.shape or left.ndim != 4 or left.shape[0] != 1:
+        return None
+    if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in (left, right)):
+        return None
+    _, c, h, w = left.shape
+    if (w if across else h) % 2:
+        return None
+    first, second = (right, left) if swap_eyes else (left, right)
+    high = bit_depth > 8
+    out = np.empty((h + padding[1], w + padding[0], c), np.uint16 if high else np.uint8)
+    _image_numba.halved_pair_to_hwc(first[0].detach().contiguous().numpy(), second[0].detach().contiguous().numpy(),
+                                    across, 65535.0 if high else 255.0, out[:h, :w])
+    if any(padding):
+        out[h:, :w] = out[h - 1:h, :w]
+        out[:, w:] = out[:, w - 1:w]
+    return out
+
+
 class DepthEditor(Protocol):
     """The depth-edit hook (CONVENTIONS.md "Depth edits"): strokes applied to δ after per-shot
     normalisation and before the depth curve. The painting issue provides the implementation."""
@@ -327,6 +357,9 @@ class FrameAssembly:
             packer = self._fisheye or self.vr180_packer(left)
             out = packer(left, right, swap_eyes=self.request.swap_eyes)
         else:
+            fused = halved_image(left, right, self.request.layout, self.request.swap_eyes, bit_depth, padding)
+            if fused is not None:
+                return [fused]
             out = pack(left, right, self.request.layout, swap_eyes=self.request.swap_eyes)
         return [to_image(o, bit_depth, padding) for o in (out if isinstance(out, tuple) else (out,))]
 

@@ -54,3 +54,45 @@ def chw_to_hwc(planes, scale, out):
                 elif v > one:
                     v = one
                 out[y, x, k] = np.rint(v * s)
+
+
+@njit(parallel=True, cache=True, fastmath=False)
+def halved_pair_to_hwc(first, second, across, scale, out):
+    """The half-SBS (`across`) or half-TB frame of two eyes, straight to (H', W', C) integers.
+
+    Each output pixel is ``rint(clamp((a + b) * 0.5, 0, 1) * scale)`` with a, b the eye's two pixels
+    side by side (`across`) or one above the other: the float32 operations of engine.ops.pack's
+    ``_halve_pair`` followed by :func:`chw_to_hwc`, without the packed float frame in between.
+
+    Args:
+        first, second: (C, H, W) float32 eyes, C-contiguous; W even (`across`) or H even.
+        across: bool, True = side by side (first eye on the left), False = top / bottom (first on top).
+        scale: full scale of `out`'s dtype, as float32.
+        out: (H, W, C) uint8 / uint16, the packed frame (or its part of a padded one); each eye fills half.
+    """
+    c, h, w = first.shape
+    s = np.float32(scale)
+    rows = h if across else h // 2
+    cols = w // 2 if across else w
+    for y in prange(rows):
+        for e in range(2):
+            eye = first if e == 0 else second
+            for k in range(c):
+                if across:
+                    row = eye[k, y]
+                    _halve_row(row[0::2], row[1::2], s, out[y, e * cols:(e + 1) * cols, k])
+                else:
+                    _halve_row(eye[k, 2 * y], eye[k, 2 * y + 1], s, out[e * rows + y, :, k])
+
+
+@njit(cache=True, inline="always")
+def _halve_row(a, b, s, dst):
+    """dst[x] = rint(clamp((a[x] + b[x]) * 0.5, 0, 1) * s) (NaN gives 0): one output row of a half layout."""
+    half, zero, one = np.float32(0.5), np.float32(0.0), np.float32(1.0)
+    for x in range(dst.size):
+        v = (a[x] + b[x]) * half
+        if not v > zero:
+            v = zero
+        elif v > one:
+            v = one
+        dst[x] = np.rint(v * s)

@@ -78,3 +78,29 @@ def test_kernel_writes_nan_as_black():
     out = np.full((1, 2, 3), 9, np.uint8)
     _image_numba.chw_to_hwc(planes, 255.0, out)
     assert not out.any()
+
+
+@pytest.mark.parametrize("layout", ["sbs-half", "tb-half"])
+@pytest.mark.parametrize("swap", [False, True])
+@pytest.mark.parametrize("bits", [8, 10])
+def test_halved_image_is_pack_then_to_image(layout, swap, bits):
+    from engine.jobs.frame import halved_image
+    from engine.ops import pack
+
+    rng = np.random.default_rng(13)
+    left, right = (torch.from_numpy(rng.uniform(-0.1, 1.1, (1, 3, 6, 10)).astype(np.float32)) for _ in range(2))
+    for padding in ((0, 0), (1, 1)):
+        got = halved_image(left, right, layout, swap, bits, padding)
+        want = to_image(pack(left, right, layout, swap_eyes=swap), bits, padding)
+        assert got is not None and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+
+
+def test_halved_image_leaves_other_layouts_and_odd_sizes_to_pack():
+    from engine.jobs.frame import halved_image
+
+    eye = torch.zeros((1, 3, 5, 7))
+    assert halved_image(eye, eye, "sbs-half", False, 8) is None  # odd width: area resize
+    assert halved_image(eye, eye, "tb-half", False, 8) is None  # odd height
+    assert halved_image(eye, eye, "sbs-full", False, 8) is None
+    assert halved_image(eye[..., :6], eye[..., :6], "sbs-half", False, 32) is None  # float output

@@ -182,7 +182,7 @@ class FrameController(QObject):
         def job(ctx):
             rgb = session.frame(n)
             depth = session.depth(n)
-            return FrameData(n, rgb, depth.delta, tc, depth.provisional, delta_range(depth.delta))
+            return FrameData(n, rgb, depth.delta, tc, depth.provisional, delta_range(depth.delta), session.bars(n))
 
         return job
 

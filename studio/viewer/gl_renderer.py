@@ -1,17 +1,26 @@
 """GPU stereo rendering with PyOpenGL: both eyes from a frame and its δ, then every viewer mode.
 
-Four passes, all in the GLSL of ``shaders/``:
+Two eye builders, both in the GLSL of ``shaders/`` and both giving engine.ops' row splat + fill:
 
-1. ``disparity``: the graded disparity of every eye pixel from δ (the same depth curve and
-   grade formula as engine.ops).
-2. ``splat``: each eye by the engine's row splat run as a gather: every target pixel visits
-   the source pixels that can land on it, rasterises their piecewise-linear row segments and
-   keeps the largest disparity — the z-buffer's nearer-wins without drawing geometry.
-   (A displaced grid mesh with the depth test gives the same picture, but llvmpipe sets up
-   triangles at ~36 ms per 640×360 eye on 2 cores; the gather costs a few ms.)
-3. ``fill``: holes take their background-side neighbour's colour, as engine.ops.fill does.
-4. ``compose``: anaglyph / SBS / TB / eyes / blend / difference / depth / heatmap / source into
-   the bound framebuffer, inside a content rectangle (zoom and pan).
+* ``compute`` (OpenGL ≥ 4.3; Mesa llvmpipe has 4.5): ``eyes.comp``, one invocation per eye row walks
+  the row in order — graded disparity from δ, the z-buffered segment splat (nearer wins), the
+  colour, then the hole fill — O(width) per row. On llvmpipe both eyes at 1280×720 cost a fraction
+  of the gather's CPU (bench/bench_studio.py).
+* ``gather`` (the OpenGL 3.3 fallback), four fragment passes:
+
+  1. ``disparity``: the graded disparity of every eye pixel from δ (the same depth curve and
+     grade formula as engine.ops).
+  2. ``splat``: each eye by the engine's row splat run as a gather: every target pixel visits
+     the source pixels that can land on it, rasterises their piecewise-linear row segments and
+     keeps the largest disparity — the z-buffer's nearer-wins without drawing geometry.
+     (A displaced grid mesh with the depth test gives the same picture, but llvmpipe sets up
+     triangles at ~36 ms per 640×360 eye on 2 cores.)
+  3. ``fill``: holes take their background-side neighbour's colour, as engine.ops.fill does.
+
+Letterbox / pillarbox bars (:meth:`StereoRenderer.set_bars`, the session's own detection) get d = 0
+in both builders, as the master puts them on the screen plane. Then ``compose``: anaglyph / SBS /
+TB / eyes / blend / difference / depth / heatmap / source into the bound framebuffer, inside a
+content rectangle (zoom and pan).
 
 A :class:`StereoRenderer` needs a current OpenGL ≥ 3.3 core context; it is used by the viewer
 widget and, with an offscreen surface, by tests that read the eyes back with glReadPixels.
@@ -27,10 +36,14 @@ from OpenGL import GL
 
 from engine import api
 from studio.viewer.modes import MODE_IDS, LiveGrade, ViewState, delta_range
-from studio.viewer.shaders import build_program
+from studio.viewer.shaders import build_compute, build_program
 
 MAX_SEGMENT_PX = 2.0  # engine.ops.splat: 1 + DISCONTINUITY_PX
 MAX_TARGET_SETS = 3  # eye target sets kept (the shown one, a preview size, the size being refined)
+COMPUTE_VERSION = (4, 3)
+COMPUTE_ROWS = 8  # eyes.comp's local_size_x: rows per work group
+BUILDERS = ("compute", "gather")
+STAMP_LIMIT = 1 << 23  # eyes.comp's build stamps stay exact in float32
 
 
 @dataclass
@@ -56,10 +69,27 @@ def _texture(internal: int, size: tuple[int, int], fmt: int, kind: int, data=Non
     return tex
 
 
-def _make_target(size: tuple[int, int], disparity_only: bool = False) -> _Target:
-    """An eye target (RGBA8 colour + RGBA32F aux) or, with `disparity_only`, one R32F attachment."""
+def _storage(internal: int, size: tuple[int, int], linear: bool = True) -> int:
+    """A texture with immutable storage (glTexStorage2D, GL 4.2): what an image unit writes."""
+    tex = GL.glGenTextures(1)
+    GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
+    GL.glTexStorage2D(GL.GL_TEXTURE_2D, 1, internal, size[0], size[1])
+    filt = GL.GL_LINEAR if linear else GL.GL_NEAREST
+    GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, filt)
+    GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, filt)
+    GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE)
+    GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE)
+    return tex
+
+
+def _make_target(size: tuple[int, int], disparity_only: bool = False, immutable: bool = False) -> _Target:
+    """An eye target (RGBA8 colour + RGBA32F aux) or, with `disparity_only`, one R32F attachment.
+
+    immutable: storage by glTexStorage2D (the compute builder writes them as images)."""
     if disparity_only:
         colour, aux = _texture(GL.GL_R32F, size, GL.GL_RED, GL.GL_FLOAT, linear=False), None
+    elif immutable:
+        colour, aux = _storage(GL.GL_RGBA8, size), _storage(GL.GL_RGBA32F, size, linear=False)
     else:
         colour = _texture(GL.GL_RGBA8, size, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
         aux = _texture(GL.GL_RGBA32F, size, GL.GL_RGBA, GL.GL_FLOAT, linear=False)
@@ -86,15 +116,31 @@ def _free_target(target: _Target) -> None:
 
 @dataclass
 class _EyeSet:
-    """The targets of both eyes at one size: graded disparity, splat results, filled eyes."""
+    """The targets of both eyes at one size: graded disparity and splat results (the gather builder's
+    intermediate passes; None / empty for the compute builder), filled eyes."""
 
-    disparity: _Target
+    disparity: _Target | None
     splats: list[_Target]
     eyes: list[_Target]
 
     def free(self) -> None:
         for target in (self.disparity, *self.splats, *self.eyes):
-            _free_target(target)
+            if target is not None:
+                _free_target(target)
+
+
+def gl_version() -> tuple[int, int]:
+    """(major, minor) of the current context."""
+    return int(GL.glGetIntegerv(GL.GL_MAJOR_VERSION)), int(GL.glGetIntegerv(GL.GL_MINOR_VERSION))
+
+
+def bar_pixels(bars, size: tuple[int, int]) -> tuple[float, float, float, float]:
+    """(left, right, top, bottom) bar widths in pixels of an eye of `size` (w, h) from engine Bars at
+    their own size (Bars.scaled: rounded inward, as the master's); zeros without bars."""
+    if bars is None:
+        return 0.0, 0.0, 0.0, 0.0
+    b = bars.scaled(size)
+    return float(b.left), float(b.right), float(b.top), float(b.bottom)
 
 
 def curved_depth(delta: float, grade: LiveGrade) -> float:
@@ -119,13 +165,43 @@ def restore_qt_state() -> None:
     GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 4)
 
 
-class StereoRenderer:
-    """GL resources and passes of the stereo viewer (create and use with its context current)."""
+def compute_aux(raw: np.ndarray) -> np.ndarray:
+    """eyes.comp's aux (H, W, 4) = (d px, source x px, build stamp, covered) as the gather's (d / W,
+    source u, source v, covered); zeros where nothing reached the pixel (source x < 0)."""
+    h, w = raw.shape[:2]
+    out = np.empty_like(raw)
+    out[..., 0] = raw[..., 0] / w
+    out[..., 1] = (raw[..., 1] + 0.5) / w
+    out[..., 2] = ((np.arange(h, dtype=np.float32) + 0.5) / h)[:, None]
+    out[..., 3] = raw[..., 3]
+    out[raw[..., 1] < 0] = 0.0
+    return out
 
-    def __init__(self) -> None:
+
+def fill_search(grade: LiveGrade, width: int) -> int:
+    """Longest hole run the fill searches across, eye pixels: the grade's whole disparity span + 4."""
+    return int(np.ceil(grade.divergence / 100.0 * width)) + 4
+
+
+class StereoRenderer:
+    """GL resources and passes of the stereo viewer (create and use with its context current).
+
+    builder: ``compute``, ``gather`` or ``auto`` (compute where the context has OpenGL 4.3, else gather).
+    """
+
+    def __init__(self, builder: str = "auto") -> None:
+        if builder not in (*BUILDERS, "auto"):
+            raise ValueError(f"builder must be one of {BUILDERS} or 'auto', not {builder!r}")
+        has_compute = gl_version() >= COMPUTE_VERSION
+        if builder == "compute" and not has_compute:
+            raise RuntimeError("the compute eye builder needs OpenGL 4.3, found {}.{}".format(*gl_version()))
+        self.builder = builder if builder != "auto" else ("compute" if has_compute else "gather")
+        self.eyes_program = build_compute("eyes.comp") if self.builder == "compute" else 0
         self.disparity = build_program("fullscreen.vert", "disparity.frag")
         self.splat = build_program("fullscreen.vert", "splat.frag")
         self.fill = build_program("fullscreen.vert", "fill.frag")
+        self.bars = None  # engine Bars of the frame's shot (d = 0 on them), or None
+        self._stamp = 0
         self._compose: dict[int, int] = {}  # one program per mode (compose.frag's COMPOSE_MODE), made on first use
         self.compose_program(MODE_IDS["anaglyph"])
         self.vao = GL.glGenVertexArrays(1)
@@ -175,6 +251,11 @@ class StereoRenderer:
         GL.glTexSubImage2D(GL.GL_TEXTURE_2D, 0, 0, 0, size[0], size[1], fmt, kind, data)
         return tex
 
+    def set_bars(self, bars) -> None:
+        """The letterbox / pillarbox bars of the uploaded frame (engine.ops.bars.Bars at any size, as the
+        session's ``bars(n)`` gives them) or None: the eyes put them at d = 0, as the master does."""
+        self.bars = bars if bars is not None and bars.any else None
+
     def set_master_eyes(self, left: np.ndarray | None, right: np.ndarray | None) -> None:
         """Upload the master-path eyes (H, W, 3) to show instead of the live ones (None clears them)."""
         if self.master_eyes:
@@ -198,7 +279,9 @@ class StereoRenderer:
     def _target_set(self, size: tuple[int, int]) -> _EyeSet:
         """The eye targets at `size`, made on first use; the least recently used set beyond two is freed."""
         eyes = self._sets.pop(size, None)
-        if eyes is None:
+        if eyes is None and self.builder == "compute":
+            eyes = _EyeSet(None, [], [_make_target(size, immutable=True) for _ in range(2)])
+        elif eyes is None:
             eyes = _EyeSet(_make_target(size, disparity_only=True), [_make_target(size) for _ in range(2)],
                            [_make_target(size) for _ in range(2)])
         self._sets[size] = eyes
@@ -240,6 +323,11 @@ class StereoRenderer:
         if not self.has_frame:
             raise RuntimeError("no frame uploaded")
         eyes = self._target_set(size)
+        if self.builder == "compute":
+            self._compute_eyes(eyes, size, grade, rows or (0, size[1]))
+            if show:
+                self.show(size)
+            return
         GL.glViewport(0, 0, size[0], size[1])
         GL.glDisable(GL.GL_BLEND)
         GL.glDisable(GL.GL_DEPTH_TEST)
@@ -249,7 +337,9 @@ class StereoRenderer:
         GL.glBindVertexArray(self.vao)
         self._disparity_pass(eyes.disparity, size, grade)
         d_range = self.disparity_range(grade, size[0])
-        search = int(np.ceil(grade.divergence / 100.0 * size[0])) + 4
+        if self.bars is not None:  # the bars' d = 0 is in the range too
+            d_range = (min(d_range[0], 0.0), max(d_range[1], 0.0))
+        search = fill_search(grade, size[0])
         for i, scale in enumerate((-0.5, 0.5)):
             self._splat_pass(eyes.disparity, eyes.splats[i], scale, d_range)
             self._fill_pass(eyes.splats[i], eyes.eyes[i], scale, search)
@@ -258,13 +348,38 @@ class StereoRenderer:
         if show:
             self.show(size)
 
+    def _compute_eyes(self, eyes: _EyeSet, size: tuple[int, int], grade: LiveGrade, rows: tuple[int, int]) -> None:
+        """eyes.comp over eye rows [y0, y1) of both eyes; the results are visible to every later GL read."""
+        p = self.eyes_program
+        GL.glUseProgram(p)
+        self._bind(p, "u_delta", 0, self.delta_tex)
+        self._bind(p, "u_image", 1, self.image_tex)
+        _uniform_grade(p, grade)
+        GL.glUniform4f(GL.glGetUniformLocation(p, "u_bars"), *bar_pixels(self.bars, size))
+        GL.glUniform1f(GL.glGetUniformLocation(p, "u_max_len"), MAX_SEGMENT_PX)
+        GL.glUniform1i(GL.glGetUniformLocation(p, "u_search"), fill_search(grade, size[0]))
+        GL.glUniform2i(GL.glGetUniformLocation(p, "u_rows"), rows[0], rows[1])
+        self._stamp = self._stamp % STAMP_LIMIT + 1  # a new stamp: whatever an earlier build left is empty
+        GL.glUniform1f(GL.glGetUniformLocation(p, "u_stamp"), float(self._stamp))
+        groups = max(1, -(-(rows[1] - rows[0]) // COMPUTE_ROWS))
+        for target, scale in zip(eyes.eyes, (-0.5, 0.5), strict=True):
+            GL.glBindImageTexture(0, target.colour, 0, GL.GL_FALSE, 0, GL.GL_WRITE_ONLY, GL.GL_RGBA8)
+            GL.glBindImageTexture(1, target.aux, 0, GL.GL_FALSE, 0, GL.GL_READ_WRITE, GL.GL_RGBA32F)
+            GL.glUniform1f(GL.glGetUniformLocation(p, "u_scale"), scale)
+            GL.glUniform1i(GL.glGetUniformLocation(p, "u_prefer_right"), int(scale > 0))
+            GL.glDispatchCompute(groups, 1, 1)
+        GL.glMemoryBarrier(GL.GL_ALL_BARRIER_BITS)
+        GL.glUseProgram(0)
+
     def _disparity_pass(self, target: _Target, size: tuple[int, int], grade: LiveGrade) -> None:
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, target.fbo)
         p = self.disparity
         GL.glUseProgram(p)
         self._bind(p, "u_delta", 0, self.delta_tex)
         _uniform_grade(p, grade)
+        GL.glUniform4f(GL.glGetUniformLocation(p, "u_bars"), *bar_pixels(self.bars, size))
         GL.glUniform1f(GL.glGetUniformLocation(p, "u_eye_width"), float(size[0]))
+        GL.glUniform1f(GL.glGetUniformLocation(p, "u_eye_height"), float(size[1]))
         GL.glDrawArrays(GL.GL_TRIANGLES, 0, 3)
 
     def _splat_pass(self, disparity: _Target, target: _Target, scale: float, d_range: tuple[float, float]) -> None:
@@ -307,9 +422,9 @@ class StereoRenderer:
         colour = GL.glReadPixels(0, 0, w, h, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
         GL.glReadBuffer(GL.GL_COLOR_ATTACHMENT1)
         aux = GL.glReadPixels(0, 0, w, h, GL.GL_RGBA, GL.GL_FLOAT)
-        colour = np.frombuffer(colour, np.uint8).reshape(h, w, 4)
-        aux = np.frombuffer(aux, np.float32).reshape(h, w, 4)
-        return colour.copy(), aux.copy()
+        colour = np.frombuffer(colour, np.uint8).reshape(h, w, 4).copy()
+        aux = np.frombuffer(aux, np.float32).reshape(h, w, 4).copy()
+        return colour, (compute_aux(aux) if self.builder == "compute" else aux)
 
     # ---------------------------------------------------------------- composition
 
@@ -370,4 +485,7 @@ class StereoRenderer:
         GL.glDeleteVertexArrays(1, [self.vao])
         for program in (self.disparity, self.splat, self.fill, *self._compose.values()):
             GL.glDeleteProgram(program)
+        if self.eyes_program:
+            GL.glDeleteProgram(self.eyes_program)
+            self.eyes_program = 0
         self._compose.clear()

@@ -323,6 +323,7 @@ class GlViewer(ViewerControls, QWidget):
     def _sync_inputs(self, r) -> None:
         if self._pending_frame and self.frame is not None:
             r.set_frame(self.frame.rgb, self.frame.delta, self.frame.delta_range)
+            r.set_bars(self.frame.bars)
             self._uploaded = self.frame.index
             self._pending_frame = False
             self._eyes_key = None

@@ -99,6 +99,8 @@ class FrameData:
         provisional: the depth is a fast provisional map (shot not analysed yet).
         delta_range: (min, max) of δ's finite values, worked out in the worker that fetched the
             frame (None: the viewer works it out itself).
+        bars: the letterbox / pillarbox bars of the frame's shot (engine Bars, the session's own
+            detection) or None: the viewer keeps them at d = 0, as the master does.
     """
 
     index: int
@@ -107,6 +109,7 @@ class FrameData:
     timecode: str = ""
     provisional: bool = False
     delta_range: tuple[float, float] | None = None
+    bars: object = None
 
 
 def delta_range(delta) -> tuple[float, float]:

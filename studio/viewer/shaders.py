@@ -8,6 +8,7 @@ from pathlib import Path
 from OpenGL import GL
 
 GLSL_VERSION = "#version 330 core\n"
+COMPUTE_GLSL_VERSION = "#version 430 core\n"
 SHADER_DIR = Path(__file__).resolve().parents[2] / "shaders"
 
 
@@ -22,10 +23,11 @@ def shader_source(name: str) -> str:
 
 
 def stage_source(name: str, defines: dict[str, int] | None = None) -> str:
-    """A complete stage: the version line, `defines` (``#define NAME value``), the shared functions, then
-    the stage itself."""
+    """A complete stage: the version line (4.30 for a compute stage, ``.comp``), `defines`
+    (``#define NAME value``), the shared functions, then the stage itself."""
     lines = "".join(f"#define {key} {value}\n" for key, value in (defines or {}).items())
-    return GLSL_VERSION + lines + shader_source("common.glsl") + "\n#line 1\n" + shader_source(name)
+    version = COMPUTE_GLSL_VERSION if name.endswith(".comp") else GLSL_VERSION
+    return version + lines + shader_source("common.glsl") + "\n#line 1\n" + shader_source(name)
 
 
 def _compile(name: str, kind: int, defines: dict[str, int] | None = None) -> int:
@@ -54,6 +56,21 @@ def build_program(vertex: str, fragment: str, defines: dict[str, int] | None = N
         log = GL.glGetProgramInfoLog(program)
         GL.glDeleteProgram(program)
         raise ShaderError(f"shaders/{vertex} + {fragment} do not link: {_text(log)}")
+    return program
+
+
+def build_compute(name: str, defines: dict[str, int] | None = None) -> int:
+    """Compile and link the compute stage ``shaders/<name>`` (GL 4.3); ShaderError on failure."""
+    shader = _compile(name, GL.GL_COMPUTE_SHADER, defines)
+    program = GL.glCreateProgram()
+    GL.glAttachShader(program, shader)
+    GL.glLinkProgram(program)
+    GL.glDetachShader(program, shader)
+    GL.glDeleteShader(shader)
+    if not GL.glGetProgramiv(program, GL.GL_LINK_STATUS):
+        log = GL.glGetProgramInfoLog(program)
+        GL.glDeleteProgram(program)
+        raise ShaderError(f"shaders/{name} does not link: {_text(log)}")
     return program
 
 

@@ -5,7 +5,9 @@ from the offscreen eye framebuffers) and the engine's (api.render_frame with the
 grade, the function Session.render runs). Where the GPU landed a surface, the source position it
 shows must agree with the engine's within half a pixel (the eyes sit ±d/2 from the centre view, so
 that is a disparity within 1 px) for at least 90 % of the pixels, both eyes, on the demo clip's real
-(analysed) depth at D = 4. The real frame's eyes are compared with Session.render as well.
+(analysed) depth at D = 4. The real frame's eyes are compared with Session.render as well. Both eye
+builders are held to it: the compute shader (GL 4.3) and the fragment gather (the GL 3.3 fallback).
+Letterbox bars: both builders keep them at d = 0, as the master does.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ def session():
     s.close()
 
 
-@pytest.fixture
-def gl_renderer(qapp):
+@pytest.fixture(params=["compute", "gather"])
+def gl_renderer(qapp, request):
     context = QOpenGLContext()
     context.setFormat(gl_format())
     assert context.create(), "no OpenGL 3.3 context on this display"
@@ -41,9 +43,13 @@ def gl_renderer(qapp):
     surface.setFormat(context.format())
     surface.create()
     assert context.makeCurrent(surface)
-    from studio.viewer.gl_renderer import StereoRenderer
+    from studio.viewer.gl_renderer import COMPUTE_VERSION, StereoRenderer, gl_version
 
-    renderer = StereoRenderer()
+    if request.param == "compute" and gl_version() < COMPUTE_VERSION:
+        context.doneCurrent()
+        pytest.skip("this display's OpenGL has no compute shaders (4.3)")
+    renderer = StereoRenderer(builder=request.param)
+    assert renderer.builder == request.param
     yield renderer
     renderer.release()
     context.doneCurrent()
@@ -82,3 +88,36 @@ def test_gl_eyes_match_the_session_render(session, gl_renderer):
         diff = np.abs(colour[..., :3].astype(int) - ref.astype(int))
         assert colour.shape[:2] == ref.shape[:2]
         assert np.median(diff) <= 3
+
+
+def test_bars_stay_on_the_screen_plane(session, gl_renderer):
+    """Rows and columns of letterbox / pillarbox bars get d = 0 (each eye shows them unshifted), as the
+    master's flat bars; the picture between them still gets its disparity."""
+    from engine.ops.bars import Bars
+
+    delta = session.depth(FRAME, exact=True).delta
+    h, w = delta.shape
+    params = session.params_at(FRAME)
+    coords = np.zeros((h, w, 3), np.uint16)
+    coords[..., 0] = np.round((np.arange(w) + 0.5) / w * 65535).astype(np.uint16)[None, :]
+    bars = Bars(top=h // 8, bottom=h // 8, left=w // 10, right=0, size=(w, h))
+    gl_renderer.set_frame(coords, delta)
+    gl_renderer.set_bars(bars)
+    gl_renderer.render_eyes((w, h), LiveGrade.of(params))
+    mask = bars.mask()
+    inner = ~mask
+    inner[:, : w // 10 + 8] = False  # the picture's own pixels, clear of the pillar's edge
+    for eye in (0, 1):
+        _colour, aux = gl_renderer.read_eye(eye)
+        d = aux[..., 0] * w
+        bar_rows = np.zeros((h, w), bool)
+        bar_rows[: h // 8] = bar_rows[h - h // 8:] = True
+        assert np.all(aux[..., 3][bar_rows] > 0.5)
+        assert np.abs(d[bar_rows]).max() == 0.0
+        shown_x = aux[..., 1] * w - 0.5
+        assert np.abs(shown_x - np.arange(w)[None, :])[bar_rows].max() < 1e-3  # unshifted
+        assert np.abs(d[inner]).mean() > 1.0  # the picture itself is graded
+    gl_renderer.set_bars(None)
+    gl_renderer.render_eyes((w, h), LiveGrade.of(params))
+    _colour, aux = gl_renderer.read_eye(0)
+    assert np.abs(aux[..., 0][: h // 8] * w).mean() > 1.0  # without bars those rows are graded again

@@ -30,6 +30,22 @@ vec3 eye(sampler2D tex, vec2 uv) {
     return texture(tex, uv).rgb;
 }
 
+// SRGB_EYES 1: u_left / u_right are the eyes' sRGB views, so the texture unit hands back linear light
+// (llvmpipe decodes through a table, far cheaper than srgb_to_linear's pow per channel).
+#if SRGB_EYES
+#define LINEAR_EYE(tex, uv) eye(tex, uv)
+#else
+#define LINEAR_EYE(tex, uv) srgb_to_linear(eye(tex, uv))
+#endif
+
+// SRGB_OUT 1: the framebuffer is sRGB and GL_FRAMEBUFFER_SRGB is on, so linear light goes out as it is and
+// the blender encodes it.
+#if SRGB_OUT
+#define ENCODE(c) (c)
+#else
+#define ENCODE(c) linear_to_srgb(c)
+#endif
+
 vec3 first_eye(vec2 uv) { return u_swap ? eye(u_right, uv) : eye(u_left, uv); }
 vec3 second_eye(vec2 uv) { return u_swap ? eye(u_left, uv) : eye(u_right, uv); }
 
@@ -54,9 +70,9 @@ void main() {
     vec2 uv = v_uv;
     vec3 c;
     if (MODE == 0) {          // anaglyph, Dubois red-cyan in linear light
-        vec3 a = srgb_to_linear(first_eye(uv));
-        vec3 b = srgb_to_linear(second_eye(uv));
-        c = linear_to_srgb(clamp(u_dubois_left * a + u_dubois_right * b, 0.0, 1.0));
+        vec3 a = u_swap ? LINEAR_EYE(u_right, uv) : LINEAR_EYE(u_left, uv);
+        vec3 b = u_swap ? LINEAR_EYE(u_left, uv) : LINEAR_EYE(u_right, uv);
+        c = ENCODE(clamp(u_dubois_left * a + u_dubois_right * b, 0.0, 1.0));
     } else if (MODE == 1) {   // side by side, left eye on the left
         c = uv.x < 0.5 ? first_eye(vec2(2.0 * uv.x, uv.y)) : second_eye(vec2(2.0 * uv.x - 1.0, uv.y));
     } else if (MODE == 2) {   // top and bottom, left eye on top
@@ -66,7 +82,7 @@ void main() {
     } else if (MODE == 4) {
         c = eye(u_right, uv);
     } else if (MODE == 5) {   // 50 % blend: zero parallax where the eyes coincide
-        c = linear_to_srgb(0.5 * (srgb_to_linear(eye(u_left, uv)) + srgb_to_linear(eye(u_right, uv))));
+        c = ENCODE(0.5 * (LINEAR_EYE(u_left, uv) + LINEAR_EYE(u_right, uv)));
     } else if (MODE == 6) {   // difference
         c = abs(eye(u_left, uv) - eye(u_right, uv));
     } else if (MODE == 7 || MODE == 8) {  // depth after the curve, as nearness (white / warm = near)

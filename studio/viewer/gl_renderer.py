@@ -43,17 +43,20 @@ MAX_TARGET_SETS = 3  # eye target sets kept (the shown one, a preview size, the 
 COMPUTE_VERSION = (4, 3)
 COMPUTE_ROWS = 8  # eyes.comp's local_size_x: rows per work group
 BUILDERS = ("compute", "gather")
+LINEAR_MODES = frozenset({"anaglyph", "blend"})  # modes that mix the eyes in linear light
 STAMP_LIMIT = 1 << 23  # eyes.comp's build stamps stay exact in float32
 
 
 @dataclass
 class _Target:
-    """One framebuffer: a colour attachment and, for an eye, an aux (RGBA32F) one."""
+    """One framebuffer: a colour attachment and, for an eye, an aux (RGBA32F) one; `srgb`: an sRGB view of
+    the colour (GL 4.3 texture view: sampling it gives linear light, decoded by the texture unit), or 0."""
 
     fbo: int
     colour: int
     aux: int | None
     size: tuple[int, int]
+    srgb: int = 0
 
 
 def _texture(internal: int, size: tuple[int, int], fmt: int, kind: int, data=None, linear: bool = True) -> int:
@@ -86,10 +89,19 @@ def _make_target(size: tuple[int, int], disparity_only: bool = False, immutable:
     """An eye target (RGBA8 colour + RGBA32F aux) or, with `disparity_only`, one R32F attachment.
 
     immutable: storage by glTexStorage2D (the compute builder writes them as images)."""
+    srgb = 0
     if disparity_only:
         colour, aux = _texture(GL.GL_R32F, size, GL.GL_RED, GL.GL_FLOAT, linear=False), None
     elif immutable:
         colour, aux = _storage(GL.GL_RGBA8, size), _storage(GL.GL_RGBA32F, size, linear=False)
+        # nearest: eyes are built at the size they are shown, so it samples 1:1 like the linear filter, and
+        # llvmpipe decodes sRGB per texel before filtering (bilinear would cost four decodes a sample)
+        srgb = GL.glGenTextures(1)
+        GL.glTextureView(srgb, GL.GL_TEXTURE_2D, colour, GL.GL_SRGB8_ALPHA8, 0, 1, 0, 1)
+        GL.glBindTexture(GL.GL_TEXTURE_2D, srgb)
+        for name, value in ((GL.GL_TEXTURE_MIN_FILTER, GL.GL_NEAREST), (GL.GL_TEXTURE_MAG_FILTER, GL.GL_NEAREST),
+                            (GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE), (GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE)):
+            GL.glTexParameteri(GL.GL_TEXTURE_2D, name, value)
     else:
         colour = _texture(GL.GL_RGBA8, size, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
         aux = _texture(GL.GL_RGBA32F, size, GL.GL_RGBA, GL.GL_FLOAT, linear=False)
@@ -104,11 +116,13 @@ def _make_target(size: tuple[int, int], disparity_only: bool = False, immutable:
     status = GL.glCheckFramebufferStatus(GL.GL_FRAMEBUFFER)
     if status != GL.GL_FRAMEBUFFER_COMPLETE:
         raise RuntimeError(f"eye framebuffer incomplete (status 0x{status:x})")
-    return _Target(fbo, colour, aux, size)
+    return _Target(fbo, colour, aux, size, srgb if immutable and not disparity_only else 0)
 
 
 def _free_target(target: _Target) -> None:
     GL.glDeleteFramebuffers(1, [target.fbo])
+    if target.srgb:
+        GL.glDeleteTextures(1, [target.srgb])
     GL.glDeleteTextures(1, [target.colour])
     if target.aux is not None:
         GL.glDeleteTextures(1, [target.aux])
@@ -163,6 +177,16 @@ def restore_qt_state() -> None:
         GL.glBindTexture(GL.GL_TEXTURE_2D, 0)
     GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 4)
     GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 4)
+
+
+def framebuffer_is_srgb(framebuffer: int) -> bool:
+    """Whether the colour buffer `framebuffer` draws into (0: the window's back buffer) stores sRGB, so that
+    with GL_FRAMEBUFFER_SRGB on, writes of linear light are encoded on the way in."""
+    GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, framebuffer)
+    attachment = GL.GL_BACK_LEFT if framebuffer == 0 else GL.GL_COLOR_ATTACHMENT0
+    encoding = GL.glGetFramebufferAttachmentParameteriv(GL.GL_FRAMEBUFFER, attachment,
+                                                        GL.GL_FRAMEBUFFER_ATTACHMENT_COLOR_ENCODING)
+    return int(encoding) == GL.GL_SRGB
 
 
 def compute_aux(raw: np.ndarray) -> np.ndarray:
@@ -428,11 +452,17 @@ class StereoRenderer:
 
     # ---------------------------------------------------------------- composition
 
-    def compose_program(self, mode_id: int) -> int:
-        """The composition program of one mode (compiled on first use: only that mode's code)."""
-        program = self._compose.get(mode_id)
+    def compose_program(self, mode_id: int, srgb_eyes: bool = False, srgb_out: bool = False) -> int:
+        """The composition program of one mode (compiled on first use: only that mode's code).
+
+        srgb_eyes: the eyes are bound through their sRGB views (already linear light when sampled).
+        srgb_out: a linear-light mode writes linear light into an sRGB framebuffer (GL_FRAMEBUFFER_SRGB on:
+        the blender encodes)."""
+        key = (mode_id, srgb_eyes, srgb_out)
+        program = self._compose.get(key)
         if program is None:
-            program = self._compose[mode_id] = build_program("view.vert", "compose.frag", {"COMPOSE_MODE": mode_id})
+            defines = {"COMPOSE_MODE": mode_id, "SRGB_EYES": int(srgb_eyes), "SRGB_OUT": int(srgb_out)}
+            program = self._compose[key] = build_program("view.vert", "compose.frag", defines)
         return program
 
     def draw(self, framebuffer: int, viewport: tuple[int, int], rect: tuple[float, float, float, float],
@@ -446,11 +476,18 @@ class StereoRenderer:
         if not self.has_frame:
             restore_qt_state()
             return
-        p = self.compose_program(MODE_IDS[state.shown_mode])
-        GL.glUseProgram(p)
         use_master = state.show_master and len(self.master_eyes) == 2
-        left = self.master_eyes[0] if use_master else self.eye_targets[0].colour if self.eye_targets else 0
-        right = self.master_eyes[1] if use_master else self.eye_targets[1].colour if self.eye_targets else 0
+        mode = state.shown_mode
+        views = not use_master and mode in LINEAR_MODES and bool(self.eye_targets) and bool(self.eye_targets[0].srgb)
+        encode = mode in LINEAR_MODES and framebuffer_is_srgb(framebuffer)
+        p = self.compose_program(MODE_IDS[mode], views, encode)
+        GL.glUseProgram(p)
+        if use_master:
+            left, right = self.master_eyes
+        elif self.eye_targets:
+            left, right = (t.srgb if views else t.colour for t in self.eye_targets)
+        else:
+            left = right = 0
         self._bind(p, "u_left", 0, left)
         self._bind(p, "u_right", 1, right)
         self._bind(p, "u_image", 2, self.image_tex)
@@ -468,7 +505,11 @@ class StereoRenderer:
         GL.glUniform2f(GL.glGetUniformLocation(p, "u_viewport"), float(viewport[0]), float(viewport[1]))
         GL.glUniform4f(GL.glGetUniformLocation(p, "u_rect"), *map(float, rect))
         GL.glBindVertexArray(self.vao)
+        if encode:
+            GL.glEnable(GL.GL_FRAMEBUFFER_SRGB)
         GL.glDrawArrays(GL.GL_TRIANGLE_STRIP, 0, 4)
+        if encode:
+            GL.glDisable(GL.GL_FRAMEBUFFER_SRGB)
         restore_qt_state()
 
 

@@ -272,8 +272,12 @@ class FrameController(QObject):
                                               key="prefetch")
 
     def _prefetch(self, n: int) -> None:
+        """Decode ahead of the playhead; δ only for a slow shuttle (at 1× playback drops frames on a slow
+        machine, and a δ read for a frame that is dropped is wasted: the shown ones read theirs)."""
         session = self.session
-        self.background.submit(lambda ctx: session.prefetch(n + 1, PREFETCH_FRAMES, ctx.cancel), key="prefetch")
+        depth = abs(self._shuttle) < 1.0
+        self.background.submit(lambda ctx: session.prefetch(n + 1, PREFETCH_FRAMES, ctx.cancel, depth=depth),
+                               key="prefetch")
 
     # ---------------------------------------------------------------- background work
 

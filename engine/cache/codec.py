@@ -16,6 +16,12 @@ then all low bytes) and the result is zlib-compressed at level 1. On a 1080p
 depth map this is about half the size of plain float16 + zlib and about as fast
 (bench/bench_cache.py). zlib's own checksum and the recorded size detect a torn
 or damaged entry (:class:`CorruptEntry`).
+
+Decoding the common entry, a float16 map handed back as float32, is one numba pass over the
+decompressed planes (``_codec_numba.undelta_half``: planes -> bit patterns -> running sum down axis 0 ->
+float32 through a 65536-entry table of every float16 value), bit-identical to the numpy path it
+replaces (byte-plane copies, cumsum, astype: three passes and two temporaries; 1080p δ 22 -> ~10 ms
+CPU, most of it zlib's). The bytes on disk are unchanged, so every entry stays readable.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from __future__ import annotations
 import json
 import struct
 import zlib
+from functools import cache
 
 import numpy as np
 
@@ -98,6 +105,34 @@ def _unshuffle_undelta(raw: bytes, stored: np.dtype, shape: tuple[int, ...]) -> 
     return bits.view(stored)
 
 
+@cache
+def _half_table() -> np.ndarray:
+    """(65536,) float32: every float16 bit pattern's value (NaN payloads and signed zeros included)."""
+    return np.arange(65536, dtype=np.uint32).astype(np.uint16).view(np.float16).astype(np.float32)
+
+
+@cache
+def _half_kernel():
+    """engine.cache._codec_numba.undelta_half (compiled on first use, cached on disk), None without numba."""
+    try:
+        from engine.cache import _codec_numba
+    except ImportError:  # numba is a dependency; the numpy path still decodes without it
+        return None
+    return _codec_numba.undelta_half
+
+
+def _undelta_half(raw: bytes, shape: tuple[int, ...]) -> np.ndarray | None:
+    """:func:`_unshuffle_undelta` of float16 values, as float32 (H, ...) in one pass; None without numba."""
+    kernel = _half_kernel()
+    if kernel is None or len(shape) == 0:
+        return None
+    rows = shape[0]
+    cols = int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
+    out = np.empty((rows, cols), np.float32)
+    kernel(np.frombuffer(raw, dtype=np.uint8), rows, cols, _half_table(), out)
+    return out.reshape(shape)
+
+
 def prepare(array: np.ndarray, float_storage: str = "float16") -> tuple[np.ndarray, np.dtype]:
     """(values as stored, contiguous; the dtype they are handed back as) for `array`."""
     array = np.asarray(array)
@@ -168,8 +203,13 @@ def decode(data: bytes | memoryview) -> np.ndarray:
         raise CorruptEntry(f"payload does not decompress ({exc})") from exc
     if len(raw) != expected or header["nbytes"] != expected:
         raise CorruptEntry(f"payload is {len(raw)} bytes, expected {expected}")
+    out = np.dtype(header["out"])
+    if stored == np.dtype("<f2") and out == np.dtype("<f4"):
+        fast = _undelta_half(raw, work_shape)
+        if fast is not None:
+            return fast.reshape(shape)
     values = _unshuffle_undelta(raw, stored, work_shape).reshape(shape)
-    return values.astype(np.dtype(header["out"]), copy=False)
+    return values.astype(out, copy=False)
 
 
 def roundtrip(array: np.ndarray, float_storage: str = "float16") -> np.ndarray:

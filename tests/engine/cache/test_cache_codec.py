@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
+from engine.cache import codec
 from engine.cache.codec import CACHE_VERSION, CorruptEntry, decode, encode, peek_shape, roundtrip
 
 
@@ -116,3 +117,19 @@ def test_smooth_depth_compresses_better_than_plain_float16_zlib():
     ours = encode(depth)
     assert len(ours) < 0.75 * len(plain)
     assert len(ours) < depth.astype(np.float16).nbytes / 4
+
+
+@pytest.mark.parametrize("shape", [(37, 53), (4, 9, 11), (17,)])
+def test_float16_fast_decode_is_bit_identical_to_the_numpy_path(shape, monkeypatch):
+    """The numba decoder of float16 entries gives the numpy path's float32 bits exactly, specials included."""
+    rng = np.random.default_rng(3)
+    values = rng.standard_normal(shape).astype(np.float32)
+    flat = values.reshape(-1)
+    flat[:6] = [np.nan, np.inf, -np.inf, -0.0, 1e-7, 65504.0]  # NaN, infinities, signed zero, subnormal, max
+    blob = codec.encode(values)
+    assert codec._half_kernel() is not None
+    fast = codec.decode(blob)
+    monkeypatch.setattr(codec, "_half_kernel", lambda: None)
+    slow = codec.decode(blob)
+    assert fast.dtype == slow.dtype == np.float32 and fast.shape == slow.shape == shape
+    assert np.array_equal(fast.view(np.uint32), slow.view(np.uint32))

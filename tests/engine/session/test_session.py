@@ -141,6 +141,17 @@ def test_prefetch_from_a_worker_thread_while_scrubbing(clip, settings):
         assert s.prefetch(0, N, token) == 0
 
 
+def test_prefetch_without_depth_decodes_frames_only(clip, settings):
+    """Playback's prefetch (depth=False) leaves δ to the frames actually shown; the default loads it too."""
+    with api.open_session(project_of(clip), request=settings, frame_cache=N) as s:
+        list(s.analyse(s.shot_at(0)))
+        s._deltas.clear()
+        assert s.prefetch(0, LENGTHS[0], depth=False) == LENGTHS[0]
+        assert not s._deltas  # no δ loaded
+        assert s.prefetch(0, LENGTHS[0]) == LENGTHS[0]
+        assert sorted(key[0] for key in s._deltas) == list(range(LENGTHS[0]))
+
+
 def test_dvg_render_differs_from_the_master_only_in_filled_holes(tmp_path, clip, settings):
     dvg = replace(settings, temporal=True)
     project = project_of(clip)

@@ -18,10 +18,12 @@ they are shown (capped at the source size), so a 1080p source in a 1280-pixel vi
 
 Progressive eyes: where building both eyes at the shown size costs more than a frame's budget
 (software GL, a small GPU, a 4K source), a change (new frame, grade, zoom) is first shown from
-eyes built at a preview size that fits :data:`PREVIEW_BUDGET_MS`, and the full-size eyes are then
-built in bands of rows between events (each band ≤ :data:`BAND_BUDGET_MS`), replacing the preview
-when the last band is done. The UI thread never waits for a whole full-size build, a scrub or a
-slider drag keeps up, and the picture that stays on screen is the exact one. During playback
+eyes built at a preview size that fits :data:`PREVIEW_BUDGET_MS`; once nothing new has been asked
+for :data:`REFINE_SETTLE_MS` (a keyframe drag or a scrub settled: while it goes on, each step costs
+only a preview and the cores stay with it), the full-size eyes are built in bands of rows between
+events (each band ≤ :data:`BAND_BUDGET_MS`), replacing the preview when the last band is done.
+The UI thread never waits for a whole full-size build, a scrub or a slider drag keeps up, and the
+picture that stays on screen is the exact one. During playback
 (:meth:`set_playing`) the preview alone is shown; the full size follows when playback stops. On a
 GPU where a full build fits the budget, it is built at once and nothing changes.
 """
@@ -45,6 +47,7 @@ from studio.viewer.overlay import paint_overlay
 GL_VERSION = (3, 3)
 PREVIEW_BUDGET_MS = 12.0  # a preview build: within one 60 Hz frame
 BAND_BUDGET_MS = 20.0  # one band of the full-size build, between two events
+REFINE_SETTLE_MS = 120  # the full-size build starts once nothing new was asked for this long (a drag settled)
 MIN_PREVIEW_SCALE = 0.25
 FIRST_BUILD_PIXELS = 640 * 360  # larger eyes, with no build measured yet, start from a quarter-size preview
 COST_EXPONENT = 1.25  # build time ∝ (eye pixels)^1.25: pixels × a search range that grows with the width
@@ -185,6 +188,8 @@ class GlViewer(ViewerControls, QWidget):
         self.progressive = True  # False: always build the full size at once (tests of exact timing)
         self.last_eyes_ms = 0.0  # the last build (preview, full or band), ms
         self.last_paint_ms = 0.0
+        self.bands_built = 0  # bands of full-size builds so far (how much refining a drag cost)
+        self._settle = QTimer(self, singleShot=True, interval=REFINE_SETTLE_MS, timeout=self._start_refine)
         # the headset preview's GPU share (studio.xr.controller): called with this context current as
         # hook(left_tex, right_tex, (w, h), key, frame_index) whenever the shown eyes are new; while set,
         # the eyes are built at the source size in every mode (the headset shows them whole)
@@ -360,9 +365,13 @@ class GlViewer(ViewerControls, QWidget):
         if self.playing:  # the next frame comes before the bands would be done: keep moving
             self._refine = None
             return False
-        self._refine = job = _Refine(key, size, self.state.grade)
-        QTimer.singleShot(0, lambda: self._refine_step(job))
+        self._refine = _Refine(key, size, self.state.grade)
+        self._settle.start()  # (re)started by every new preview: the bands wait for the drag to settle
         return False
+
+    def _start_refine(self) -> None:
+        if self._refine is not None:
+            self._refine_step(self._refine)
 
     def _timed_build(self, r, size: tuple[int, int], grade, rows: tuple[int, int] | None = None,
                      show: bool = True) -> None:
@@ -384,6 +393,7 @@ class GlViewer(ViewerControls, QWidget):
         try:
             rows = (job.next_row, min(job.size[1], job.next_row + self.cost.band_rows(job.size)))
             self._timed_build(r, job.size, job.grade, rows, show=False)
+            self.bands_built += 1
             job.next_row = rows[1]
             done = job.next_row >= job.size[1]
             if done:

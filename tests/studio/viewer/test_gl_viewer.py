@@ -138,6 +138,30 @@ def test_during_playback_only_the_preview_is_built_and_the_full_size_follows_the
     assert viewer.renderer.eye_size == full_size
 
 
+def test_a_drag_builds_previews_only_and_the_full_size_once_it_settles(panel, demo_frame, qtbot):
+    """Grade changes in quick succession (a keyframe drag) each cost a preview; no full-size band is built
+    until the changes stop for REFINE_SETTLE_MS, then the full size replaces the last preview."""
+    from engine.document import StereoParams
+
+    viewer = panel.viewer
+    panel.set_state(ViewState(mode="left", params=StereoParams(3.0, 0.3)))
+    with qtbot.waitSignal(panel.frame_drawn, timeout=20_000):
+        panel.set_frame(demo_frame)
+    full_size = viewer.renderer.eye_size
+    viewer.cost.k = 1.0  # as if a full build took far longer than a frame
+    bands = viewer.bands_built
+    previews = []
+    viewer.preview_drawn.connect(previews.append)
+    for i in range(6):  # the drag: each step painted at once, the next one well within the settle time
+        panel.set_state(ViewState(mode="left", params=StereoParams(3.2 + 0.2 * i, 0.3)))
+        viewer.repaint()
+        qtbot.wait(10)
+    assert len(previews) >= 6 and viewer.bands_built == bands
+    with qtbot.waitSignal(panel.frame_drawn, timeout=60_000):
+        pass
+    assert viewer.renderer.eye_size == full_size and viewer.bands_built > bands
+
+
 def test_a_large_first_build_starts_from_a_preview(qtbot):
     """No build measured yet and big eyes: the first picture is a quarter-size preview, the full size follows."""
     from studio.viewer.gl_viewer import MIN_PREVIEW_SCALE

@@ -33,6 +33,11 @@ class DvgConfig:
             foreground outline carry its anti-aliased colour, and as the hole's background end they would
             tint every fill taken from that side (the striped fill beside moving objects). As part of the
             holes they are propagated, filled from neighbours and carried like the rest. 0 = none.
+        edge_blend: share of the foreground's colour given to the background pixel beside a depth edge in the
+            emitted eyes (:func:`engine.ops.edges.soften_edges`, as the per-frame render's
+            ``SynthesisConfig.edge_blend``): the seam between splatted and filled pixels is softened like every
+            other layer boundary. The window keeps the unsoftened fill (what later frames carry), so no
+            foreground tint travels into later fills. 0 = hard z-buffer edges.
     """
 
     neighbours: int = 2
@@ -40,10 +45,11 @@ class DvgConfig:
     alpha: float = 0.01
     beta: float = 0.5
     soft_confidence: bool = False
-    depth_tolerance_px: float = 1.0
+    depth_tolerance_px: float = 2.0
     min_confident_fraction: float = 0.2
     cut_drop: float = 0.4
     halo_px: int = 1
+    edge_blend: float = 0.25
 
     def __post_init__(self) -> None:
         if not isinstance(self.neighbours, int) or not 1 <= self.neighbours <= 8:
@@ -56,11 +62,12 @@ class DvgConfig:
             ("depth_tolerance_px", self.depth_tolerance_px, self.depth_tolerance_px >= 0),
             ("min_confident_fraction", self.min_confident_fraction, 0 <= self.min_confident_fraction <= 1),
             ("cut_drop", self.cut_drop, 0 <= self.cut_drop <= 1),
+            ("edge_blend", self.edge_blend, 0 <= self.edge_blend <= 1),
         )
         for name, value, ok in checks:
             if not (math.isfinite(value) and ok):
                 raise UsageError(
                     f"DVG setting {name} out of range: {value!r}",
-                    hint="alpha >= 0, beta > 0, depth_tolerance_px >= 0, min_confident_fraction and cut_drop "
-                         "in [0, 1]",
+                    hint="alpha >= 0, beta > 0, depth_tolerance_px >= 0, min_confident_fraction, cut_drop and "
+                         "edge_blend in [0, 1]",
                 )

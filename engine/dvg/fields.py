@@ -26,7 +26,10 @@ All arrays here are at the flow's working resolution (h, w) (:class:`engine.flow
 
   The fill's confidence is C times brightness constancy of the chained flow itself
   (|grey_k(x + F) - grey_t(x)| <= ``MATCH_GREY_LEVELS``): a flow DIS got wrong but consistently
-  so both ways (fast motion) fetches nothing.
+  so both ways (fast motion) fetches nothing. Brightness constancy alone travels too
+  (:attr:`TargetFields.match`): where the forward-backward test fails but the flow still lands on
+  the same grey level, the previous frame's fill may be carried (:mod:`engine.dvg.inpaint`,
+  candidate 3) instead of being redone spatially.
 
   Target-view holes (disocclusions: revealed background) take the flow of the background side
   of their hole run (the side :func:`engine.ops.fill_holes` takes), read up to
@@ -116,6 +119,21 @@ def brightness_match(src: np.ndarray, dst: np.ndarray, flow: np.ndarray) -> np.n
     return cv2.absdiff(warp_backward(dst, flow), src) <= MATCH_GREY_LEVELS
 
 
+def brightness_gain(gray_t: np.ndarray, gray_k: np.ndarray, flow: np.ndarray, conf: np.ndarray) -> float:
+    """How much brighter frame t is than frame k where the flow t -> k is trusted (exposure, lighting).
+
+    Args:
+        gray_t, gray_k: (h, w) uint8 grey frames. flow: (h, w, 2) float32 t -> k. conf: (h, w) float32 its C.
+    Returns:
+        sum of grey_t / sum of grey_k pulled along the flow, over pixels with C >= 0.5; 1.0 when there are
+        none or they are black. Exactly 1.0 for two identical frames under zero flow.
+    """
+    trusted = conf >= 0.5
+    here = float(gray_t[trusted].sum(dtype=np.float64))
+    there = float(warp_backward(gray_k, flow)[trusted].sum(dtype=np.float64))
+    return here / there if here > 0.0 and there > 0.0 else 1.0
+
+
 def _matched(src: np.ndarray, dst: np.ndarray, flow: np.ndarray, conf: np.ndarray) -> float:
     """Fraction of src pixels with confident flow whose grey level dst reproduces."""
     return float(np.mean(brightness_match(src, dst, flow) & (conf >= 0.5)))
@@ -148,6 +166,8 @@ class TargetFields:
             confidence (forward-backward consistent *and* brightness-constant).
         screen_u: (n, h, w) float32 per neighbour: screen flow u (working px).
         screen_c: (n, h, w) float32 per neighbour: forward-backward confidence C (the rule's).
+        match: (n, h, w) float32 per neighbour: brightness constancy of the flow alone (1 / 0), whatever
+            its forward-backward consistency.
         guide: (h, w) float32 target-view disparity (working px, the z-buffer winner's), each
             hole run given its background end's; the guide of :mod:`engine.dvg.guided`.
     """
@@ -155,12 +175,17 @@ class TargetFields:
     fill: torch.Tensor
     screen_u: torch.Tensor
     screen_c: torch.Tensor
+    match: torch.Tensor
     guide: torch.Tensor
 
     def propagate(self, index: Sequence[int]) -> torch.Tensor:
         """(len(index), 3, h, w) float32 screen flow u, v and C of the neighbours in `index`."""
         index = list(index)
         return torch.stack([self.screen_u[index], self.fill[index, 1], self.screen_c[index]], dim=1)
+
+    def brightness_constant(self, k: int) -> torch.Tensor:
+        """(3, h, w) float32 neighbour k's tracking flow u, v with brightness constancy as its confidence."""
+        return torch.cat([self.fill[k, :2], self.match[k : k + 1]], dim=0)
 
 
 def source_motion(
@@ -207,18 +232,19 @@ def carry_to_target(motion: np.ndarray, disparity_t: np.ndarray, scale: float, t
         :class:`TargetFields` (CPU tensors). A row that is all hole gets zero flow and confidence.
     """
     n, _, h, w = motion.shape
-    channels = np.empty((5 * n, h, w), np.float32)  # n x (u tracking, v, C fill), n x u screen, n x C
+    channels = np.empty((6 * n, h, w), np.float32)  # n x (u tracking, v, C fill), n x (u screen, C, match)
     per_k = channels[: 3 * n].reshape(n, 3, h, w)
     np.subtract(motion[:, 0], np.float32(scale) * motion[:, 3], out=per_k[:, 0])
     per_k[:, 1] = motion[:, 1]
     np.multiply(motion[:, 2], motion[:, 4], out=per_k[:, 2])
     channels[3 * n : 4 * n] = motion[:, 0]
-    channels[4 * n :] = motion[:, 2]
+    channels[4 * n : 5 * n] = motion[:, 2]
+    channels[5 * n :] = motion[:, 4]
     disp = torch.from_numpy(np.ascontiguousarray(disparity_t, np.float32)).view(1, 1, h, w)
     warped, holes, target_disp = splat_with_disparity(torch.from_numpy(channels).unsqueeze(0), disp, scale)
     guide = np.empty((h, w), np.float32)
     _numba.hole_sources(holes[0, 0].numpy(), target_disp[0, 0].numpy(), bool(scale > 0), FLOW_MARGIN_PX,
                         float(tol), warped[0].numpy(), guide)
     planes = warped[0]
-    return TargetFields(planes[: 3 * n].view(n, 3, h, w), planes[3 * n : 4 * n], planes[4 * n :],
-                        torch.from_numpy(guide))
+    return TargetFields(planes[: 3 * n].view(n, 3, h, w), planes[3 * n : 4 * n], planes[4 * n : 5 * n],
+                        planes[5 * n :], torch.from_numpy(guide))

@@ -10,11 +10,19 @@ first candidate that passes, in this order:
    frame, and the source taps are real content of k (not k's holes) whose disparity is <= the
    local background disparity at p + tolerance — background only, never foreground. Bilinear
    when all four taps pass, else the nearest tap when it passes.
-2. **The previous frame's final result** (t-1, already filled), carried by G_{t->t-1}, nearest
-   tap, same confidence and disparity tests. This is what keeps a hole that no frame ever sees
-   stable: its first spatial fill is carried forward unchanged instead of being redone (and
-   flickering) every frame. Nearest sampling does not blur a fill carried over many frames.
-3. **Spatial fill** (:func:`spatial_fill`) for whatever no frame saw: the background-side row
+2. **The previous frame's final result** (t-1, already filled, before its edge blend), carried by
+   G_{t->t-1}, same confidence and disparity tests, bilinear when all four taps pass (filled pixels
+   count), else the nearest tap. This is what keeps a hole that no frame ever sees stable: its first
+   spatial fill is carried forward instead of being redone (and flickering) every frame. Bilinear
+   taps follow sub-pixel motion (nearest ones jump by a pixel now and then, the seam with them); the
+   cost, a slight blur of a fill carried over many frames, is below what E_warp sees. Its values are
+   scaled by frame t's brightness over frame t-1's (:func:`engine.dvg.fields.brightness_gain`), so a
+   carried fill follows an exposure change of the real content around it.
+3. **The same, where the forward-backward test failed** but the flow is brightness-constant
+   (:attr:`engine.dvg.fields.TargetFields.match`): a motion boundary or fast motion makes DIS
+   inconsistent both ways while the background beside the hole still matches; dropping temporal
+   information there redid the fill spatially every frame (flicker beside moving objects).
+4. **Spatial fill** (:func:`spatial_fill`) for whatever no frame saw: the background-side row
    fill, then the membrane fill from the background only
    (:func:`engine.ops.inpaint.diffuse_background`) — the per-frame render's default fill
    (:mod:`engine.ops.synthesis`), so the large disocclusions beside moving objects are smooth
@@ -47,9 +55,9 @@ from engine.ops.synthesis import SynthesisConfig
 
 SPATIAL_ITERATIONS = 20  # as SynthesisConfig.diffuse_iterations
 #: the per-frame render whose result a frame with no usable neighbour gets from DVG (default DvgConfig), bit for
-#: bit: DVG's splat (linear mesh, 1 px background halo, hard edges) and its spatial fallback (row fill, then the
-#: membrane fill)
-SPATIAL_SYNTHESIS = SynthesisConfig(kernel="linear", halo_px=1, fill="diffuse", edge_blend=0.0,
+#: bit: DVG's splat (linear mesh, 1 px background halo), its spatial fallback (row fill, then the membrane fill)
+#: and its emitted eyes' edge blend (DvgConfig.edge_blend)
+SPATIAL_SYNTHESIS = SynthesisConfig(kernel="linear", halo_px=1, fill="diffuse", edge_blend=0.25,
                                     diffuse_iterations=SPATIAL_ITERATIONS)
 
 
@@ -63,7 +71,8 @@ class Candidate:
         holes: (1, 1, H, W) bool, the source frame's own disocclusions.
         disparity: (1, 1, H, W) float32, its background-filled target disparity (px).
         fields: (3, h, w) float32, target-view flow t -> source (working px) and confidence.
-        carried: True for the previous frame's final result (holes may fill, nearest tap only).
+        carried: True for the previous frame's final result (its filled pixels may fill too).
+        gain: factor on the values taken (brightness match; results clamped to [0, 1] unless it is 1).
     """
 
     view: Tensor
@@ -71,6 +80,7 @@ class Candidate:
     disparity: Tensor
     fields: Tensor
     carried: bool = False
+    gain: float = 1.0
 
 
 def background_disparity(disparity: Tensor, holes: Tensor, scale: float, *, backend: str = "auto") -> Tensor:
@@ -175,7 +185,7 @@ def _fill_numba(
             ys_np, xs_np, done.numpy(), out, bg, ty, tx, wt, wsum, best, as_f32_array(cand.fields),
             geo.vx, geo.vy, float(tol), as_f32_array(cand.view[0]),
             cand.holes.reshape(big_h, big_w).contiguous().numpy(),
-            as_f32_array(cand.disparity).reshape(big_h, big_w), bool(cand.carried),
+            as_f32_array(cand.disparity).reshape(big_h, big_w), bool(cand.carried), float(cand.gain),
         )
         if filled == n:
             break
@@ -217,20 +227,19 @@ def _candidate_values(
 
     iy, ix = torch.floor(qy + 0.5).long(), torch.floor(qx + 0.5).long()
     accepted = ok & accept(iy, ix)
-    value = src[:, iy, ix]
-    if not cand.carried:
-        bil_ok, bil = _bilinear(src, qy, qx, accept)
-        bil_ok &= ok
-        value = torch.where(bil_ok, bil, value)
-        accepted |= bil_ok
-    return accepted, value
+    bil_ok, bil = _bilinear(src, qy, qx, accept)
+    bil_ok &= ok
+    value = torch.where(bil_ok, bil, src[:, iy, ix].to(torch.float64))
+    if cand.gain != 1.0:
+        value = (value * cand.gain).clamp(0.0, 1.0)
+    return accepted | bil_ok, value.to(torch.float32)
 
 
 def _bilinear(src: Tensor, qy: Tensor, qx: Tensor, accept) -> tuple[Tensor, Tensor]:
     """Bilinear sample of src (C, H, W) at (qy, qx) (inside the frame) where every weighted tap passes.
 
     Returns:
-        (N,) bool all weighted taps pass, and (C, N) float32 values (float64 sums, as numba).
+        (N,) bool all weighted taps pass, and (C, N) float64 values (float64 sums, as numba).
     """
     big_h, big_w = src.shape[-2:]
     y0, x0 = qy.long(), qx.long()
@@ -244,4 +253,4 @@ def _bilinear(src: Tensor, qy: Tensor, qx: Tensor, accept) -> tuple[Tensor, Tens
         on = wt > 0.0
         all_ok &= ~on | accept(ty, tx)
         acc = acc + torch.where(on, wt * src[:, ty, tx].to(torch.float64), 0.0)
-    return all_ok, acc.to(torch.float32)
+    return all_ok, acc

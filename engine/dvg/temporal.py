@@ -13,8 +13,11 @@ Frame t is *completed* once t+K has arrived (lag K), or at :meth:`TemporalStereo
    ``min_confident_fraction``;
 2. per eye, those flows carried into the target view (:mod:`engine.dvg.fields`);
 3. the occlusion mask propagated from t-1 and t+1 (:mod:`engine.dvg.propagate`);
-4. the holes filled from the neighbours' real content, the previous frame's final result, then
-   spatially (:mod:`engine.dvg.inpaint`).
+4. the holes filled from the neighbours' real content, the previous frame's final result (brightness
+   matched; where the flow's forward-backward test failed too, if it is brightness-constant), then
+   spatially (:mod:`engine.dvg.inpaint`);
+5. the emitted eyes' layer boundaries softened (``edge_blend``, :func:`engine.ops.edges.soften_edges`, as the
+   per-frame render does), on a copy: the window keeps the unsoftened fill for the frames that carry it.
 
 Memory: at most 2K+1 frames (their eyes, small grey images and disparities) and the 2K pair
 flows between them; nothing grows with shot length.
@@ -32,14 +35,14 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from engine.dvg.config import DvgConfig
-from engine.dvg.fields import PairFlow, carry_to_target, compose, pair_flow, source_motion
+from engine.dvg.fields import PairFlow, brightness_gain, carry_to_target, compose, pair_flow, source_motion
 from engine.dvg.inpaint import Candidate, background_disparity, spatial_fill, temporal_fill
 from engine.dvg.propagate import hole_integral, propagate_guided
 from engine.errors import UsageError
 from engine.flow import FlowEstimator, to_gray, working_size
 from engine.ops import SYNTHESIZE_MODES, StereoViews, splat_with_disparity
 from engine.ops._splat_numba import use_numba
-from engine.ops.edges import background_halo
+from engine.ops.edges import background_halo, soften_edges
 
 CUT_HISTORY = 8  # pairs of the shot whose matched fractions give its typical level (cut_drop)
 EYE_SCALES = {"both": (("left", -0.5), ("right", 0.5)), "right": (("right", 1.0),), "left": (("left", -1.0),)}
@@ -91,9 +94,9 @@ class TemporalStereo:
     """Sliding-window DVG renderer for one shot. Lag: K frames.
 
     Call :meth:`push` per frame in order, :meth:`flush` at the end of a shot (it also resets),
-    :meth:`reset` at a cut to drop everything. Returned tensors are shared with the window
-    (the previous frame's result is the next frame's first fill candidate): treat them as
-    read-only.
+    :meth:`reset` at a cut to drop everything. Returned tensors may be shared with the window
+    (the previous frame's unsoftened result is the next frame's carried fill candidate; with
+    ``edge_blend`` 0 it is the emitted eye itself): treat them as read-only.
 
     Attributes:
         notes: human-readable notes for verbose output (cuts found, spatial-only frames);
@@ -295,7 +298,9 @@ class TemporalStereo:
         nbs = [self._frame(k) for k, _ in usable]
         motion = source_motion([flow for _, flow in usable], frame.disp_small, [nb.disp_small for nb in nbs],
                                frame.gray, [nb.gray for nb in nbs]) if usable else None
-        masks = {name: self._complete_eye(frame, name, usable, motion) for name in frame.eyes}
+        gain = next((brightness_gain(frame.gray, nb.gray, *flow) for nb, (k, flow) in zip(nbs, usable, strict=True)
+                     if k == c - 1), 1.0)
+        masks = {name: self._complete_eye(frame, name, usable, motion, gain) for name in frame.eyes}
         views = self._views(frame, masks)
         self._next = c + 1
         while self._frames and self._frames[0].index < self._next - self.config.neighbours:
@@ -305,8 +310,11 @@ class TemporalStereo:
         return c, views
 
     def _complete_eye(self, frame: _Frame, name: str, usable: list[tuple[int, tuple]],
-                      motion: np.ndarray | None) -> Tensor:
-        """Propagate the mask and fill the holes of one eye of `frame`; return the propagated mask."""
+                      motion: np.ndarray | None, gain: float) -> Tensor:
+        """Propagate the mask and fill the holes of one eye of `frame`; return the propagated mask.
+
+        `gain`: frame t's brightness over frame t-1's (the carried candidates' brightness match).
+        """
         eye = frame.eyes[name]
         tol = self.config.depth_tolerance_px
         if not usable:
@@ -326,8 +334,12 @@ class TemporalStereo:
         candidates = [Candidate(e.view, e.holes, e.background, fields[i]) for i, e in enumerate(nb_eyes)]
         previous = [i for i in adjacent if usable[i][0] == frame.index - 1]
         if previous:  # its final result, for holes no frame saw (filled in place when it completed)
-            e = nb_eyes[previous[0]]
-            candidates.append(Candidate(e.view, e.holes, e.background, fields[previous[0]], carried=True))
+            i = previous[0]
+            e = nb_eyes[i]
+            candidates.append(Candidate(e.view, e.holes, e.background, fields[i], carried=True, gain=gain))
+            # where the forward-backward test failed: still carried when the flow is brightness-constant
+            candidates.append(Candidate(e.view, e.holes, e.background, carried.brightness_constant(i).to(device),
+                                        carried=True, gain=gain))
         temporal_fill(eye.view, eye.holes, eye.background, guide, candidates, eye.scale, tol,
                       backend=self.backend)
         return mask
@@ -359,16 +371,21 @@ class TemporalStereo:
         A synthesised eye's holes are its *propagated* occlusion mask (the paper's m^t: its own
         disocclusions plus those carried from t±1 where the flow is confident) — the region a
         refiner should regenerate consistently. Only the own disocclusions were filled; the
-        extra pixels keep their rendered content. A source eye is the pushed tensor itself.
+        extra pixels keep their rendered content. Its image is the filled view with its layer
+        boundaries softened by ``edge_blend`` (a copy; the window keeps the unsoftened view).
+        A source eye is the pushed tensor itself.
         """
         parts = {}
+        blend = self.config.edge_blend
         for name in ("left", "right"):
             eye = frame.eyes.get(name)
             if eye is None:
                 no_holes = torch.zeros_like(frame.disparity, dtype=torch.bool)
                 parts[name] = (frame.image, no_holes, frame.disparity)
             else:
-                parts[name] = (eye.view, masks[name], eye.disparity)
+                view = eye.view if blend <= 0.0 else soften_edges(eye.view, eye.background, eye.scale, blend,
+                                                                   backend=self.backend)
+                parts[name] = (view, masks[name], eye.disparity)
         (left, lh, ld), (right, rh, rd) = parts["left"], parts["right"]
         return StereoViews(left, right, lh, rh, ld, rd)
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from engine.dvg import carry_to_target, compose, pair_flow, source_motion
-from engine.dvg.fields import FLOW_MARGIN_PX
+from engine.dvg.fields import FLOW_MARGIN_PX, brightness_gain
 from engine.flow import FlowConfig, FlowEstimator, to_gray
 
 
@@ -119,3 +119,31 @@ def test_consistency_is_engine_flow_as_float32(soft):
     assert 0.05 < float((ref >= 0.5).mean()) < 0.95  # both outcomes occur
     if not soft:
         assert set(np.unique(ours).tolist()) <= {0.0, 1.0}
+
+
+def test_brightness_constancy_travels_without_the_consistency():
+    """Where the forward-backward test fails the fill's confidence is 0, but the match channel still says
+    whether the flow lands on the same grey level (the carried fallback's confidence)."""
+    h, w = 12, 40
+    flow, conf = _const_flow(h, w, 1.0, 0.0, conf=0.0)
+    d = np.full((h, w), 2.0, np.float32)
+    same = carry_to_target(source_motion([(flow, conf)], d, [d], _gray(d), [_gray(d)]), d, 1.0, 1.0)
+    inner = (slice(None), slice(8, -8))
+    assert torch.all(same.fill[0, 2][inner] == 0.0)
+    assert torch.all(same.match[0][inner] == 1.0)
+    fallback = same.brightness_constant(0)
+    assert fallback.shape == (3, h, w)
+    assert torch.equal(fallback[:2], same.fill[0, :2]) and torch.equal(fallback[2], same.match[0])
+    darker = np.full((h, w), 60, np.uint8)
+    other = carry_to_target(source_motion([(flow, conf)], d, [d], _gray(d), [darker]), d, 1.0, 1.0)
+    assert torch.all(other.match[0][inner] == 0.0)
+
+
+def test_brightness_gain_is_the_trusted_pixels_brightness_ratio():
+    g = np.random.default_rng(0)
+    k = g.integers(40, 180, (20, 30)).astype(np.uint8)
+    flow, conf = _const_flow(20, 30, 0.0, 0.0)
+    assert brightness_gain(k, k, flow, conf) == 1.0
+    brighter = np.clip(k.astype(np.float32) * 1.2, 0, 255).astype(np.uint8)
+    assert abs(brightness_gain(brighter, k, flow, conf) - 1.2) < 0.01
+    assert brightness_gain(brighter, k, flow, np.zeros_like(conf)) == 1.0  # nothing trusted: no change

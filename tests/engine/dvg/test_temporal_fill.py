@@ -115,8 +115,10 @@ def test_clip_where_the_previous_frame_shows_foreground_behind_the_hole(make_cli
     """Square moving left fast over a background moving right: at t-1 (the first candidate) the
     square covers what the hole hides now. A red square must never appear in a filled hole."""
     clip = make_clip(frames=8, bg_speed=1, fg_speed=-3, fg_tint=(1.0, 0.15, 0.15))
-    naive = _run(clip, DvgConfig(depth_tolerance_px=1e6))  # the depth test switched off
-    guarded = _run(clip)
+    # the fill itself: without the emitted eyes' edge blend, which gives the pixel beside the square a
+    # quarter of its colour by design (test_emitted_eyes_are_edge_blended_and_the_window_is_not)
+    naive = _run(clip, DvgConfig(depth_tolerance_px=1e6, edge_blend=0.0))  # the depth test switched off
+    guarded = _run(clip, DvgConfig(edge_blend=0.0))
     naive_red, guarded_red = 0, 0
     for i in range(len(clip.images)):
         mask = _own_holes(clip, i)[0]
@@ -182,13 +184,14 @@ def test_numba_and_torch_fill_agree_with_working_resolution_fields(seed):
     guide_small = disp[0, 0, 2::4, 2::4] * (w / big_w)
     guide_small[3, 5] = float("nan")
     candidates = []
-    for k in range(4):
+    for k in range(5):  # the last two carried: brightness-matched (clamped) and as they are
         fields = torch.randn((3, h, w), generator=g) * 2
         fields[2] = (torch.rand((h, w), generator=g) > 0.2).float()
         cand_disp = torch.where(torch.rand(disp.shape, generator=g) < 0.3, 9.0, 2.5)
         view = torch.rand((1, 3, big_h, big_w), generator=g)
         cand_holes = torch.rand(holes.shape, generator=g) < 0.2
-        candidates.append(Candidate(view, cand_holes, cand_disp, fields, carried=k == 3))
+        candidates.append(Candidate(view, cand_holes, cand_disp, fields, carried=k >= 3,
+                                    gain=1.3 if k == 3 else 1.0))
     base = torch.rand((1, 3, big_h, big_w), generator=g)
     a, ta = temporal_fill(base.clone(), holes, background, guide_small, candidates, 0.5, 1.0, backend="numba")
     b, tb = temporal_fill(base.clone(), holes, background, guide_small, candidates, 0.5, 1.0, backend="torch")
@@ -237,3 +240,28 @@ def test_spatial_fallback_numba_equals_torch():
     a = spatial_fill(view.clone(), holes, background, 1.0, backend="numba")
     b = spatial_fill(view.clone(), holes, background, 1.0, backend="torch")
     assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+def test_carried_fill_is_bilinear_and_brightness_matched(backend):
+    """The previous frame's result, carried by half a pixel: the mean of its two columns (bilinear, filled
+    pixels count), scaled by the brightness gain and clamped to [0, 1]."""
+    h, w = 4, 16
+    view = torch.zeros((1, 3, h, w))
+    holes = torch.zeros((1, 1, h, w), dtype=torch.bool)
+    holes[..., 6:9] = True
+    disp = torch.where(holes, float("nan"), torch.full((1, 1, h, w), 2.0))
+    background = background_disparity(disp, holes, 1.0)
+    previous = torch.where(torch.arange(w) % 2 == 0, 0.2, 0.6).expand(1, 3, h, w).contiguous()
+    prev_holes = holes.clone()  # its hole pixels were filled: a carried candidate may take them
+    fields = torch.zeros((3, h, w))
+    fields[0], fields[2] = 0.5, 1.0
+    guide = torch.full((h, w), 2.0)
+    for gain, expected in ((1.0, 0.4), (1.5, 0.6), (3.0, 1.0)):
+        cand = Candidate(previous, prev_holes, torch.full_like(disp, 2.0), fields, carried=True, gain=gain)
+        out, temporal = temporal_fill(view.clone(), holes, background, guide, [cand], 1.0, 1.0, backend=backend)
+        assert torch.equal(temporal, holes)
+        assert torch.allclose(out[0][:, holes[0, 0]], torch.tensor(expected), atol=1e-6), gain
+    real = Candidate(previous, prev_holes, torch.full_like(disp, 2.0), fields)  # a real neighbour: holes never
+    _, temporal = temporal_fill(view.clone(), holes, background, guide, [real], 1.0, 1.0, backend=backend)
+    assert not temporal[..., 7].any()  # the taps of column 7 (7.5: columns 7 and 8) are holes of the source

@@ -1,13 +1,15 @@
 """TemporalStereo streaming: shot cuts, single frames, modes, bounded window, backends, misuse."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
-from engine.dvg import DvgConfig, TemporalStereo
+from engine.dvg import DvgConfig, TemporalStereo, background_disparity
 from engine.dvg.inpaint import SPATIAL_SYNTHESIS
 from engine.errors import UsageError
 from engine.ops import render_views, splat_with_disparity
-from engine.ops.edges import background_halo
+from engine.ops.edges import background_halo, soften_edges
 
 TINT = (0.08, -0.08 * 0.299 / 0.587, 0.0)  # changes chroma, not the luma DIS sees
 
@@ -33,21 +35,25 @@ def _hole_pixels(image, disp, views):
 
 
 def test_reset_keeps_content_from_crossing_a_cut(make_clip):
-    """Scene B is scene A with a luma-preserving tint: flow sees no cut, so only reset() separates them."""
+    """Scene B is scene A with a luma-preserving tint: flow sees no cut, so only reset() separates them.
+
+    Hard edges (edge_blend 0): the pixel beside the foreground would otherwise take a quarter of the
+    current frame's foreground, which is not the carried fill."""
     a = make_clip(frames=4, bg_speed=0, fg_speed=0, seed=4)
     tint = torch.tensor(TINT).view(1, 3, 1, 1)
     b_images = [im + tint for im in a.images]
+    alone, config = replace(ALONE, edge_blend=0.0), DvgConfig(edge_blend=0.0)
     fill_a = _hole_pixels(a.images[0], a.disparities[0],
-                          render_views(a.images[0], a.disparities[0], "right", synthesis=ALONE))
+                          render_views(a.images[0], a.disparities[0], "right", synthesis=alone))
     fill_b = _hole_pixels(b_images[0], a.disparities[0],
-                          render_views(b_images[0], a.disparities[0], "right", synthesis=ALONE))
+                          render_views(b_images[0], a.disparities[0], "right", synthesis=alone))
     assert not torch.allclose(fill_a, fill_b, atol=0.05)
-    joined = TemporalStereo(DvgConfig(), "right")
+    joined = TemporalStereo(config, "right")
     crossed = _push_all(joined, a.images + b_images, a.disparities * 2) + joined.flush()
     assert not joined.notes  # no cut found: the scenes match by flow
-    # A's fill is carried into B
-    assert torch.equal(_hole_pixels(b_images[0], a.disparities[0], crossed[4][1]), fill_a)
-    separate = TemporalStereo(DvgConfig(), "right")
+    # A's fill is carried into B (scaled by B's brightness over A's: 1 within the 8-bit grey's rounding)
+    assert torch.allclose(_hole_pixels(b_images[0], a.disparities[0], crossed[4][1]), fill_a, atol=0.005)
+    separate = TemporalStereo(config, "right")
     first = _push_all(separate, a.images, a.disparities) + separate.flush()
     separate.reset()
     second = _push_all(separate, b_images, a.disparities, start=4) + separate.flush()
@@ -251,3 +257,23 @@ def test_a_frame_staged_against_the_wrong_neighbour_is_refused(make_clip):
     orphan = ts.stage(1, clip.images[1], clip.disparities[1], None, estimator)  # no pair flow with frame 0
     with pytest.raises(UsageError, match="staged after frame None"):
         ts.push_staged(orphan)
+
+
+def test_emitted_eyes_are_edge_blended_and_the_window_is_not(make_clip):
+    """Each emitted eye is the hard-edged eye with its layer boundaries softened (as the per-frame render);
+    the fill carried from frame to frame is the hard-edged one, so with and without the blend every fill
+    is the same and only the softened seam pixels differ."""
+    clip = make_clip(frames=6, bg_speed=1, fg_speed=-3)
+    runs = {}
+    for blend in (0.0, 0.25):
+        ts = TemporalStereo(DvgConfig(edge_blend=blend), "right")
+        runs[blend] = dict(_push_all(ts, clip.images, clip.disparities) + ts.flush())
+    changed = 0
+    for i, soft in runs[0.25].items():
+        hard = runs[0.0][i]
+        disp = hard.right_disparity
+        background = background_disparity(disp, torch.isnan(disp), 1.0)
+        assert torch.equal(soft.right, soften_edges(hard.right, background, 1.0, 0.25))
+        assert torch.equal(soft.right_holes, hard.right_holes)
+        changed += int((soft.right != hard.right).any(dim=1).sum())
+    assert changed > 0

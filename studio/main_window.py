@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QImage, QKeySequence, QUndoCommand
 from PySide6.QtWidgets import (
     QApplication,
@@ -109,6 +109,8 @@ class MainWindow(QMainWindow):
         self.controller = FrameController(self, use_audio_device=use_audio_device)
         self.runner = QueueRunner(self.document, self)
         self.jobs = Lane("studio-jobs", self)  # shot detection, thumbnails, readouts
+        self.probes = Lane("probe", self)  # api.probe of media being imported (the UI thread waits in its loop)
+        self._probing: QEventLoop | None = None  # the loop open_media waits in while its file is probed
         self.state = ViewState()
         self.marks: list[int | None] = [None, None]
         self.clipboard = None
@@ -296,10 +298,12 @@ class MainWindow(QMainWindow):
     def open_media(self, path: Path) -> bool:
         """Add a clip for `path` (probed; a bad file gets a one-line dialog and leaves the project as it was)."""
         path = Path(path)
-        try:
-            info = api.probe(path)
-        except api.SpatialDreamerError as exc:
-            self.show_error(exc.one_line())
+        if self._probing is not None:  # a nested call from the loop below (a second import while one is probed)
+            self.statusBar().showMessage(f"{path.name}: another file is being read; import it once that is done")
+            return False
+        info, error = self._probe(path)
+        if error is not None:
+            self.show_error(error)
             return False
         video = info.video
         project = self.document.project or Project(clips=())
@@ -313,6 +317,40 @@ class MainWindow(QMainWindow):
         self.show_clip(clip_id)
         self.viewer.viewer.setFocus()
         return True
+
+    def _probe(self, path: Path) -> tuple[object, str | None]:
+        """api.probe of `path` in the probe lane (its first call also imports the media stack: PyAV and
+        friends, ~0.3 s of CPU, and the probe reads the file's packets) while this thread's event loop
+        keeps running, as a modal dialog's does, so the window never freezes on an import. Returns
+        (MediaInfo, None) or (None, the one-line error)."""
+        def job(ctx):
+            try:
+                return api.probe(path), None
+            except api.SpatialDreamerError as exc:
+                return None, exc.one_line()
+
+        loop, outcome, request = QEventLoop(), [], []
+
+        def done(rid: int, result) -> None:
+            if request and rid == request[0] and not outcome:
+                outcome.append(result)
+                loop.quit()
+
+        lane = self.probes
+        handlers = ((lane.finished, done), (lane.failed, lambda rid, message: done(rid, (None, message))),
+                    (lane.cancelled, lambda rid: done(rid, (None, f"{path}: import cancelled"))))
+        for signal, handler in handlers:
+            signal.connect(handler)
+        self._probing = loop
+        try:
+            request.append(lane.submit(job, key="probe"))
+            if request[0] != 0 and not outcome:  # 0: the lane is closed, the window is going away
+                loop.exec()
+        finally:
+            self._probing = None
+            for signal, handler in handlers:
+                signal.disconnect(handler)
+        return outcome[0] if outcome else (None, f"{path}: not imported, the window is closing")
 
     def open_project(self, path: Path) -> bool:
         """Open a .sdproj (newer schema refused; older upgraded in memory; missing media offered a relink)."""
@@ -468,6 +506,9 @@ class MainWindow(QMainWindow):
         self.paint.close()
         self.qc.close()
         self.jobs.close()
+        if self._probing is not None:
+            self._probing.quit()
+        self.probes.close()
         self.controller.close()
         self.viewer.shutdown()
 

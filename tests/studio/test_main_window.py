@@ -147,3 +147,44 @@ def test_a_settled_playhead_gets_its_neighbours_decoded(window, qtbot):
     with qtbot.waitSignal(window.controller.frame_ready, timeout=30_000) as blocker:
         window.controller.step(-1)
     assert blocker.args[0].index == 39 and np.array_equal(blocker.args[0].rgb, reader.frame(39).image)
+
+
+def test_importing_media_keeps_the_event_loop_running(window, qtbot, monkeypatch):
+    """The probe (and the first import of the media stack) runs in a worker; the UI thread keeps serving
+    events meanwhile, and a second import asked for during it is refused with a status line."""
+    import threading
+    import time
+
+    from engine import api
+
+    real_probe = api.probe
+    probe_threads: list[bool] = []
+
+    def slow_probe(path):  # a long file's packet scan
+        probe_threads.append(threading.current_thread() is threading.main_thread())
+        time.sleep(0.4)
+        return real_probe(path)
+
+    monkeypatch.setattr(api, "probe", slow_probe)
+    window.show()
+    qtbot.waitExposed(window)
+    ticks: list[int] = []
+    nested: list[bool] = []
+
+    def tick() -> None:
+        ticks.append(1)
+        if len(ticks) == 3:
+            nested.append(window.open_media(DEMO_CLIP))
+
+    from PySide6.QtCore import QTimer
+
+    timer = QTimer(interval=10, timeout=tick)
+    timer.start()
+    try:
+        assert window.open_media(DEMO_CLIP)
+    finally:
+        timer.stop()
+    assert probe_threads == [False]  # probed once, off the UI thread
+    assert len(ticks) >= 5  # the loop ran while it was probed
+    assert nested == [False] and "being read" in window.statusBar().currentMessage()
+    assert window.document.project.clips

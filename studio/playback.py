@@ -272,11 +272,14 @@ class FrameController(QObject):
                                               key="prefetch")
 
     def _prefetch(self, n: int) -> None:
-        """Decode ahead of the playhead; δ only for a slow shuttle (at 1× playback drops frames on a slow
-        machine, and a δ read for a frame that is dropped is wasted: the shown ones read theirs)."""
+        """Decode ahead of the playhead, with δ for the frames it has not passed yet (a prefetch slower
+        than playback would otherwise read δ for frames already dropped)."""
         session = self.session
-        depth = abs(self._shuttle) < 1.0
-        self.background.submit(lambda ctx: session.prefetch(n + 1, PREFETCH_FRAMES, ctx.cancel, depth=depth),
+
+        def ahead(i: int) -> bool:
+            return (i - self.position) * (1 if self._shuttle >= 0 else -1) > 0
+
+        self.background.submit(lambda ctx: session.prefetch(n + 1, PREFETCH_FRAMES, ctx.cancel, depth=ahead),
                                key="prefetch")
 
     # ---------------------------------------------------------------- background work

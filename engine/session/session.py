@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -187,21 +187,24 @@ class Session:
         """(H, W, 3) RGB of source frame `n` at the source's display size (uint8, uint16 above 8 bits)."""
         return self.reader.frame(n).image
 
-    def prefetch(self, n: int, count: int = 24, cancel: CancelToken | None = None, depth: bool = True) -> int:
-        """Decode frames [n, n + count) into the frame cache and, with `depth`, load their δ when their
-        shot is analysed (never analyses, never estimates). Runs in the caller's (worker's) thread;
-        returns how many frames were decoded before the end of the clip or a cancel.
+    def prefetch(self, n: int, count: int = 24, cancel: CancelToken | None = None,
+                 depth: bool | Callable[[int], bool] = True) -> int:
+        """Decode frames [n, n + count) into the frame cache and load their δ when their shot is
+        analysed (never analyses, never estimates). Runs in the caller's (worker's) thread; returns
+        how many frames were decoded before the end of the clip or a cancel.
 
-        depth: False while playback drops frames: the decoder has to go through every frame anyway,
-        but a δ loaded for a frame that is then dropped is wasted (~10 ms of CPU at 1080p); the
-        frames shown load theirs when asked."""
+        depth: whether to load δ too, or a predicate on the frame number asked as each frame comes
+        up (playback: only frames the playhead has not passed yet; a δ read for a frame that is
+        already dropped is ~10 ms of CPU wasted at 1080p, while one read ahead saves the frame's
+        fetch that latency)."""
         cancel = cancel or CancelToken()
+        wanted = depth if callable(depth) else (lambda _i: depth)
         done = 0
         for i in range(max(0, n), min(len(self), max(0, n) + count)):
             if cancel.cancelled:
                 break
             self.reader.frame(i)
-            if depth:
+            if wanted(i):
                 self._exact_depth(i)
             done += 1
         return done

@@ -141,13 +141,16 @@ def test_prefetch_from_a_worker_thread_while_scrubbing(clip, settings):
         assert s.prefetch(0, N, token) == 0
 
 
-def test_prefetch_without_depth_decodes_frames_only(clip, settings):
-    """Playback's prefetch (depth=False) leaves δ to the frames actually shown; the default loads it too."""
+def test_prefetch_loads_depth_only_where_asked(clip, settings):
+    """depth=False decodes frames only; a predicate (playback: frames ahead of the playhead) picks the
+    frames whose δ is read; the default reads every one."""
     with api.open_session(project_of(clip), request=settings, frame_cache=N) as s:
         list(s.analyse(s.shot_at(0)))
         s._deltas.clear()
         assert s.prefetch(0, LENGTHS[0], depth=False) == LENGTHS[0]
         assert not s._deltas  # no δ loaded
+        assert s.prefetch(0, LENGTHS[0], depth=lambda i: i > 4) == LENGTHS[0]
+        assert sorted(key[0] for key in s._deltas) == list(range(5, LENGTHS[0]))
         assert s.prefetch(0, LENGTHS[0]) == LENGTHS[0]
         assert sorted(key[0] for key in s._deltas) == list(range(LENGTHS[0]))
 

@@ -36,7 +36,7 @@ from OpenGL import GL
 
 from engine import api
 from studio.viewer.modes import MODE_IDS, LiveGrade, ViewState, delta_range
-from studio.viewer.shaders import build_compute, build_program
+from studio.viewer.shaders import ShaderError, build_compute, build_program
 
 MAX_SEGMENT_PX = 2.0  # engine.ops.splat: 1 + DISCONTINUITY_PX
 MAX_TARGET_SETS = 3  # eye target sets kept (the shown one, a preview size, the size being refined)
@@ -220,7 +220,14 @@ class StereoRenderer:
         if builder == "compute" and not has_compute:
             raise RuntimeError("the compute eye builder needs OpenGL 4.3, found {}.{}".format(*gl_version()))
         self.builder = builder if builder != "auto" else ("compute" if has_compute else "gather")
-        self.eyes_program = build_compute("eyes.comp") if self.builder == "compute" else 0
+        self.eyes_program = 0
+        if self.builder == "compute":
+            try:
+                self.eyes_program = build_compute("eyes.comp")
+            except ShaderError:
+                if builder == "compute":
+                    raise
+                self.builder = "gather"  # a 4.3 driver that cannot build it: the fragment path still works
         self.disparity = build_program("fullscreen.vert", "disparity.frag")
         self.splat = build_program("fullscreen.vert", "splat.frag")
         self.fill = build_program("fullscreen.vert", "fill.frag")

@@ -172,3 +172,31 @@ def test_linear_light_modes_match_the_cpu_composition(session, gl_renderer, srgb
         by_hardware = srgb_target or gl_renderer.builder == "compute"
         assert (err > 1).mean() <= 0.005, mode
         assert err.max() <= (4 if by_hardware else 1), mode
+
+
+def test_auto_falls_back_to_the_gather_when_the_compute_shader_does_not_build(qapp, monkeypatch):
+    from studio.viewer import gl_renderer
+    from studio.viewer.shaders import ShaderError
+
+    context = QOpenGLContext()
+    context.setFormat(gl_format())
+    assert context.create()
+    surface = QOffscreenSurface()
+    surface.setFormat(context.format())
+    surface.create()
+    assert context.makeCurrent(surface)
+
+    def broken(name, defines=None):
+        raise ShaderError(f"shaders/{name} does not compile: a driver's complaint")
+
+    monkeypatch.setattr(gl_renderer, "build_compute", broken)
+    try:
+        renderer = gl_renderer.StereoRenderer()
+        assert renderer.builder == "gather"
+        renderer.release()
+        if gl_renderer.gl_version() >= gl_renderer.COMPUTE_VERSION:
+            with pytest.raises(ShaderError):
+                gl_renderer.StereoRenderer(builder="compute")  # asked for by name: the failure is said
+    finally:
+        context.doneCurrent()
+        surface.destroy()

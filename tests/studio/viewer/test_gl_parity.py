@@ -200,3 +200,14 @@ def test_auto_falls_back_to_the_gather_when_the_compute_shader_does_not_build(qa
     finally:
         context.doneCurrent()
         surface.destroy()
+
+
+def test_one_to_one_is_judged_on_the_whole_mode_content():
+    from studio.viewer.gl_renderer import shown_one_to_one
+
+    assert shown_one_to_one("anaglyph", (640, 360), (3, 7, 640, 360))
+    assert shown_one_to_one("sbs", (640, 360), (0, 0, 1280.3, 360))  # two eyes side by side
+    assert shown_one_to_one("tb", (640, 360), (0, 0, 640, 720))
+    assert not shown_one_to_one("sbs", (640, 360), (0, 0, 640, 360))  # squeezed: filtered
+    assert not shown_one_to_one("left", (640, 360), (0, 0, 1280, 720))  # magnified past the eyes' size
+    assert not shown_one_to_one("left", (640, 360), (0, 0, 640.6, 360))

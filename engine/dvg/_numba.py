@@ -237,7 +237,7 @@ def gate_pixels(ys, xs, background, guide_small, ry, rx, inv_d, tol, ty, tx, wt,
 
 @njit(parallel=True, cache=True)
 def fill_from(ys, xs, done, out, background, ty, tx, wt, wsum, best, fields, vx, vy, tol,
-              src, src_holes, src_disp, carried, gain):
+              src, src_holes, src_disp, carried):
     """Fill not-yet-done hole pixels from one candidate view, carried by its flow.
 
     A hole pixel p takes src at q = p + G(p) when C(p) >= 0.5, q is inside the frame and the
@@ -255,7 +255,6 @@ def fill_from(ys, xs, done, out, background, ty, tx, wt, wsum, best, fields, vx,
         src: (C, H, W) float32 candidate view. src_holes: (H, W) bool its own holes.
         src_disp: (H, W) float32 its disparity (NaN never passes).
         carried: bool, see above.
-        gain: float, factor on the values taken (clamped to [0, 1] unless it is 1).
     Returns:
         The number of pixels filled.
     """
@@ -274,15 +273,15 @@ def fill_from(ys, xs, done, out, background, ty, tx, wt, wsum, best, fields, vx,
             if not (c >= 0.5 and qx >= 0.0 and qx <= big_w - 1.0 and qy >= 0.0 and qy <= big_h - 1.0):
                 continue
             limit = np.float64(background[y, x]) + tol
-            if _fill_pixel(out, y, x, src, src_holes, src_disp, qy, qx, limit, carried, gain):
+            if _fill_pixel(out, y, x, src, src_holes, src_disp, qy, qx, limit, carried):
                 done[i] = True
                 filled += 1
     return filled
 
 
 @njit(cache=True, inline="always")
-def _fill_pixel(out, y, x, src, src_holes, src_disp, qy, qx, limit, carried, gain):
-    """Write gain * src sampled at (qy, qx) into out[:, y, x] when the taps pass; return whether written."""
+def _fill_pixel(out, y, x, src, src_holes, src_disp, qy, qx, limit, carried):
+    """Write src sampled at (qy, qx) into out[:, y, x] when the taps pass; return whether written."""
     n_c, big_h, big_w = out.shape
     y0 = int(qy)
     x0 = int(qx)
@@ -305,23 +304,15 @@ def _fill_pixel(out, y, x, src, src_holes, src_disp, qy, qx, limit, carried, gai
                 wx = 1.0 - fx if t % 2 == 0 else fx
                 if wy * wx > 0.0:
                     acc = acc + wy * wx * src[ch, y0 if t < 2 else y1, x0 if t % 2 == 0 else x1]
-            out[ch, y, x] = _gained(acc, gain)
+            out[ch, y, x] = acc
         return True
     iy = int(math.floor(qy + 0.5))
     ix = int(math.floor(qx + 0.5))
     if not _accept(src_holes, src_disp, iy, ix, limit, carried):
         return False
     for ch in range(n_c):
-        out[ch, y, x] = _gained(np.float64(src[ch, iy, ix]), gain)
+        out[ch, y, x] = src[ch, iy, ix]
     return True
-
-
-@njit(cache=True, inline="always")
-def _gained(value, gain):
-    """value * gain clamped to [0, 1]; value itself when gain is 1 (float64 in, as the torch path)."""
-    if gain == 1.0:
-        return value
-    return min(max(value * gain, 0.0), 1.0)
 
 
 @njit(cache=True)

@@ -28,8 +28,8 @@ All arrays here are at the flow's working resolution (h, w) (:class:`engine.flow
   (|grey_k(x + F) - grey_t(x)| <= ``MATCH_GREY_LEVELS``): a flow DIS got wrong but consistently
   so both ways (fast motion) fetches nothing. Brightness constancy alone travels too
   (:attr:`TargetFields.match`): where the forward-backward test fails but the flow still lands on
-  the same grey level, the previous frame's fill may be carried (:mod:`engine.dvg.inpaint`,
-  candidate 3) instead of being redone spatially.
+  the same grey level, t±1's content and the previous frame's fill may still be taken
+  (:mod:`engine.dvg.inpaint`, candidates 3) instead of a spatial fill redone every frame.
 
   Target-view holes (disocclusions: revealed background) take the flow of the background side
   of their hole run (the side :func:`engine.ops.fill_holes` takes), read up to
@@ -117,21 +117,6 @@ def brightness_match(src: np.ndarray, dst: np.ndarray, flow: np.ndarray) -> np.n
         (h, w) bool.
     """
     return cv2.absdiff(warp_backward(dst, flow), src) <= MATCH_GREY_LEVELS
-
-
-def brightness_gain(gray_t: np.ndarray, gray_k: np.ndarray, flow: np.ndarray, conf: np.ndarray) -> float:
-    """How much brighter frame t is than frame k where the flow t -> k is trusted (exposure, lighting).
-
-    Args:
-        gray_t, gray_k: (h, w) uint8 grey frames. flow: (h, w, 2) float32 t -> k. conf: (h, w) float32 its C.
-    Returns:
-        sum of grey_t / sum of grey_k pulled along the flow, over pixels with C >= 0.5; 1.0 when there are
-        none or they are black. Exactly 1.0 for two identical frames under zero flow.
-    """
-    trusted = conf >= 0.5
-    here = float(gray_t[trusted].sum(dtype=np.float64))
-    there = float(warp_backward(gray_k, flow)[trusted].sum(dtype=np.float64))
-    return here / there if here > 0.0 and there > 0.0 else 1.0
 
 
 def _matched(src: np.ndarray, dst: np.ndarray, flow: np.ndarray, conf: np.ndarray) -> float:

@@ -15,13 +15,13 @@ first candidate that passes, in this order:
    count), else the nearest tap. This is what keeps a hole that no frame ever sees stable: its first
    spatial fill is carried forward instead of being redone (and flickering) every frame. Bilinear
    taps follow sub-pixel motion (nearest ones jump by a pixel now and then, the seam with them); the
-   cost, a slight blur of a fill carried over many frames, is below what E_warp sees. Its values are
-   scaled by frame t's brightness over frame t-1's (:func:`engine.dvg.fields.brightness_gain`), so a
-   carried fill follows an exposure change of the real content around it.
-3. **The same, where the forward-backward test failed** but the flow is brightness-constant
-   (:attr:`engine.dvg.fields.TargetFields.match`): a motion boundary or fast motion makes DIS
-   inconsistent both ways while the background beside the hole still matches; dropping temporal
-   information there redid the fill spatially every frame (flicker beside moving objects).
+   cost, a slight blur of a fill carried over many frames, is below what E_warp sees.
+3. **Where the forward-backward test failed but the flow is brightness-constant**
+   (:meth:`engine.dvg.fields.TargetFields.brightness_constant`: the tracking flow with brightness
+   constancy alone as its confidence): t±1's real content, then the previous frame's final result,
+   with the same disparity tests. A motion boundary or fast motion makes DIS inconsistent both ways
+   while the background beside the hole still matches; dropping temporal information there redid the
+   fill spatially every frame (the flicker beside moving objects).
 4. **Spatial fill** (:func:`spatial_fill`) for whatever no frame saw: the background-side row
    fill, then the membrane fill from the background only
    (:func:`engine.ops.inpaint.diffuse_background`) — the per-frame render's default fill
@@ -72,7 +72,6 @@ class Candidate:
         disparity: (1, 1, H, W) float32, its background-filled target disparity (px).
         fields: (3, h, w) float32, target-view flow t -> source (working px) and confidence.
         carried: True for the previous frame's final result (its filled pixels may fill too).
-        gain: factor on the values taken (brightness match; results clamped to [0, 1] unless it is 1).
     """
 
     view: Tensor
@@ -80,7 +79,6 @@ class Candidate:
     disparity: Tensor
     fields: Tensor
     carried: bool = False
-    gain: float = 1.0
 
 
 def background_disparity(disparity: Tensor, holes: Tensor, scale: float, *, backend: str = "auto") -> Tensor:
@@ -185,7 +183,7 @@ def _fill_numba(
             ys_np, xs_np, done.numpy(), out, bg, ty, tx, wt, wsum, best, as_f32_array(cand.fields),
             geo.vx, geo.vy, float(tol), as_f32_array(cand.view[0]),
             cand.holes.reshape(big_h, big_w).contiguous().numpy(),
-            as_f32_array(cand.disparity).reshape(big_h, big_w), bool(cand.carried), float(cand.gain),
+            as_f32_array(cand.disparity).reshape(big_h, big_w), bool(cand.carried),
         )
         if filled == n:
             break
@@ -229,10 +227,7 @@ def _candidate_values(
     accepted = ok & accept(iy, ix)
     bil_ok, bil = _bilinear(src, qy, qx, accept)
     bil_ok &= ok
-    value = torch.where(bil_ok, bil, src[:, iy, ix].to(torch.float64))
-    if cand.gain != 1.0:
-        value = (value * cand.gain).clamp(0.0, 1.0)
-    return accepted | bil_ok, value.to(torch.float32)
+    return accepted | bil_ok, torch.where(bil_ok, bil.to(torch.float32), src[:, iy, ix])
 
 
 def _bilinear(src: Tensor, qy: Tensor, qx: Tensor, accept) -> tuple[Tensor, Tensor]:

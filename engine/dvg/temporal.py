@@ -13,9 +13,9 @@ Frame t is *completed* once t+K has arrived (lag K), or at :meth:`TemporalStereo
    ``min_confident_fraction``;
 2. per eye, those flows carried into the target view (:mod:`engine.dvg.fields`);
 3. the occlusion mask propagated from t-1 and t+1 (:mod:`engine.dvg.propagate`);
-4. the holes filled from the neighbours' real content, the previous frame's final result (brightness
-   matched; where the flow's forward-backward test failed too, if it is brightness-constant), then
-   spatially (:mod:`engine.dvg.inpaint`);
+4. the holes filled from the neighbours' real content, the previous frame's final result, then — where
+   the flow's forward-backward test failed but it is brightness-constant — t±1's real content and the
+   previous result again, then spatially (:mod:`engine.dvg.inpaint`);
 5. the emitted eyes' layer boundaries softened (``edge_blend``, :func:`engine.ops.edges.soften_edges`, as the
    per-frame render does), on a copy: the window keeps the unsoftened fill for the frames that carry it.
 
@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from engine.dvg.config import DvgConfig
-from engine.dvg.fields import PairFlow, brightness_gain, carry_to_target, compose, pair_flow, source_motion
+from engine.dvg.fields import PairFlow, carry_to_target, compose, pair_flow, source_motion
 from engine.dvg.inpaint import Candidate, background_disparity, spatial_fill, temporal_fill
 from engine.dvg.propagate import hole_integral, propagate_guided
 from engine.errors import UsageError
@@ -298,9 +298,7 @@ class TemporalStereo:
         nbs = [self._frame(k) for k, _ in usable]
         motion = source_motion([flow for _, flow in usable], frame.disp_small, [nb.disp_small for nb in nbs],
                                frame.gray, [nb.gray for nb in nbs]) if usable else None
-        gain = next((brightness_gain(frame.gray, nb.gray, *flow) for nb, (k, flow) in zip(nbs, usable, strict=True)
-                     if k == c - 1), 1.0)
-        masks = {name: self._complete_eye(frame, name, usable, motion, gain) for name in frame.eyes}
+        masks = {name: self._complete_eye(frame, name, usable, motion) for name in frame.eyes}
         views = self._views(frame, masks)
         self._next = c + 1
         while self._frames and self._frames[0].index < self._next - self.config.neighbours:
@@ -310,11 +308,8 @@ class TemporalStereo:
         return c, views
 
     def _complete_eye(self, frame: _Frame, name: str, usable: list[tuple[int, tuple]],
-                      motion: np.ndarray | None, gain: float) -> Tensor:
-        """Propagate the mask and fill the holes of one eye of `frame`; return the propagated mask.
-
-        `gain`: frame t's brightness over frame t-1's (the carried candidates' brightness match).
-        """
+                      motion: np.ndarray | None) -> Tensor:
+        """Propagate the mask and fill the holes of one eye of `frame`; return the propagated mask."""
         eye = frame.eyes[name]
         tol = self.config.depth_tolerance_px
         if not usable:
@@ -334,12 +329,16 @@ class TemporalStereo:
         candidates = [Candidate(e.view, e.holes, e.background, fields[i]) for i, e in enumerate(nb_eyes)]
         previous = [i for i in adjacent if usable[i][0] == frame.index - 1]
         if previous:  # its final result, for holes no frame saw (filled in place when it completed)
-            i = previous[0]
-            e = nb_eyes[i]
-            candidates.append(Candidate(e.view, e.holes, e.background, fields[i], carried=True, gain=gain))
-            # where the forward-backward test failed: still carried when the flow is brightness-constant
-            candidates.append(Candidate(e.view, e.holes, e.background, carried.brightness_constant(i).to(device),
-                                        carried=True, gain=gain))
+            e = nb_eyes[previous[0]]
+            candidates.append(Candidate(e.view, e.holes, e.background, fields[previous[0]], carried=True))
+        # where the forward-backward test failed but the flow is brightness-constant: t±1's real content,
+        # then the previous frame's fill, rather than a spatial fill redone (and flickering) every frame
+        constant = {i: carried.brightness_constant(i).to(device) for i in adjacent}
+        candidates += [Candidate(nb_eyes[i].view, nb_eyes[i].holes, nb_eyes[i].background, constant[i])
+                       for i in adjacent]
+        if previous:
+            e = nb_eyes[previous[0]]
+            candidates.append(Candidate(e.view, e.holes, e.background, constant[previous[0]], carried=True))
         temporal_fill(eye.view, eye.holes, eye.background, guide, candidates, eye.scale, tol,
                       backend=self.backend)
         return mask

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from engine.dvg import carry_to_target, compose, pair_flow, source_motion
-from engine.dvg.fields import FLOW_MARGIN_PX, brightness_gain
+from engine.dvg.fields import FLOW_MARGIN_PX
 from engine.flow import FlowConfig, FlowEstimator, to_gray
 
 
@@ -137,13 +137,3 @@ def test_brightness_constancy_travels_without_the_consistency():
     darker = np.full((h, w), 60, np.uint8)
     other = carry_to_target(source_motion([(flow, conf)], d, [d], _gray(d), [darker]), d, 1.0, 1.0)
     assert torch.all(other.match[0][inner] == 0.0)
-
-
-def test_brightness_gain_is_the_trusted_pixels_brightness_ratio():
-    g = np.random.default_rng(0)
-    k = g.integers(40, 180, (20, 30)).astype(np.uint8)
-    flow, conf = _const_flow(20, 30, 0.0, 0.0)
-    assert brightness_gain(k, k, flow, conf) == 1.0
-    brighter = np.clip(k.astype(np.float32) * 1.2, 0, 255).astype(np.uint8)
-    assert abs(brightness_gain(brighter, k, flow, conf) - 1.2) < 0.01
-    assert brightness_gain(brighter, k, flow, np.zeros_like(conf)) == 1.0  # nothing trusted: no change

@@ -16,7 +16,8 @@ of the right eye against the real right view where there is one).
 * Hole-restricted figures use ONE mask for both paths: the per-frame path's exported hole masks
   (its own disocclusions). DVG exports its *propagated* occlusion mask (a superset: its own
   disocclusions plus those carried from t±1), but it fills only its own disocclusions, which are
-  the per-frame path's holes (same splat) — checked here: the two masters differ nowhere outside them.
+  the per-frame path's holes (same splat, same halo). The masters also differ outside them (the per-frame
+  path's Lanczos-3 resampling, both paths' edge blend): ``masks`` reports how much.
 * Clips: (a) EuRoC V1_01, rectified with its sensor.yaml (``bench.eval_depth.load_euroc``), with
   the SGBM disparity of the real pair imported as ``disparity-px``. SGBM leaves ~20 % of pixels
   unknown (its 64-px search band at the left edge, textureless walls); unknown pixels do not

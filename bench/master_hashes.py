@@ -15,6 +15,7 @@ import argparse
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -57,6 +58,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=12, help="1080p frames (320x180 gets 4x as many)")
     parser.add_argument("--only", default="", help="comma-separated case names (default: all)")
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--keep", type=Path, default=None, help="folder to keep the masters in")
     args = parser.parse_args()
     chosen = [c for c in CASES if not args.only or c[0] in args.only.split(",")]
     out: dict = {"tree": str(args.tree.resolve())}
@@ -73,6 +75,9 @@ def main() -> None:
             total = hashlib.sha256("".join(frames).encode()).hexdigest()
             out[name] = {"frames": len(frames), "sha256": total, "per_frame": frames}
             print(f"{name:<20} {len(frames):>4} frames  {total}", flush=True)
+            if args.keep is not None:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(dst, args.keep / dst.name)
     if args.json is not None:
         args.json.write_text(json.dumps(out, indent=1) + "\n")
 

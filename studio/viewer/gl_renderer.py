@@ -64,12 +64,17 @@ def _texture(internal: int, size: tuple[int, int], fmt: int, kind: int, data=Non
     GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
     GL.glPixelStorei(GL.GL_UNPACK_ALIGNMENT, 1)
     GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, internal, size[0], size[1], 0, fmt, kind, data)
+    _sampling(linear)
+    return tex
+
+
+def _sampling(linear: bool) -> None:
+    """Filter (linear or nearest) and clamp-to-edge wrapping of the bound 2-D texture."""
     filt = GL.GL_LINEAR if linear else GL.GL_NEAREST
     GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, filt)
     GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, filt)
     GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE)
     GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE)
-    return tex
 
 
 def _storage(internal: int, size: tuple[int, int], linear: bool = True) -> int:
@@ -77,11 +82,7 @@ def _storage(internal: int, size: tuple[int, int], linear: bool = True) -> int:
     tex = GL.glGenTextures(1)
     GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
     GL.glTexStorage2D(GL.GL_TEXTURE_2D, 1, internal, size[0], size[1])
-    filt = GL.GL_LINEAR if linear else GL.GL_NEAREST
-    GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MIN_FILTER, filt)
-    GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_MAG_FILTER, filt)
-    GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_WRAP_S, GL.GL_CLAMP_TO_EDGE)
-    GL.glTexParameteri(GL.GL_TEXTURE_2D, GL.GL_TEXTURE_WRAP_T, GL.GL_CLAMP_TO_EDGE)
+    _sampling(linear)
     return tex
 
 

@@ -45,6 +45,17 @@ def build_program(vertex: str, fragment: str, defines: dict[str, int] | None = N
     """Compile and link ``shaders/<vertex>`` and ``shaders/<fragment>`` (both with `defines`); ShaderError
     on failure."""
     stages = [_compile(vertex, GL.GL_VERTEX_SHADER, defines), _compile(fragment, GL.GL_FRAGMENT_SHADER, defines)]
+    return _link(stages, f"shaders/{vertex} + {fragment} do not link")
+
+
+def build_compute(name: str, defines: dict[str, int] | None = None) -> int:
+    """Compile and link the compute stage ``shaders/<name>`` (GL 4.3); ShaderError on failure."""
+    return _link([_compile(name, GL.GL_COMPUTE_SHADER, defines)], f"shaders/{name} does not link")
+
+
+def _link(stages: list[int], failure: str) -> int:
+    """One program of the compiled `stages` (they are deleted); ShaderError '<failure>: <log>' when it
+    does not link."""
     program = GL.glCreateProgram()
     for s in stages:
         GL.glAttachShader(program, s)
@@ -55,22 +66,7 @@ def build_program(vertex: str, fragment: str, defines: dict[str, int] | None = N
     if not GL.glGetProgramiv(program, GL.GL_LINK_STATUS):
         log = GL.glGetProgramInfoLog(program)
         GL.glDeleteProgram(program)
-        raise ShaderError(f"shaders/{vertex} + {fragment} do not link: {_text(log)}")
-    return program
-
-
-def build_compute(name: str, defines: dict[str, int] | None = None) -> int:
-    """Compile and link the compute stage ``shaders/<name>`` (GL 4.3); ShaderError on failure."""
-    shader = _compile(name, GL.GL_COMPUTE_SHADER, defines)
-    program = GL.glCreateProgram()
-    GL.glAttachShader(program, shader)
-    GL.glLinkProgram(program)
-    GL.glDetachShader(program, shader)
-    GL.glDeleteShader(shader)
-    if not GL.glGetProgramiv(program, GL.GL_LINK_STATUS):
-        log = GL.glGetProgramInfoLog(program)
-        GL.glDeleteProgram(program)
-        raise ShaderError(f"shaders/{name} does not link: {_text(log)}")
+        raise ShaderError(f"{failure}: {_text(log)}")
     return program
 
 

@@ -159,7 +159,10 @@ def spatial_fill(view: Tensor, holes: Tensor, background: Tensor, scale: float, 
     fill_holes(view, holes, background, scale, backend=backend, inplace=True)
     if iterations > 0:
         target = torch.where(holes, torch.full_like(background, float("nan")), background)
-        view.copy_(diffuse_background(view, holes, target, background, iterations=iterations, backend=backend))
+        smooth = diffuse_background(view, holes, target, background, iterations=iterations, backend=backend,
+                                    inplace=True)
+        if smooth is not view:  # not float32 contiguous: smoothed in a copy
+            view.copy_(smooth)
     return view
 
 

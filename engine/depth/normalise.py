@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.depth import _maps_numba
 from engine.vocabulary import DEPTH_KINDS
 
 #: δ used when a shot's depth is flat (or has no valid value): the default
@@ -28,6 +29,10 @@ def to_inverse_like(raw: np.ndarray, kind: str) -> np.ndarray:
         float32 array of `raw`'s shape; non-finite inputs become NaN.
     """
     raw = np.asarray(raw, dtype=np.float32)
+    if kind in ("relative", "inverse") and raw.size:
+        out = np.empty(raw.shape, np.float32)
+        _maps_numba.inverse_like(np.ascontiguousarray(raw).reshape(-1), kind == "relative", out.reshape(-1))
+        return out
     if kind == "relative":
         out = -raw
     elif kind == "inverse":
@@ -129,7 +134,7 @@ class ShotNormaliser:
         v = to_inverse_like(raw, self.kind)
         if self.flat:
             return np.where(np.isnan(v), np.nan, FLAT_DELTA).astype(np.float32)
-        # in place on the float32 copy: the same operations as clip((hi - v) / (hi - lo), 0, 1), no temporaries
-        np.subtract(np.float32(hi), v, out=v)
-        np.divide(v, np.float32(hi - lo), out=v)
-        return np.clip(v, 0.0, 1.0, out=v)
+        # in place on the float32 copy, one pass: the float32 operations of clip((hi - v) / (hi - lo), 0, 1)
+        v = np.ascontiguousarray(v)
+        _maps_numba.normalised(v.reshape(-1), np.float32(hi), np.float32(hi - lo), v.reshape(-1))
+        return v

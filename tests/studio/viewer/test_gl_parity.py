@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtGui import QOffscreenSurface, QOpenGLContext
 
 from engine import api
 from engine.document import StereoParams
-from studio.viewer.gl_viewer import gl_format
 from studio.viewer.modes import LiveGrade
 from tests.support.data import DEMO_CLIP
+from tests.support.gl import offscreen_gl_context
 
 FRAME = 30
 
@@ -36,24 +35,15 @@ def session():
 
 @pytest.fixture(params=["compute", "gather"])
 def gl_renderer(qapp, request):
-    context = QOpenGLContext()
-    context.setFormat(gl_format())
-    assert context.create(), "no OpenGL 3.3 context on this display"
-    surface = QOffscreenSurface()
-    surface.setFormat(context.format())
-    surface.create()
-    assert context.makeCurrent(surface)
     from studio.viewer.gl_renderer import COMPUTE_VERSION, StereoRenderer, gl_version
 
-    if request.param == "compute" and gl_version() < COMPUTE_VERSION:
-        context.doneCurrent()
-        pytest.skip("this display's OpenGL has no compute shaders (4.3)")
-    renderer = StereoRenderer(builder=request.param)
-    assert renderer.builder == request.param
-    yield renderer
-    renderer.release()
-    context.doneCurrent()
-    surface.destroy()
+    with offscreen_gl_context():
+        if request.param == "compute" and gl_version() < COMPUTE_VERSION:
+            pytest.skip("this display's OpenGL has no compute shaders (4.3)")
+        renderer = StereoRenderer(builder=request.param)
+        assert renderer.builder == request.param
+        yield renderer
+        renderer.release()
 
 
 def test_gl_eyes_match_the_session_render(session, gl_renderer):
@@ -178,28 +168,17 @@ def test_auto_falls_back_to_the_gather_when_the_compute_shader_does_not_build(qa
     from studio.viewer import gl_renderer
     from studio.viewer.shaders import ShaderError
 
-    context = QOpenGLContext()
-    context.setFormat(gl_format())
-    assert context.create()
-    surface = QOffscreenSurface()
-    surface.setFormat(context.format())
-    surface.create()
-    assert context.makeCurrent(surface)
-
     def broken(name, defines=None):
         raise ShaderError(f"shaders/{name} does not compile: a driver's complaint")
 
     monkeypatch.setattr(gl_renderer, "build_compute", broken)
-    try:
+    with offscreen_gl_context():
         renderer = gl_renderer.StereoRenderer()
         assert renderer.builder == "gather"
         renderer.release()
         if gl_renderer.gl_version() >= gl_renderer.COMPUTE_VERSION:
             with pytest.raises(ShaderError):
                 gl_renderer.StereoRenderer(builder="compute")  # asked for by name: the failure is said
-    finally:
-        context.doneCurrent()
-        surface.destroy()
 
 
 def test_one_to_one_is_judged_on_the_whole_mode_content():

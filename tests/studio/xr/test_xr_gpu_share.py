@@ -220,20 +220,10 @@ def test_xr_gpu_share_target_is_none_without_a_current_glx_context():
 
 @pytest.fixture
 def gl_context(qapp):
-    from PySide6.QtGui import QOffscreenSurface, QOpenGLContext
+    from tests.support.gl import offscreen_gl_context
 
-    from studio.viewer.gl_viewer import gl_format
-
-    context = QOpenGLContext()
-    context.setFormat(gl_format())
-    assert context.create()
-    surface = QOffscreenSurface()
-    surface.setFormat(context.format())
-    surface.create()
-    assert context.makeCurrent(surface)
-    yield context
-    context.doneCurrent()
-    surface.destroy()
+    with offscreen_gl_context() as context:
+        yield context
 
 
 def _eye_texture(image: np.ndarray) -> int:

@@ -46,8 +46,10 @@ vec3 eye(sampler2D tex, vec2 uv) {
 #define ENCODE(c) linear_to_srgb(c)
 #endif
 
-vec3 first_eye(vec2 uv) { return u_swap ? eye(u_right, uv) : eye(u_left, uv); }
-vec3 second_eye(vec2 uv) { return u_swap ? eye(u_left, uv) : eye(u_right, uv); }
+// A software rasteriser evaluates both sides of a select, so every eye is sampled once and the swap picks
+// among the samples (sampling inside `u_swap ? eye(u_right) : eye(u_left)` costs both samples twice).
+vec3 first_of(vec3 left, vec3 right) { return u_swap ? right : left; }
+vec3 second_of(vec3 left, vec3 right) { return u_swap ? left : right; }
 
 vec3 parallax_colour(vec2 uv) {
     float delta = texture(u_delta, uv).r;
@@ -70,13 +72,16 @@ void main() {
     vec2 uv = v_uv;
     vec3 c;
     if (MODE == 0) {          // anaglyph, Dubois red-cyan in linear light
-        vec3 a = u_swap ? LINEAR_EYE(u_right, uv) : LINEAR_EYE(u_left, uv);
-        vec3 b = u_swap ? LINEAR_EYE(u_left, uv) : LINEAR_EYE(u_right, uv);
-        c = ENCODE(clamp(u_dubois_left * a + u_dubois_right * b, 0.0, 1.0));
-    } else if (MODE == 1) {   // side by side, left eye on the left
-        c = uv.x < 0.5 ? first_eye(vec2(2.0 * uv.x, uv.y)) : second_eye(vec2(2.0 * uv.x - 1.0, uv.y));
-    } else if (MODE == 2) {   // top and bottom, left eye on top
-        c = uv.y < 0.5 ? first_eye(vec2(uv.x, 2.0 * uv.y)) : second_eye(vec2(uv.x, 2.0 * uv.y - 1.0));
+        vec3 l = LINEAR_EYE(u_left, uv);
+        vec3 r = LINEAR_EYE(u_right, uv);
+        c = ENCODE(clamp(u_dubois_left * first_of(l, r) + u_dubois_right * second_of(l, r), 0.0, 1.0));
+    } else if (MODE == 1 || MODE == 2) {  // side by side (left eye on the left) / top and bottom (left on top)
+        bool first = MODE == 1 ? uv.x < 0.5 : uv.y < 0.5;
+        vec2 e = MODE == 1 ? vec2(first ? 2.0 * uv.x : 2.0 * uv.x - 1.0, uv.y)
+                           : vec2(uv.x, first ? 2.0 * uv.y : 2.0 * uv.y - 1.0);
+        vec3 l = eye(u_left, e);
+        vec3 r = eye(u_right, e);
+        c = first ? first_of(l, r) : second_of(l, r);
     } else if (MODE == 3) {
         c = eye(u_left, uv);
     } else if (MODE == 4) {

@@ -229,10 +229,11 @@ class StereoRenderer:
         if builder == "compute" and not has_compute:
             raise RuntimeError("the compute eye builder needs OpenGL 4.3, found {}.{}".format(*gl_version()))
         self.builder = builder if builder != "auto" else ("compute" if has_compute else "gather")
-        self.eyes_program = 0
+        self.eyes_program = 0  # eyes.comp for a linear depth curve (gamma 1, the default); the other on first use
+        self._eyes_programs: dict[bool, int] = {}  # curve is linear -> eyes.comp built for it
         if self.builder == "compute":
             try:
-                self.eyes_program = build_compute("eyes.comp")
+                self.eyes_program = self._eyes_for(True)
             except ShaderError:
                 if builder == "compute":
                     raise
@@ -264,6 +265,15 @@ class StereoRenderer:
         self._sets: OrderedDict[tuple[int, int], _EyeSet] = OrderedDict()
         self.master_eyes: list[int] = []
         self.master_size: tuple[int, int] | None = None
+
+    def _eyes_for(self, linear_curve: bool) -> int:
+        """eyes.comp built for a linear depth curve (gamma 1: no pow per pixel, a third of the build on
+        llvmpipe) or for any gamma; each compiled on first use."""
+        program = self._eyes_programs.get(linear_curve)
+        if program is None:
+            program = self._eyes_programs[linear_curve] = build_compute("eyes.comp",
+                                                                        {"CURVE_LINEAR": int(linear_curve)})
+        return program
 
     # ---------------------------------------------------------------- inputs
 
@@ -397,7 +407,7 @@ class StereoRenderer:
 
     def _compute_eyes(self, eyes: _EyeSet, size: tuple[int, int], grade: LiveGrade, rows: tuple[int, int]) -> None:
         """eyes.comp over eye rows [y0, y1) of both eyes; the results are visible to every later GL read."""
-        p = self.eyes_program
+        p = self._eyes_for(grade.gamma == 1.0)
         GL.glUseProgram(p)
         self._bind(p, "u_delta", 0, self.delta_tex)
         self._bind(p, "u_image", 1, self.image_tex)
@@ -409,12 +419,10 @@ class StereoRenderer:
         self._stamp = self._stamp % STAMP_LIMIT + 1  # a new stamp: whatever an earlier build left is empty
         GL.glUniform1f(GL.glGetUniformLocation(p, "u_stamp"), float(self._stamp))
         groups = max(1, -(-(rows[1] - rows[0]) // COMPUTE_ROWS))
-        for target, scale in zip(eyes.eyes, (-0.5, 0.5), strict=True):
-            GL.glBindImageTexture(0, target.colour, 0, GL.GL_FALSE, 0, GL.GL_WRITE_ONLY, GL.GL_RGBA8)
-            GL.glBindImageTexture(1, target.aux, 0, GL.GL_FALSE, 0, GL.GL_READ_WRITE, GL.GL_RGBA32F)
-            GL.glUniform1f(GL.glGetUniformLocation(p, "u_scale"), scale)
-            GL.glUniform1i(GL.glGetUniformLocation(p, "u_prefer_right"), int(scale > 0))
-            GL.glDispatchCompute(groups, 1, 1)
+        for i, target in enumerate(eyes.eyes):  # eye e: image units 2e (colour) and 2e + 1 (aux)
+            GL.glBindImageTexture(2 * i, target.colour, 0, GL.GL_FALSE, 0, GL.GL_WRITE_ONLY, GL.GL_RGBA8)
+            GL.glBindImageTexture(2 * i + 1, target.aux, 0, GL.GL_FALSE, 0, GL.GL_READ_WRITE, GL.GL_RGBA32F)
+        GL.glDispatchCompute(groups, 1, 1)  # both eyes: each row's disparity is worked out once
         GL.glMemoryBarrier(GL.GL_ALL_BARRIER_BITS)
         GL.glUseProgram(0)
 
@@ -553,7 +561,8 @@ class StereoRenderer:
         GL.glDeleteSamplers(1, [self.nearest])
         for program in (self.disparity, self.splat, self.fill, *self._compose.values()):
             GL.glDeleteProgram(program)
-        if self.eyes_program:
-            GL.glDeleteProgram(self.eyes_program)
-            self.eyes_program = 0
+        for program in self._eyes_programs.values():
+            GL.glDeleteProgram(program)
+        self._eyes_programs.clear()
+        self.eyes_program = 0
         self._compose.clear()

@@ -12,11 +12,13 @@ Letterbox bars: both builders keep them at d = 0, as the master does.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from engine import api
-from engine.document import StereoParams
+from engine.document import DepthCurve, StereoParams
 from studio.viewer.modes import LiveGrade
 from tests.support.data import DEMO_CLIP
 from tests.support.gl import offscreen_gl_context
@@ -46,12 +48,17 @@ def gl_renderer(qapp, request):
         renderer.release()
 
 
-def test_gl_eyes_match_the_session_render(session, gl_renderer):
+@pytest.mark.parametrize("curve", [None, DepthCurve(near=0.1, far=0.85, gamma=0.6)], ids=["linear", "curved"])
+def test_gl_eyes_match_the_session_render(session, gl_renderer, curve):
+    """Both eyes' source positions and colours as the master's; with the default (linear) depth curve and
+    with a curved one (the compute builder has a program for each: no pow per pixel at gamma 1)."""
     depth = session.depth(FRAME, exact=True)
     assert not depth.provisional
     delta = depth.delta
     h, w = delta.shape
     params = session.params_at(FRAME)
+    if curve is not None:
+        params = replace(params, curve=curve)
     assert params.divergence >= 3.0
     coords = np.zeros((h, w, 3), np.uint16)
     coords[..., 0] = np.round((np.arange(w) + 0.5) / w * 65535).astype(np.uint16)[None, :]
@@ -69,6 +76,10 @@ def test_gl_eyes_match_the_session_render(session, gl_renderer):
         agree = (err <= 0.5).mean()
         assert agree >= 0.9, f"eye {eye}: {agree:.3f} of the pixels agree within 1 px of disparity"
     # the real frame through both paths: the GPU's eyes look like the master's
+    if curve is not None:  # the curve moved the eyes: a curved build is not the linear one
+        linear = api.render_frame(coords, delta, replace(params, curve=DepthCurve()))
+        assert np.abs(linear[1].astype(int) - engine_eyes[1].astype(int)).mean() > 20
+        return
     rgb = session.frame(FRAME)
     gl_renderer.set_frame(rgb, delta)
     gl_renderer.render_eyes((w, h), LiveGrade.of(params))
@@ -113,7 +124,7 @@ def test_bars_stay_on_the_screen_plane(session, gl_renderer):
     assert np.abs(aux[..., 0][: h // 8] * w).mean() > 1.0  # without bars those rows are graded again
 
 
-def _composed(renderer, mode: str, srgb_target: bool) -> np.ndarray:
+def _composed(renderer, mode: str, srgb_target: bool, swap: bool = False) -> np.ndarray:
     """`mode` composed 1:1 into an RGBA8 or SRGB8_ALPHA8 framebuffer of the eye size, read back (H, W, 3)."""
     from OpenGL import GL
 
@@ -128,7 +139,7 @@ def _composed(renderer, mode: str, srgb_target: bool) -> np.ndarray:
     GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
     GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, tex, 0)
     try:
-        renderer.draw(fbo, (w, h), (0, 0, w, h), ViewState(mode=mode))
+        renderer.draw(fbo, (w, h), (0, 0, w, h), ViewState(mode=mode, swap_eyes=swap))
         GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, fbo)
         GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
         raw = GL.glReadPixels(0, 0, w, h, GL.GL_RGB, GL.GL_UNSIGNED_BYTE)
@@ -162,6 +173,58 @@ def test_linear_light_modes_match_the_cpu_composition(session, gl_renderer, srgb
         by_hardware = srgb_target or gl_renderer.builder == "compute"
         assert (err > 1).mean() <= 0.005, mode
         assert err.max() <= (4 if by_hardware else 1), mode
+
+
+@pytest.mark.parametrize("swap", [False, True], ids=["eyes", "swapped"])
+def test_eye_arrangements_match_the_cpu_composition(session, gl_renderer, swap):
+    """Side by side, top and bottom and anaglyph, with the eyes as they are and swapped (the master's
+    --swap-eyes): the GL picture is cpu_compose's of the same eyes (each eye sampled once, then placed)."""
+    from studio.viewer.cpu_compose import compose
+    from studio.viewer.modes import Budget
+
+    rgb, delta = session.frame(FRAME), session.depth(FRAME, exact=True).delta
+    h, w = delta.shape
+    grade = LiveGrade.of(session.params_at(FRAME))
+    gl_renderer.set_frame(rgb, delta)
+    gl_renderer.render_eyes((w, h), grade)
+    eyes = tuple(gl_renderer.read_eye(i)[0][..., :3] for i in (0, 1))
+    assert np.abs(eyes[0].astype(int) - eyes[1].astype(int)).mean() > 1.0  # the eyes differ
+    for mode in ("sbs", "tb", "anaglyph"):
+        cw, ch = (2 * w, h) if mode == "sbs" else (w, 2 * h) if mode == "tb" else (w, h)
+        shown = _composed_at(gl_renderer, mode, (cw, ch), swap).astype(int)
+        expected = compose(mode, eyes[0], delta, eyes, grade, Budget(), swap).astype(int)
+        assert shown.shape == expected.shape, mode
+        err = np.abs(shown - expected)
+        assert (err > 1).mean() <= 0.005, mode
+        if mode != "anaglyph":  # the eyes placed as they are: exact
+            first, second = (eyes[1], eyes[0]) if swap else eyes
+            half = (slice(None), slice(0, w)) if mode == "sbs" else (slice(0, h), slice(None))
+            assert np.array_equal(shown[half], first.astype(int)), mode
+            assert not np.array_equal(shown[half], second.astype(int)), mode
+
+
+def _composed_at(renderer, mode: str, size: tuple[int, int], swap: bool) -> np.ndarray:
+    """`mode` composed into an RGBA8 framebuffer of `size` (the mode's whole content 1:1), read back."""
+    from OpenGL import GL
+
+    from studio.viewer.modes import ViewState
+
+    w, h = size
+    tex = GL.glGenTextures(1)
+    GL.glBindTexture(GL.GL_TEXTURE_2D, tex)
+    GL.glTexImage2D(GL.GL_TEXTURE_2D, 0, GL.GL_RGBA8, w, h, 0, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE, None)
+    fbo = GL.glGenFramebuffers(1)
+    GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+    GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, tex, 0)
+    try:
+        renderer.draw(fbo, (w, h), (0, 0, w, h), ViewState(mode=mode, swap_eyes=swap))
+        GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, fbo)
+        GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+        raw = GL.glReadPixels(0, 0, w, h, GL.GL_RGB, GL.GL_UNSIGNED_BYTE)
+    finally:
+        GL.glDeleteFramebuffers(1, [fbo])
+        GL.glDeleteTextures(1, [tex])
+    return np.frombuffer(raw, np.uint8).reshape(h, w, 3)[::-1].copy()
 
 
 def test_auto_falls_back_to_the_gather_when_the_compute_shader_does_not_build(qapp, monkeypatch):

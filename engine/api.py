@@ -176,7 +176,7 @@ def auto_grade(request, screen: str, budget: tuple[float, float] | None = None, 
     return _qc.auto_grade(request, screen, budget, smooth, cancel)
 
 
-def render_frame(rgb, depth, params, synthesize: str = "both", device: str = "auto"):
+def render_frame(rgb, depth, params, synthesize: str = "both", device: str = "auto", bars=None):
     """Both eyes of one frame, by the exact per-frame path of the final render.
 
     Args:
@@ -184,6 +184,8 @@ def render_frame(rgb, depth, params, synthesize: str = "both", device: str = "au
         depth: (H, W) normalised depth δ in [0, 1] (0 nearest), or pixel disparity when `params` is None.
         params: the frame's stereo grade (StereoParams); None for imported `disparity-px` (used as-is).
         synthesize: 'both' | 'right' | 'left'.
+        bars: letterbox / pillarbox bars (engine.ops.bars.Bars at any size, e.g. ``Session.bars(n)``) kept
+            at d = 0 on the screen plane, as the master keeps them; None: none.
     Returns:
         left, right: (H, W, 3) of the input dtype.
     """
@@ -196,7 +198,13 @@ def render_frame(rgb, depth, params, synthesize: str = "both", device: str = "au
     if rgb.ndim != 3 or rgb.shape[2] != 3 or depth.shape != rgb.shape[:2]:
         raise ValueError(f"rgb must be (H, W, 3) and depth (H, W); got {rgb.shape} and {depth.shape}")
     dev = resolve_device(device)
-    views = render_graded(_convert.to_tensor(rgb, dev), _convert.depth_to_tensor(depth, dev), params, synthesize)
+    flat = None
+    if bars is not None and bars.any:
+        import torch
+
+        flat = torch.from_numpy(bars.scaled((rgb.shape[1], rgb.shape[0])).mask()).to(dev)[None, None]
+    views = render_graded(_convert.to_tensor(rgb, dev), _convert.depth_to_tensor(depth, dev), params, synthesize,
+                          flat=flat)
     bits = 16 if rgb.dtype == np.uint16 else 8
     return _convert.to_image(views.left, bits), _convert.to_image(views.right, bits)
 

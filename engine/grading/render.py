@@ -41,7 +41,8 @@ def graded_disparity(delta: Tensor, params: StereoParams) -> Tensor:
                                 delta.shape[-1])
 
 
-def render_graded(image: Tensor, depth: Tensor, params: StereoParams | None, synthesize: str = "both") -> StereoViews:
+def render_graded(image: Tensor, depth: Tensor, params: StereoParams | None, synthesize: str = "both",
+                  flat: Tensor | None = None) -> StereoViews:
     """Render both eyes of one frame.
 
     Args:
@@ -50,8 +51,14 @@ def render_graded(image: Tensor, depth: Tensor, params: StereoParams | None, syn
             disparity (`disparity-px`, used as-is, bypassing grading).
         params: the frame's stereo grade, or None for imported pixel disparity.
         synthesize: 'both' | 'right' | 'left' (CONVENTIONS.md).
+        flat: (1 or B, 1, H, W) bool, True where d = 0 whatever the depth says (letterbox / pillarbox bars on
+            the screen plane, as FrameAssembly.flat_bars puts them in the master), or None.
     """
     if image.shape[-2:] != depth.shape[-2:]:
         raise ValueError(f"image {tuple(image.shape)} and depth {tuple(depth.shape)} differ in size")
-    disparity = depth if params is None else graded_disparity(depth, params)
-    return render_views(image, disparity.to(torch.float32), synthesize=synthesize)
+    disparity = (depth if params is None else graded_disparity(depth, params)).to(torch.float32)
+    if flat is not None:
+        if flat.shape[-2:] != disparity.shape[-2:]:
+            raise ValueError(f"flat {tuple(flat.shape)} and depth {tuple(depth.shape)} differ in size")
+        disparity = torch.where(flat.to(disparity.device), torch.zeros_like(disparity), disparity)
+    return render_views(image, disparity, synthesize=synthesize)

@@ -1,4 +1,7 @@
-"""The viewer without OpenGL 3.3: eyes from the engine's per-frame path in a worker, modes in numpy."""
+"""The viewer without OpenGL 3.3: eyes from the engine's per-frame path in a worker, modes in numpy.
+
+The frame's letterbox / pillarbox bars (FrameData.bars, the session's detection) go to the engine with
+it and stay at d = 0, as in the GL builders and the master."""
 
 from __future__ import annotations
 
@@ -58,12 +61,12 @@ class CpuViewer(ViewerControls, QWidget):
             return
         mode = self.state.shown_mode
         if mode in EYE_MODES and not (self.state.show_master and self._master):
-            key = (self.frame.index, id(self.frame.delta), self.state.params)
+            key = (self.frame.index, id(self.frame.delta), self.state.params, self.frame.bars)
             if key != self._eyes_key:
                 self._eyes_key = key
-                rgb, delta, params = self.frame.rgb, self.frame.delta, self.state.params
-                self.lane.submit(lambda ctx: (key, api.render_frame(rgb, resize_nearest(delta, rgb.shape[:2]), params)),
-                                 key="eyes")
+                rgb, delta, params, bars = self.frame.rgb, self.frame.delta, self.state.params, self.frame.bars
+                self.lane.submit(lambda ctx: (key, api.render_frame(rgb, resize_nearest(delta, rgb.shape[:2]), params,
+                                                                    bars=bars)), key="eyes")
                 if self._eyes is None:
                     return
         self._compose()

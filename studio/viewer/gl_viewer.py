@@ -42,7 +42,7 @@ from PySide6.QtWidgets import QWidget
 
 from studio.viewer.base import ViewerControls
 from studio.viewer.modes import EYE_MODES, FrameData, ViewState
-from studio.viewer.overlay import paint_overlay
+from studio.viewer.overlay import paint_overlay, warm_glyph_cache
 
 GL_VERSION = (3, 3)
 PREVIEW_BUDGET_MS = 12.0  # a preview build: within one 60 Hz frame
@@ -195,6 +195,7 @@ class GlViewer(ViewerControls, QWidget):
         # the eyes are built at the source size in every mode (the headset shows them whole)
         self.eyes_hook = None
         self._master_serial = 0
+        self._glyphs_warm = None  # the GL context whose glyph cache holds the overlay's glyphs
 
     # ---------------------------------------------------------------- inputs
 
@@ -316,6 +317,9 @@ class GlViewer(ViewerControls, QWidget):
             rect = (math.floor(x), math.floor(y), w, h)  # whole pixels: 1:1 shows the source pixels exactly
             r.draw(framebuffer, widget, rect, self.state)
         painter = QPainter(device)
+        if self._glyphs_warm is not self.context():  # the context's first paint (the window coming up)
+            warm_glyph_cache(painter)
+            self._glyphs_warm = self.context()
         paint_overlay(painter, (self.width(), self.height()), self.frame, self.state,
                       self.notice or self.failure)
         for paint in self.overlay_painters:

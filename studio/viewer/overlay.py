@@ -3,11 +3,19 @@
 The overlay's own words are ASCII: a glyph the monospace font lacks (an em dash, an ellipsis) sends Qt
 to fontconfig for a fallback font the first time it is drawn, ~80 ms on the UI thread (measured: the
 first frame of every opened clip paid it for "provisional depth — ...").
+
+On a GL paint device the glyphs live in a texture of the context (one entry per glyph and sub-pixel
+position), which Qt grows when a new one does not fit (QOpenGLTextureGlyphCache::resizeTextureData:
+a copy through its own shader program, which llvmpipe compiles on first use): measured, the first
+growth cost ~35 ms of UI-thread CPU, paid by the first frame of the first clip (its "provisional
+depth" label) at the start of a scrub. :func:`warm_glyph_cache` draws every printable ASCII glyph of
+the overlay's font at each sub-pixel position once, in the viewer's first paint (the window coming
+up, before any clip), so that growth (and the compile) happen there and no later label grows it.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QLinearGradient, QPainter, QPen
 
 from studio.viewer.modes import MODE_LABELS, FrameData, ViewState
@@ -15,6 +23,8 @@ from studio.viewer.modes import MODE_LABELS, FrameData, ViewState
 _BOX = QColor(0, 0, 0, 170)
 _TEXT = QColor(235, 235, 235)
 _WARN = QColor(255, 190, 60)
+PRINTABLE = "".join(map(chr, range(32, 127)))
+SUBPIXEL_POSITIONS = 4  # horizontal glyph positions Qt caches per glyph (FreeType: quarter pixels)
 
 
 def _label(painter: QPainter, x: float, y: float, text: str, colour: QColor = _TEXT) -> float:
@@ -27,13 +37,31 @@ def _label(painter: QPainter, x: float, y: float, text: str, colour: QColor = _T
     return h
 
 
-def paint_overlay(painter: QPainter, size: tuple[int, int], frame: FrameData | None, state: ViewState,
-                  notice: str = "") -> None:
-    """Draw the overlay on a widget of `size` (logical pixels)."""
+def _use_font(painter: QPainter) -> None:
+    """The overlay's font (monospace, at least 8 pt) on `painter`."""
     font = QFont(painter.font())
     font.setFamily("monospace")
     font.setPointSizeF(max(8.0, font.pointSizeF()))
     painter.setFont(font)
+
+
+def warm_glyph_cache(painter: QPainter) -> None:
+    """Draw every printable ASCII character of the overlay's font at each sub-pixel position just above the
+    device's top edge (nothing shows), so the paint engine's glyph cache holds them all and has grown to
+    its size before any label needs them (~50 ms once on llvmpipe, in the viewer's first paint)."""
+    painter.save()
+    _use_font(painter)
+    painter.setPen(_TEXT)
+    baseline = -float(painter.fontMetrics().descent()) - 2.0
+    for i in range(SUBPIXEL_POSITIONS):
+        painter.drawText(QPointF(4.0 + i / SUBPIXEL_POSITIONS, baseline), PRINTABLE)
+    painter.restore()
+
+
+def paint_overlay(painter: QPainter, size: tuple[int, int], frame: FrameData | None, state: ViewState,
+                  notice: str = "") -> None:
+    """Draw the overlay on a widget of `size` (logical pixels)."""
+    _use_font(painter)
     y = 8.0
     if frame is not None:
         y += _label(painter, 8, y, f"{frame.timecode}   frame {frame.index}") + 4

@@ -57,6 +57,25 @@ def test_gl_viewer_shows_the_decoded_frame(panel, demo_frame, qtbot):
     assert diff.max() <= 1
 
 
+def test_the_first_paint_warms_the_glyph_cache_and_draws_none_of_it(panel, demo_frame, qtbot):
+    """The overlay's glyphs go into the context's glyph cache in its first paint (so no frame's label grows
+    it mid-scrub: studio/viewer/overlay.py), drawn above the top edge: the rows over the labels are the frame's."""
+    assert panel.is_gpu, panel.fallback_reason
+    viewer = panel.viewer
+    qtbot.waitUntil(lambda: viewer._glyphs_warm is not None, timeout=20_000)
+    assert viewer._glyphs_warm is viewer.context()
+    viewer._glyphs_warm = None  # warm again in the next paint (the grab), over the frame shown 1:1
+    panel.set_state(ViewState(mode="source"))
+    panel.set_zoom(Zoom().one_to_one())
+    with qtbot.waitSignal(panel.frame_drawn, timeout=20_000):
+        panel.set_frame(demo_frame)
+    viewer._glyphs_warm = None
+    shown = _grab(panel)
+    assert viewer._glyphs_warm is viewer.context()
+    top = (slice(0, 8), slice(0, demo_frame.rgb.shape[1]))  # above the overlay's first box (y = 8)
+    assert np.abs(shown[top].astype(int) - demo_frame.rgb[top].astype(int)).max() <= 1
+
+
 def test_every_mode_draws_and_differs(panel, demo_frame, qtbot, screenshot_dir):
     panel.set_frame(demo_frame)
     pictures = {}

@@ -41,7 +41,7 @@ import numpy as np
 
 from bench.eval_depth import write_atomic
 from engine import api
-from engine.depth import DepthConfig
+from engine.depth import DepthConfig, weights_free
 from engine.depth.stabilise import DepthStabiliser, StabiliseConfig
 from engine.depth.weights_free import WeightsFreeDepth, WeightsFreeSettings
 from engine.media import open_media
@@ -81,8 +81,21 @@ def stabilised(frames: list[np.ndarray], maps: list[np.ndarray]) -> list[np.ndar
     return list(DepthStabiliser("inverse", StabiliseConfig(mode="align")).process(zip(frames, maps, strict=True)))
 
 
-def exported(media: Path, count: int) -> list[np.ndarray]:
-    """Nearness maps of frames 0 .. count − 1 as ``convert --export-depth`` writes them (480 px eyes, npy)."""
+def exported(media: Path, count: int, settings: WeightsFreeSettings) -> list[np.ndarray]:
+    """Nearness maps of frames 0 .. count − 1 as ``convert --export-depth`` writes them (480 px eyes, npy).
+
+    ``convert`` builds its provider with the default settings; for a variant the provider module's
+    ``WeightsFreeSettings`` is swapped, for this call only, for a factory returning `settings`.
+    """
+    factory = weights_free.WeightsFreeSettings
+    weights_free.WeightsFreeSettings = lambda: settings  # type: ignore[assignment,misc]
+    try:
+        return _exported(media, count)
+    finally:
+        weights_free.WeightsFreeSettings = factory  # type: ignore[misc]
+
+
+def _exported(media: Path, count: int) -> list[np.ndarray]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
         request = api.ConvertRequest(input=media, output=out / "sbs.mp4", max_width=EXPORT_WIDTH, use_cache=False,
@@ -114,7 +127,7 @@ def score(settings: WeightsFreeSettings, export: bool, flicker_frames: int) -> d
                                  "provider_cpu_s": provider_cpu, "flicker_frames": n}
     flicker = depth_flicker_many(frames[:n], variants, "inverse")
     if export:
-        nearness = exported(fixture.media, FRAMES)
+        nearness = exported(fixture.media, FRAMES, settings)
         result["ordinal_export"] = ordinal_correct(fixture, {f: nearness[f] for f in fixture.frames})
         size = nearness[0].shape[::-1]
         small = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames[:n]]

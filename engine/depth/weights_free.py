@@ -9,10 +9,13 @@ Per frame, at ``DepthConfig.working_width``:
 2. **Temporal accumulation**: the parallax estimate is an exponentially
    weighted, confidence-weighted average carried along the flow, so depth is
    stable and fills in as the camera moves; occluded pixels drop their history.
-   A running **motion trust** (version 6) scales the parallax: it falls when pairs
-   give no usable motion or a translation whose direction jumps from the last
-   one (a camera that mostly rotates), so depth falls back smoothly to the
-   single-image cues instead of reading independently moving objects as near.
+   A running **motion trust** (version 6) scales each new observation's weight: it
+   falls when pairs give no usable motion or a translation whose direction jumps
+   from the last one (a camera that mostly rotates), so such pairs add little and,
+   as the history decays, depth falls back to the single-image cues instead of
+   reading independently moving objects as near. The history itself is weighed by
+   the trust its observations had (version 8; before, the current trust also scaled
+   the whole history's share in the fusion).
 3. **Single-image priors** (:mod:`engine.depth.cues.layering`, ``priors``,
    ``defocus``): layering (the geodesic distance from the top of the frame
    through image boundaries: lower and behind more contours = nearer), blended
@@ -21,7 +24,9 @@ Per frame, at ``DepthConfig.working_width``:
    spread of blur, sharp = nearer. In a clip the prior is averaged along the
    flow (where it is consistent), so it does not flicker when the camera stands.
    The prior is calibrated to the parallax by a weighted least-squares scale and
-   shift (smoothed over time), and fills where parallax is missing.
+   shift (smoothed over time), and fills where parallax is missing. A frame whose
+   parallax ranks the scene against the prior gives no fit (version 8: it used to
+   give slope 0, and a few dozen such frames flattened the prior to a constant).
 4. **Edge-aware refinement** (:mod:`engine.depth.cues.refine`): parallax is
    filled along image edges (fast global smoother) and the fused map snapped to
    image edges (guided filter), whose coefficients are applied to the full-resolution
@@ -81,6 +86,9 @@ class WeightsFreeSettings:
             along the flow (1 = no temporal smoothing of the prior).
         history_decay: per-frame factor on the accumulated parallax weight (memory ≈ 1 / (1 − decay) frames).
         prior_fit_rate: EMA rate of the prior-to-parallax calibration (scale, shift).
+        prior_fit_min_corr: weighted correlation of prior and accumulated parallax at or below which a frame's
+            fit is not used (the calibration drifts back to the default instead; version 8: a negative fit
+            used to be clamped to slope 0, which flattened the prior to a constant over a few dozen frames).
         support_half: filled parallax support at which parallax and prior weigh equally.
         defocus_spread_px: (start, full) inter-decile blur spread in px over which the defocus cue fades in.
         defocus_weight: weight of the defocus cue in the prior at full spread.
@@ -106,6 +114,7 @@ class WeightsFreeSettings:
     prior_rate: float = 0.3
     history_decay: float = 0.85
     prior_fit_rate: float = 0.2
+    prior_fit_min_corr: float = 0.0
     support_half: float = 0.15
     defocus_spread_px: tuple[float, float] = (1.2, 3.0)
     defocus_weight: float = 0.5
@@ -210,15 +219,34 @@ def vertical_share(vertical_weight: float, colour: float) -> float:
     return 1.0 - (1.0 - float(np.clip(vertical_weight, 0.0, 1.0))) * float(np.clip(colour, 0.0, 1.0))
 
 
-def fit_prior(prior: np.ndarray, target: np.ndarray, weights: np.ndarray) -> tuple[float, float] | None:
-    """Weighted least squares a, b with a * prior + b ≈ target; a clamped at 0. None if no support."""
+def fit_prior(prior: np.ndarray, target: np.ndarray, weights: np.ndarray,
+              min_corr: float = 0.0) -> tuple[float, float] | None:
+    """Weighted least squares a, b with a * prior + b ≈ target, when the two agree on the order of the scene.
+
+    A fit only says something about the prior's scale when prior and target correlate positively: where the
+    parallax ranks the scene against the prior (a rotating camera's flow noise, independently moving objects)
+    the least-squares slope is negative, and taking it as a = 0 would flatten the prior to a constant (version 8:
+    None instead, so the caller keeps its calibration).
+
+    Args:
+        prior: (h, w) nearness.
+        target: (h, w) accumulated inverse depth.
+        weights: (h, w) its weight (>= 0).
+        min_corr: weighted correlation at or below which there is no fit.
+    Returns:
+        (a > 0, b), or None when the weights cover less than 2 % of the frame, the prior is flat or the
+        correlation is at most `min_corr`.
+    """
     w = weights.ravel().astype(np.float64)
     if w.sum() < 0.02 * w.size:
         return None
     p, y = prior.ravel().astype(np.float64), target.ravel().astype(np.float64)
     sw, mp, my = w.sum(), (w * p).sum() / w.sum(), (w * y).sum() / w.sum()
-    var = (w * (p - mp) ** 2).sum() / sw
-    a = 0.0 if var < 1e-9 else max(0.0, (w * (p - mp) * (y - my)).sum() / sw / var)
+    var_p, var_y = (w * (p - mp) ** 2).sum() / sw, (w * (y - my) ** 2).sum() / sw
+    cov = (w * (p - mp) * (y - my)).sum() / sw
+    if var_p < 1e-9 or var_y < 1e-12 or cov <= min_corr * np.sqrt(var_p * var_y):
+        return None
+    a = cov / var_p
     return a, my - a * mp
 
 
@@ -260,7 +288,7 @@ class WeightsFreeDepth:
 
     name = "weights-free"
     output_kind = "inverse"
-    version = "7"  # part of the depth-cache key: bump whenever the output changes for the same settings (5: reverted)
+    version = "8"  # part of the depth-cache key: bump whenever the output changes for the same settings (5: reverted)
 
     def __init__(self, config: DepthConfig | None = None,
                  settings: WeightsFreeSettings | None = None) -> None:
@@ -367,12 +395,12 @@ class WeightsFreeDepth:
         if acc is None or weight is None:
             return keep_sky_farthest(a * prior + b, sky)
         filled, support = edge_aware_fill(acc, weight, guide, lam=self.settings.fill_lambda)
-        fit = fit_prior(prior, acc, weight)
+        fit = fit_prior(prior, acc, weight, self.settings.prior_fit_min_corr)
         rate = self.settings.prior_fit_rate
-        if fit is None:  # no parallax left in view: drift back to the default calibration
+        if fit is None:  # no parallax left in view, or none that agrees with the prior: drift back to the default
             fit, rate = _DEFAULT_FIT, rate / 4.0
         self._fit = a, b = (1 - rate) * a + rate * fit[0], (1 - rate) * b + rate * fit[1]
-        alpha = self._trust * support / (support + self.settings.support_half) * (1.0 - sky)
+        alpha = support / (support + self.settings.support_half) * (1.0 - sky)
         fused = alpha * filled + (1.0 - alpha) * (a * prior + b)
         return keep_sky_farthest(fused, sky)
 
@@ -413,7 +441,7 @@ class WeightsFreeDepth:
         scenes and implausible poses). In a shot where most pairs are rejected — a camera that mostly
         rotates, like the DAVIS rollercoaster's — the few pairs that pass carry flow noise and
         independently moving objects as "parallax" (the moving cars read as nearest), so their weight
-        and that of the history they feed fall with the trust, and depth falls back smoothly to the
+        in the history falls with the trust, and as the history decays depth falls back to the
         single-image prior; a translating camera keeps the trust near 1.
         """
         rate = self.settings.parallax.trust_rate

@@ -14,7 +14,13 @@ from engine.depth.cues.defocus import defocus_spread, edge_blur
 from engine.depth.cues.layering import boundary_strength, geodesic_from_top, layering_prior
 from engine.depth.cues.priors import ground_contact, sky_likelihood, vertical_prior
 from engine.depth.cues.refine import edge_aware_smooth, guide_image, guided_upsample
-from engine.depth.weights_free import WeightsFreeDepth, WeightsFreeSettings, colour_confidence, vertical_share
+from engine.depth.weights_free import (
+    WeightsFreeDepth,
+    WeightsFreeSettings,
+    colour_confidence,
+    fit_prior,
+    vertical_share,
+)
 
 DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data"
 MIDDLEBURY = DATA / "stereo_pairs" / "middlebury_2001_2003"
@@ -340,3 +346,35 @@ def test_geodesic_sweeps_stop_early_only_once_converged():
     once, many = geodesic_from_top(maze, sweeps=1), geodesic_from_top(maze, sweeps=12)
     assert many[35, 10] < once[35, 10]
     np.testing.assert_array_equal(many, geodesic_from_top(maze, sweeps=40))
+
+
+def test_prior_fit_needs_the_parallax_to_rank_the_scene_like_the_prior():
+    """Version 8: an anti-correlated parallax gives no fit (it used to give slope 0, which the calibration's EMA
+    turned into a constant prior over a few dozen frames: DAVIS's whole map spanned 0.004 by frame 30)."""
+    rng = np.random.default_rng(0)
+    prior = rng.uniform(0.0, 1.0, (40, 50)).astype(np.float32)
+    weights = np.ones_like(prior)
+    noise = 0.05 * rng.standard_normal(prior.shape).astype(np.float32)
+    a, b = fit_prior(prior, 2.0 * prior + 0.5 + noise, weights)
+    assert a == pytest.approx(2.0, abs=0.05) and b == pytest.approx(0.5, abs=0.05)
+    assert fit_prior(prior, 1.5 - prior + noise, weights) is None  # ranks the scene against the prior
+    assert fit_prior(prior, np.full_like(prior, 0.7), weights) is None  # says nothing about the prior's scale
+    assert fit_prior(prior, 2.0 * prior, np.zeros_like(prior)) is None  # no parallax in view
+    weak = 0.1 * prior + noise  # correlation ~0.5
+    assert fit_prior(prior, weak, weights) is not None and fit_prior(prior, weak, weights, min_corr=0.8) is None
+
+
+def test_anti_correlated_parallax_does_not_flatten_the_prior(monkeypatch):
+    """However long the parallax disagrees with the prior, the fused map keeps the prior's spread."""
+    import engine.depth.weights_free as weights_free
+
+    h, w = 48, 64
+    prior = np.repeat(np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None], w, axis=1)
+    provider = WeightsFreeDepth(DepthConfig(model="weights-free"))
+    monkeypatch.setattr(provider, "_accumulate", lambda *a: (1.0 - prior, np.full_like(prior, 0.05)))
+    monkeypatch.setattr(weights_free, "edge_aware_fill", lambda acc, weight, guide, lam: (acc, np.zeros_like(acc)))
+    sky, guide = np.zeros_like(prior), np.zeros((h, w), np.float32)
+    for _ in range(60):
+        fused = provider._fuse(prior, sky, guide, None, None, None)
+    lo, hi = np.percentile(fused, [2, 98])
+    assert provider._fit[0] == pytest.approx(1.0) and hi - lo > 0.9

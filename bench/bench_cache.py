@@ -148,7 +148,8 @@ DEFLATES = {f"zlib{level}": _deflate(level, zlib.Z_DEFAULT_STRATEGY) for level i
 
 
 def bench_codecs(paths: list[Path], runs: int) -> dict[str, object]:
-    """Per map size: the entry codec (prepare, pack, decode) and zlib variants on float16 bit patterns."""
+    """Per map size: the entry codec (prepare, pack, decode), the version-1 entry (the zlib codec, as builds
+    before the gradient codec wrote it) and zlib variants on float16 bit patterns."""
     from engine.cache import codec
 
     groups: dict[str, list[Path]] = {}
@@ -163,7 +164,11 @@ def bench_codecs(paths: list[Path], runs: int) -> dict[str, object]:
             pack_ms, entry = cpu_ms(lambda v=values, o=out: codec.pack(v, o), runs)
             dec_ms, back = cpu_ms(lambda e=entry: codec.decode(e), runs)
             assert np.array_equal(back, values.astype(out), equal_nan=True)
-            rows.setdefault(f"entry ({codec.CODEC})", []).append((prep_ms, pack_ms, dec_ms, len(entry)))
+            name = codec._read_header(memoryview(entry))[0]["codec"]
+            rows.setdefault(f"entry ({name})", []).append((prep_ms, pack_ms, dec_ms, len(entry)))
+            v1_ms, v1 = cpu_ms(lambda v=values, o=out: codec.pack(v, o, zlib_only=True), runs)
+            v1_dec_ms, _ = cpu_ms(lambda e=v1: codec.decode(e), runs)
+            rows.setdefault("entry v1 (delta0-shuffle-zlib1)", []).append((prep_ms, v1_ms, v1_dec_ms, len(v1)))
             bits = values.view(np.uint16)
             for tname, transform in TRANSFORMS.items():
                 form_ms, raw = cpu_ms(lambda b=bits, t=transform: t(b), runs)

@@ -166,6 +166,11 @@ def bench_codecs(paths: list[Path], runs: int) -> dict[str, object]:
             assert np.array_equal(back, values.astype(out), equal_nan=True)
             name = codec._read_header(memoryview(entry))[0]["codec"]
             rows.setdefault(f"entry ({name})", []).append((prep_ms, pack_ms, dec_ms, len(entry)))
+            fused_ms, _ = cpu_ms(lambda d=depth: codec.prepare_rounded(d), runs)
+            with np.errstate(over="ignore", invalid="ignore"):
+                numpy_ms, _ = cpu_ms(lambda d=depth: codec._to_stored(d, np.dtype("<f2")).astype(np.float32), runs)
+            rows.setdefault("prepare_rounded: fused / numpy cast, check, read-back", []).append(
+                (numpy_ms, fused_ms, 0.0, 0))
             v1_ms, v1 = cpu_ms(lambda v=values, o=out: codec.pack(v, o, zlib_only=True), runs)
             v1_dec_ms, _ = cpu_ms(lambda e=v1: codec.decode(e), runs)
             rows.setdefault("entry v1 (delta0-shuffle-zlib1)", []).append((prep_ms, v1_ms, v1_dec_ms, len(v1)))

@@ -231,12 +231,41 @@ def _undelta_half(raw: bytes, shape: tuple[int, ...]) -> np.ndarray | None:
     return out.reshape(shape)
 
 
+def _fused_half(array: np.ndarray, rounded: bool) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """(float16 values or, on a finite overflow, float32 ones; their float32 read-back when `rounded`) of a
+    float32 `array` in one numba pass (``_codec_numba.round_half``), None where that does not apply
+    (other dtypes: float64 must round once, straight to float16, as numpy does; empty; no numba)."""
+    kernels = _kernels()
+    if array.dtype != np.dtype("<f4") or array.size == 0 or kernels is None:
+        return None
+    bits = np.ascontiguousarray(array).reshape(-1).view(np.uint32)
+    half = np.empty(array.shape, "<f2")
+    back = np.empty(array.shape if rounded else 0, np.float32)
+    if kernels.round_half(bits, _half_table(), half.reshape(-1).view(np.uint16), back.reshape(-1)):
+        values = np.array(array, "<f4", order="C")  # a finite value beyond float16: stored as float32
+        return values, (values.copy() if rounded else None)
+    return half, (back if rounded else None)
+
+
 def prepare(array: np.ndarray, float_storage: str = "float16") -> tuple[np.ndarray, np.dtype]:
     """(values as stored, contiguous; the dtype they are handed back as) for `array`."""
     array = np.asarray(array)
     stored, out = storage_dtypes(array, float_storage)
-    values = _to_stored(array, stored)
+    fused = _fused_half(array, rounded=False) if stored == np.dtype("<f2") else None
+    values = fused[0] if fused is not None else _to_stored(array, stored)
     return (values if values.flags.c_contiguous else values.copy(order="C")), out  # keeps 0-d arrays 0-d
+
+
+def prepare_rounded(array: np.ndarray, float_storage: str = "float16") -> tuple[np.ndarray, np.dtype, np.ndarray]:
+    """(values, out) as :func:`prepare` gives them, and ``values.astype(out)``: what :func:`decode` will hand
+    back, made in the same pass for float32 maps (one read of the map, no float16 temporary read twice)."""
+    array = np.asarray(array)
+    stored, out = storage_dtypes(array, float_storage)
+    fused = _fused_half(array, rounded=True) if stored == np.dtype("<f2") else None
+    if fused is not None:
+        return fused[0], out, fused[1]
+    values, out = prepare(array, float_storage)
+    return values, out, values.astype(out)
 
 
 def _uses_gradient(values: np.ndarray) -> bool:
@@ -335,5 +364,4 @@ def roundtrip(array: np.ndarray, float_storage: str = "float16") -> np.ndarray:
     Used so that a computed value and a cached one are bit-identical: a cold and a
     warm render give the same output.
     """
-    values, out = prepare(array, float_storage)
-    return values.astype(out)
+    return prepare_rounded(array, float_storage)[2]

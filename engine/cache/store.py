@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.cache.codec import CorruptEntry, decode, pack, peek_shape, prepare
+from engine.cache.codec import CorruptEntry, decode, pack, peek_shape, prepare, prepare_rounded
 from engine.cache.evict import EvictionResult, evict, total_bytes
 from engine.cache.fingerprint import media_fingerprint
 from engine.config import UserConfig, default_cache_dir
@@ -288,9 +288,9 @@ class CacheNamespace:
         hit = self.get(index, shape_hint)
         if hit is not None:
             return hit
-        values, out = prepare(compute(), self.float_storage)
+        values, out, rounded = prepare_rounded(compute(), self.float_storage)
         self.put_prepared(index, values, out)
-        return values.astype(out)
+        return rounded
 
     def has_all(self, indices: Iterable[int]) -> bool:
         """True when every index has an entry (another process may still evict one: get can miss)."""

@@ -294,3 +294,53 @@ def test_damaged_gradient_entries_are_corrupt(kind):
         with pytest.raises(CorruptEntry):
             decode(blob)
             pytest.fail(f"{name} decoded")
+
+
+def rounding_critical_floats() -> np.ndarray:
+    """float32 patterns covering every case of the float16 cast: each sign, exponent and top 10 mantissa bits
+    (2^19 combinations) with low 13 bits at and around the tie (0x1000) and the sticky bits subnormals
+    shift out, i.e. normals, subnormals, underflow to zero, overflow, infinities and NaN payloads."""
+    top = np.arange(1 << 19, dtype=np.uint32) << 13
+    low = np.array([0, 1, 0x7FF, 0x800, 0xFFF, 0x1000, 0x1001, 0x17FF, 0x1800, 0x1FFF], np.uint32)
+    return (top[:, None] | low[None, :]).reshape(-1).view(np.float32)
+
+
+def test_fused_float16_cast_is_numpys_bit_for_bit():
+    """_codec_numba.round_half casts as numpy does (all 2^32 patterns: bench/half_cast_exhaustive.py), and
+    hands back table[half] as the float32 read-back; a finite overflow stops it (reported)."""
+    kernels = codec._kernels()
+    floats = rounding_critical_floats()
+    finite = floats[np.isfinite(floats) & (np.abs(floats) < 65520)]  # 65520 and up overflow float16
+    with np.errstate(all="ignore"):
+        for sample in (finite, floats[~np.isfinite(floats)]):
+            half = np.empty(sample.size, np.uint16)
+            back = np.empty(sample.size, np.float32)
+            assert not kernels.round_half(sample.view(np.uint32), codec._half_table(), half, back)
+            expected = sample.astype(np.float16)
+            assert half.tobytes() == expected.tobytes()
+            assert back.tobytes() == expected.astype(np.float32).tobytes()
+    overflow = np.array([1.0, 65520.0, np.nan], np.float32)
+    assert kernels.round_half(overflow.view(np.uint32), codec._half_table(), np.empty(3, np.uint16),
+                              np.empty(0, np.float32))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_prepare_rounded_is_prepare_and_its_read_back(name, monkeypatch):
+    """The fused path (float32 maps) and the numpy path give the same stored values and read-back."""
+    array = CASES[name]
+    values, out, rounded = codec.prepare_rounded(array)
+    monkeypatch.setattr(codec, "_kernels", lambda: None)
+    slow_values, slow_out = codec.prepare(array)
+    assert values.dtype == slow_values.dtype and values.shape == slow_values.shape and out == slow_out
+    assert values.tobytes() == slow_values.tobytes() and values.flags.c_contiguous
+    assert bits_equal(rounded, slow_values.astype(slow_out))
+
+
+def test_fused_prepare_promotes_overflow_and_keeps_specials():
+    metric_mm = np.array([[1500.0, 80000.0], [np.nan, -np.inf]], np.float32)
+    values, out, rounded = codec.prepare_rounded(metric_mm)
+    assert values.dtype == np.dtype("<f4") and bits_equal(rounded, metric_mm)
+    assert rounded is not values and values is not metric_mm
+    special = np.array([[np.nan, np.inf, -0.0, 1e-7, 65504.0, -65519.0]], np.float32)
+    values, _, rounded = codec.prepare_rounded(special)
+    assert values.dtype == np.dtype("<f2") and bits_equal(rounded, special.astype(np.float16).astype(np.float32))

@@ -9,7 +9,16 @@ not writable turns the cache off with a note (:attr:`ArrayCache.notes`) instead
 of failing the job. Only this package writes the cache folder.
 """
 
-from engine.cache.codec import CACHE_VERSION, CorruptEntry, decode, encode, pack, prepare, roundtrip
+from engine.cache.codec import (
+    CACHE_VERSION,
+    CorruptEntry,
+    decode,
+    encode,
+    pack,
+    prepare,
+    prepare_rounded,
+    roundtrip,
+)
 from engine.cache.evict import EvictionResult, evict
 from engine.cache.fingerprint import depth_params_fingerprint, media_fingerprint, params_fingerprint
 from engine.cache.store import DEFAULT_MAX_BYTES, ArrayCache, CacheNamespace
@@ -31,5 +40,6 @@ __all__ = [
     "pack",
     "params_fingerprint",
     "prepare",
+    "prepare_rounded",
     "roundtrip",
 ]

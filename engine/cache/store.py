@@ -7,8 +7,9 @@ Layout under the cache root::
     v1/<kind>/<media[:2]>/<media>/<params>/<index:08d>.sdc
     v1/<kind>/<media[:2]>/<media>/<params>/<key>.meta.json
 
-``v1`` is :data:`engine.cache.codec.CACHE_VERSION`: a format change reads none of
-the old entries (they age out by LRU). Nothing is held in memory: every get
+``v1`` is :data:`LAYOUT_VERSION`, the folder layout's version: a layout change reads none of
+the old entries (they age out by LRU). Entry format versions (:data:`engine.cache.codec.CACHE_VERSION`)
+share the folder: every readable version decodes, the codec reads the entry's own. Nothing is held in memory: every get
 reads its file, every put writes one (temp file beside it, then ``os.replace``),
 so one writer and any number of readers, in threads or processes, only ever see
 whole entries. Entries are not fsynced: a torn entry after a crash fails its
@@ -36,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.cache.codec import CACHE_VERSION, CorruptEntry, decode, pack, peek_shape, prepare
+from engine.cache.codec import CorruptEntry, decode, pack, peek_shape, prepare, prepare_rounded
 from engine.cache.evict import EvictionResult, evict, total_bytes
 from engine.cache.fingerprint import media_fingerprint
 from engine.config import UserConfig, default_cache_dir
@@ -44,6 +45,7 @@ from engine.fileio import temp_path_beside
 from engine.progress import CancelToken
 from engine.versioning import current_or_none, schema_tag
 
+LAYOUT_VERSION = 1  # the v1/<kind>/... folder layout (entry format versions 1 and 2 live in it)
 DEFAULT_MAX_BYTES = int(UserConfig.cache_max_gb * 1e9)  # one source of truth: the user config's default
 META_FORMAT, META_VERSION = "CacheMeta", 1
 META_SCHEMA = schema_tag(META_FORMAT, META_VERSION)
@@ -115,8 +117,8 @@ class ArrayCache:
 
     @property
     def version_dir(self) -> Path:
-        """``<root>/v<CACHE_VERSION>``: every entry of this format lives below it."""
-        return self.root / f"v{CACHE_VERSION}"
+        """``<root>/v<LAYOUT_VERSION>``: every entry of this layout lives below it."""
+        return self.root / f"v{LAYOUT_VERSION}"
 
     def _open(self) -> None:
         """Create the folder and prove it writable (a probe file); turn the cache off if not."""
@@ -286,9 +288,9 @@ class CacheNamespace:
         hit = self.get(index, shape_hint)
         if hit is not None:
             return hit
-        values, out = prepare(compute(), self.float_storage)
+        values, out, rounded = prepare_rounded(compute(), self.float_storage)
         self.put_prepared(index, values, out)
-        return values.astype(out)
+        return rounded
 
     def has_all(self, indices: Iterable[int]) -> bool:
         """True when every index has an entry (another process may still evict one: get can miss)."""

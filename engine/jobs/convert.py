@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.cache import ArrayCache, depth_params_fingerprint, params_fingerprint, prepare
+from engine.cache import ArrayCache, depth_params_fingerprint, params_fingerprint, prepare_rounded
 from engine.config import load_user_config
 from engine.depth.imported import ImportedDepth
 from engine.depth.normalise import ShotNormaliser
@@ -273,9 +273,9 @@ class DepthStage:
         writer = Sink(lambda item: store.put_prepared(*item), maxsize=4, name="depth-store")
         try:
             for k, raw in enumerate(maps):
-                values, out = prepare(raw, store.float_storage)  # rounded once: for the entry and for this pass
+                values, out, rounded = prepare_rounded(raw, store.float_storage)  # once: entry and this pass
                 writer.put((start + k, values, out))
-                yield values.astype(out)
+                yield rounded
             writer.close()
         except BaseException:
             writer.abandon()

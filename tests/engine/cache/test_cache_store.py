@@ -64,6 +64,22 @@ def test_miss_then_hit_and_the_second_request_is_a_read(cache):
     assert entry == cache.root / "v1" / "depth" / "ab" / MEDIA / PARAMS / "00000007.sdc"
 
 
+def test_entries_cached_by_the_build_before_the_gradient_codec_are_hits(cache):
+    """A cache folder filled before the gradient codec (version-1 entries in v1/) keeps its hits; a
+    rewrite of a frame replaces its entry with a version-2 one that reads the same values."""
+    fixtures = Path(__file__).parent / "fixtures"
+    expected = np.load(fixtures / "v1_expected.npz")["depth_f16"]
+    ns = cache.namespace("depth", MEDIA, PARAMS)
+    ns.path(5).parent.mkdir(parents=True)
+    ns.path(5).write_bytes((fixtures / "v1_depth_f16.sdc").read_bytes())
+    fake = Counter()
+    hit = ns.get_or_compute(5, fake(5), shape_hint=(40, 56))
+    assert fake.calls == [] and hit.tobytes() == expected.tobytes()
+    ns.put(5, hit)
+    assert ns.path(5).read_bytes()[4:6] == (2).to_bytes(2, "little")
+    assert ns.get(5).tobytes() == expected.tobytes()
+
+
 def test_a_new_cache_object_on_the_same_folder_reads_what_was_written(cache):
     cache.namespace("depth", MEDIA, PARAMS).put(3, depth(3))
     again = ArrayCache(cache.root, max_bytes=10**8).namespace("depth", MEDIA, PARAMS)

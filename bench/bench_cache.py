@@ -14,7 +14,7 @@ The depth frame is the weights-free provider's output on a DAVIS frame upscaled 
 synthetic smooth map; the JSON says which. "put" is CacheNamespace.put (float16 cast, codec, temp
 file + rename, LRU accounting); "get" is CacheNamespace.get of an entry in the OS page cache (the
 studio scrubbing back over frames it just saw): read, decode to float32, mark as used. The depth
-spool's format (float16 + zlib level 1, no header) is timed beside it as the baseline. Medians and
+spool (the same entry format, plain file writes, no LRU) is timed beside it as the baseline. Medians and
 best of --frames runs; the load average at start is recorded (other work on the machine skews it).
 """
 
@@ -169,7 +169,7 @@ def bench_codecs(paths: list[Path], runs: int) -> dict[str, object]:
             fused_ms, _ = cpu_ms(lambda d=depth: codec.prepare_rounded(d), runs)
             with np.errstate(over="ignore", invalid="ignore"):
                 numpy_ms, _ = cpu_ms(lambda d=depth: codec._to_stored(d, np.dtype("<f2")).astype(np.float32), runs)
-            rows.setdefault("prepare_rounded: fused / numpy cast, check, read-back", []).append(
+            rows.setdefault("prepare_rounded (cols: numpy | fused)", []).append(
                 (numpy_ms, fused_ms, 0.0, 0))
             v1_ms, v1 = cpu_ms(lambda v=values, o=out: codec.pack(v, o, zlib_only=True), runs)
             v1_dec_ms, _ = cpu_ms(lambda e=v1: codec.decode(e), runs)

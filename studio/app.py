@@ -52,11 +52,14 @@ def main(argv: list[str] | None = None) -> int:
             QTimer.singleShot(0, window.close)  # not from inside the viewer's paint
 
         window.first_frame_shown.connect(report)
-    recovered = False if args.no_recovery or args.exit_after_first_frame else window.offer_recovery()
-    if args.path is not None and not recovered:
+    if args.path is not None:
         opener = window.open_project if args.path.suffix in (".sdproj", ".otio") else window.open_media
         if not opener(args.path) and args.exit_after_first_frame:
             return 3
+    if not args.no_recovery:
+        offered = window.offer_recovery()  # a strip in the window: it never holds up the path opened above
+        if args.exit_after_first_frame and offered:
+            print(f"recovery offered for {offered} autosave(s)", flush=True)
     code = app.exec()
     return code
 

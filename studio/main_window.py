@@ -34,6 +34,7 @@ from studio.playback import FrameController
 from studio.qc.tool import QcTool
 from studio.queue.panel import QueuePanel
 from studio.queue.runner import QueueRunner
+from studio.recovery_bar import RecoveryBar, newest_first
 from studio.theme import apply_dark_theme
 from studio.timeline.widget import TimelineWidget
 from studio.viewer.geometry import Zoom
@@ -65,12 +66,6 @@ class Dialogs:
                                  | QMessageBox.StandardButton.Cancel)
         return {QMessageBox.StandardButton.Save: "save", QMessageBox.StandardButton.Discard: "discard"}.get(
             b, "cancel")
-
-    def recover(self, autosave: Path) -> bool:
-        b = QMessageBox.question(self.parent, "Recover project",
-                                 f"SpatialDreamer Studio did not close cleanly. Recover the autosaved project "
-                                 f"{autosave.name}?")
-        return b == QMessageBox.StandardButton.Yes
 
     def relink(self, media: str) -> Path | None:
         path, _ = QFileDialog.getOpenFileName(self.parent, f"Media missing: {media} — find it", "", MEDIA_FILTER)
@@ -231,6 +226,11 @@ class MainWindow(QMainWindow):
         for a in (self.before_action, self.master_action):
             tools.addAction(a)
         self.addToolBar(tools)
+        self.addToolBarBreak()
+        self.recovery_bar = RecoveryBar(self)  # a crash's autosaves, offered without blocking (offer_recovery)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, self.recovery_bar)
+        self.recovery_bar.recover_requested.connect(self.recover_autosave)
+        self.recovery_bar.discard_requested.connect(self.discard_autosave)
         self._refresh_recent()
 
     def _build_status(self) -> None:
@@ -442,24 +442,46 @@ class MainWindow(QMainWindow):
         if self.document.project is not None:
             self._autosave_path().unlink(missing_ok=True)
 
-    def offer_recovery(self) -> bool:
-        """At start-up: a crash's autosave is offered; True when a project was recovered."""
-        for side in project_io.leftover_autosaves(self.recent.paths()):
-            if not self.dialogs.recover(side):
-                continue
-            try:
-                opened = project_io.open_project(side)
-            except api.SpatialDreamerError as exc:
-                self.show_error(exc.one_line())
-                continue
-            original = project_io.project_for_autosave(side)
-            self.document.load(opened.project, original)
-            self.document.stack.push(_Recovered())  # unsaved until the user saves
+    def offer_recovery(self) -> int:
+        """At start-up: the autosaves a crash left (of the recent projects and every untitled one) are offered
+        in the recovery strip, newest first, without blocking whatever else opens. Returns how many."""
+        found = newest_first(project_io.leftover_autosaves(self.recent.paths()))
+        self.recovery_bar.offer([(side, project_io.project_for_autosave(side)) for side in found])
+        return len(found)
+
+    def recover_autosave(self, side: Path) -> bool:
+        """Replace the document by the autosave `side` (after the unsaved-changes question); it stays unsaved
+        until the user saves, under its project's path. True when recovered."""
+        if not self.maybe_save():
+            return False
+        try:
+            opened = project_io.open_project(side)
+        except api.SpatialDreamerError as exc:
+            self.show_error(f"{exc.one_line()} (the autosave is kept)")
+            self.recovery_bar.done_with(side)
+            return False
+        project = self._relink_missing(opened.project, opened.missing_media)
+        if project is None:
+            return False
+        self._drop_autosave()
+        self.document.load(project, project_io.project_for_autosave(side))
+        self.document.stack.push(_Recovered())  # unsaved until the user saves
+        side.unlink(missing_ok=True)
+        self.recovery_bar.done_with(side)
+        self.statusBar().showMessage(f"recovered {side.name}; save to keep it")
+        if project.clips:
+            self.show_clip(self.document.clip_id)
+        return True
+
+    def discard_autosave(self, side: Path) -> None:
+        """The user chose to throw a crash's autosave away: the side file is deleted."""
+        try:
             side.unlink(missing_ok=True)
-            if opened.project.clips:
-                self.show_clip(self.document.clip_id)
-            return True
-        return False
+        except OSError as exc:
+            self.show_error(f"{side}: could not delete the autosave ({exc.strerror or exc})")
+            return
+        self.recovery_bar.done_with(side)
+        self.statusBar().showMessage(f"autosave {side.name} discarded")
 
     def _choose_project(self) -> None:
         path = self.dialogs.open_path("Open project", "Projects (*.sdproj *.otio)")

@@ -98,7 +98,6 @@ class ScriptedDialogs:
         self.errors: list[str] = []
         self.infos: list[str] = []
         self.unsaved_answer = "discard"
-        self.recover_answer = True
         self.relink_to = None
         self.save_to = None
         self.open_to = None
@@ -111,9 +110,6 @@ class ScriptedDialogs:
 
     def unsaved(self) -> str:
         return self.unsaved_answer
-
-    def recover(self, autosave) -> bool:
-        return self.recover_answer
 
     def relink(self, media):
         return self.relink_to

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import shutil
 
 import pytest
@@ -54,9 +55,68 @@ def test_autosave_goes_to_the_side_file_and_is_recovered_after_a_crash(graded, m
     # a crash: the window goes away without closing, the side file stays; the next start offers it
     fresh = make_window()
     fresh.recent.add(path)
-    assert fresh.offer_recovery()
+    assert fresh.offer_recovery() == 1
+    assert not fresh.recovery_bar.isHidden() and fresh.recovery_bar.current == side
+    assert "cut.sdproj" in fresh.recovery_bar.message.text()
+    assert fresh.document.project is None  # offered, not forced: nothing is replaced until the user says so
+    fresh.recovery_bar.recover_button.click()
     assert fresh.document.project.clips[0].shots == crashed_project.clips[0].shots
     assert fresh.document.dirty and fresh.document.path == path and not side.exists()
+    assert fresh.recovery_bar.isHidden()
+
+
+def _leftover_untitled(name: str, mtime: float, body: str | None = None):
+    """An untitled autosave a crash left in the user data folder (a valid empty project unless `body`)."""
+    folder = project_io.user_data_dir() / "autosave"
+    folder.mkdir(parents=True, exist_ok=True)
+    side = folder / f"untitled-{name}{project_io.AUTOSAVE_SUFFIX}"
+    if body is None:
+        api.save_project(edits.add_clip(api.Project(clips=()), str(DEMO_CLIP), 24.0, 10, name="demo")[0], side)
+    else:
+        side.write_text(body)
+    os.utime(side, (mtime, mtime))
+    return side
+
+
+def test_recovery_is_offered_newest_first_and_discard_deletes_only_the_chosen_one(make_window):
+    old = _leftover_untitled("20261130-090000", 1_700_000_000)
+    new = _leftover_untitled("20261201-090000", 1_700_100_000)
+    window = make_window()
+    assert window.offer_recovery() == 2
+    bar = window.recovery_bar
+    assert bar.current == new and "(1 of 2)" in bar.message.text()
+    bar.discard_button.click()
+    assert not new.exists() and old.exists()
+    assert bar.current == old and "(2 of 2)" in bar.message.text()
+    bar.later_button.click()
+    assert bar.isHidden() and old.exists()  # "not now": offered again at the next start
+    assert window.document.project is None
+    assert make_window().offer_recovery() == 1
+
+
+def test_a_broken_autosave_is_reported_kept_and_the_next_one_offered(make_window):
+    good = _leftover_untitled("20261130-090000", 1_700_000_000)
+    broken = _leftover_untitled("20261201-090000", 1_700_100_000, body="{not json")
+    window = make_window()
+    assert window.offer_recovery() == 2
+    window.recovery_bar.recover_button.click()
+    assert window.document.project is None and broken.exists()
+    assert len(window.dialogs.errors) == 1 and "autosave is kept" in window.dialogs.errors[0]
+    assert window.recovery_bar.current == good
+    window.recovery_bar.recover_button.click()
+    assert [c.name for c in window.document.project.clips] == ["demo"] and not good.exists()
+    assert window.document.dirty and window.document.path is None
+
+
+def test_recovering_asks_about_unsaved_changes_first(graded, make_window):
+    window, _media = graded
+    side = _leftover_untitled("20261201-090000", 1_700_100_000)
+    assert window.offer_recovery() == 1
+    window.dialogs.unsaved_answer = "cancel"
+    before = window.document.project
+    window.recovery_bar.recover_button.click()
+    assert window.document.project is before and side.exists()
+    assert not window.recovery_bar.isHidden()  # still on offer
 
 
 def test_untitled_project_autosaves_to_the_user_data_folder(graded, monkeypatch, tmp_path):

@@ -55,6 +55,9 @@ def grow_halo(holes, disp, width, step, grown, out_disp):
 def soften_rows(image, disp, step, weight, out):
     """out = image + weight * (nearer neighbour - pixel) on the farther side of every step > `step`.
 
+    Each row is copied, then only the pixels beside a step are recomputed (from the input row, in the
+    order: the right neighbour's share, then the left one's), so the cost is a copy plus the edges.
+
     Args:
         image: (B, C, H, W) float32.
         disp: (B, H, W) float32 (NaN never forms a step).
@@ -70,12 +73,22 @@ def soften_rows(image, disp, step, weight, out):
         y = row % n_h
         drow = disp[b, y]
         for c in range(n_c):
-            irow = image[b, c, y]
-            orow = out[b, c, y]
-            for x in range(n_w):
-                o = irow[x]
-                if x + 1 < n_w and drow[x + 1] - drow[x] > st:
+            out[b, c, y, :] = image[b, c, y, :]
+        for x in range(n_w - 1):
+            jump = drow[x + 1] - drow[x]
+            right = jump > st  # x is the farther side of the step to x + 1
+            left = jump < -st  # x + 1 is the farther side of the step from x
+            if not (right or left):
+                continue
+            for c in range(n_c):
+                irow = image[b, c, y]
+                if right:
+                    o = irow[x]
                     o = o + wt * (irow[x + 1] - irow[x])
-                if x > 0 and drow[x] - drow[x - 1] < -st:
-                    o = o + wt * (irow[x - 1] - irow[x])
-                orow[x] = o
+                    if x > 0 and drow[x] - drow[x - 1] < -st:
+                        o = o + wt * (irow[x - 1] - irow[x])
+                    out[b, c, y, x] = o
+                if left and not (x + 2 < n_w and drow[x + 2] - drow[x + 1] > st):
+                    o = irow[x + 1]
+                    o = o + wt * (irow[x] - irow[x + 1])
+                    out[b, c, y, x + 1] = o

@@ -144,6 +144,9 @@ def main() -> int:
     code = rerun_under_xvfb()
     if code is not None:
         return code
+    from studio.preload import Preload, freeze_heap
+
+    preload = Preload.start()  # as studio.app does: torch and PyOpenGL beside the Qt start-up
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QSettings, QTimer
     from PySide6.QtGui import QSurfaceFormat
     from PySide6.QtWidgets import QApplication
@@ -158,6 +161,8 @@ def main() -> int:
     settings = QSettings(str(tmp / "s.ini"), QSettings.Format.IniFormat)
     window = MainWindow(use_audio_device=False, settings=settings)
     window.resize(1280, 800)
+    preload.join()
+    freeze_heap(collect=True)
     window.show()
     clock, gaps, busy, phase = QElapsedTimer(), {}, {}, ["start"]
     clock.start()

@@ -1,8 +1,11 @@
 """`spatialdreamer-studio [MEDIA | PROJECT]`: start the studio.
 
-Start-up stays light: the engine (torch, the depth models) loads in the session's worker after the
-window is up. ``--exit-after-first-frame`` quits as soon as the viewer has drawn the first frame and
-prints the time it took (the start-up benchmark and test use it).
+Start-up stays light: nothing heavy is imported on the way to the window except through
+`studio.preload`, which imports torch and PyOpenGL in a thread beside the Qt start-up and is joined
+before the window is shown, so their long GIL holds never land in the event loop; the depth models
+load in the session's worker after the window is up. ``--exit-after-first-frame`` quits as soon as
+the viewer has drawn the first frame and prints the time it took (the start-up benchmark and test
+use it).
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    from studio.preload import Preload, freeze_heap
+
+    preload = Preload.start()
     from PySide6.QtCore import QTimer
     from PySide6.QtGui import QSurfaceFormat
     from PySide6.QtWidgets import QApplication
@@ -42,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     apply_dark_theme(app)
     window = MainWindow()
     window.resize(1400, 860)
+    preload.join()
+    freeze_heap(collect=True)  # before the event loop: later GC passes skip torch's and Qt's objects
     window.show()
     if args.exit_after_first_frame:
         QTimer.singleShot(0, lambda: print(f"window ready after {time.perf_counter() - T0:.2f} s", flush=True))

@@ -31,6 +31,7 @@ from studio.document import DocumentModel
 from studio.inspector.panel import InspectorPanel
 from studio.paint.tool import PaintTool
 from studio.playback import FrameController
+from studio.preload import freeze_heap
 from studio.qc.tool import QcTool
 from studio.queue.panel import QueuePanel
 from studio.queue.runner import QueueRunner
@@ -544,6 +545,7 @@ class MainWindow(QMainWindow):
         self._project_changed(self.document.project)
 
     def _session_opened(self, clip) -> None:
+        freeze_heap(once="session")  # the engine modules the first open imported: never walked again (studio.preload)
         self.statusBar().showMessage(f"{Path(clip.media).name}: {clip.frame_count} frames at {float(clip.fps):.3g} fps")
         self._make_thumbnails()
         if self.controller.audio is not None and self.controller.audio.notice:

@@ -14,6 +14,7 @@ partial file and leaves any existing file untouched.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Generator, Iterator
 from dataclasses import asdict, dataclass, replace
 from fractions import Fraction
@@ -50,7 +51,7 @@ from engine.jobs.plan import RenderPlan, hole_mask_paths, job_inputs, plan_conve
 from engine.jobs.pools import stage_ahead
 from engine.jobs.refine import RefineStage
 from engine.jobs.request import ConvertRequest, media_options, with_project_media
-from engine.jobs.stream import Sink, prefetch
+from engine.jobs.stream import Sink, closing_iter, prefetch
 from engine.jobs.vr180 import pass_stereo_through
 from engine.media import EncodeSettings, Frame, MediaReader, VideoWriter, commit_together, open_media, write_still
 from engine.media.sequence import source_stem
@@ -453,10 +454,11 @@ def _render_video(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
             yield from prepare_edits(editor, clip, segment, cancel)
             staged = staged_frames(request, plan, reader, depth, clip, segment, assembly, device)
             # ~145 MB a 1080p DVG frame: one staged while this thread completes the one before, no more
-            for frame, prepared in stage_ahead(staged, maxsize=1, name="stage-render", handoff=True):
-                cancel.check()
-                pending[frame.index] = _Pending(frame.time - t0, export_item(prepared, exporter))
-                yield from emit((yield from assembly.refine(assembly.push(prepared))))
+            with closing_iter(stage_ahead(staged, maxsize=1, name="stage-render", handoff=True)) as ahead:
+                for frame, prepared in ahead:
+                    cancel.check()
+                    pending[frame.index] = _Pending(frame.time - t0, export_item(prepared, exporter))
+                    yield from emit((yield from assembly.refine(assembly.push(prepared))))
             yield from emit((yield from assembly.refine(assembly.flush())))
             if refiner is not None:
                 refiner.finish_shot()
@@ -480,11 +482,12 @@ def staged_frames(request: ConvertRequest, plan: RenderPlan, reader: MediaReader
     What is left for the job's thread is the temporal completion (DVG) and packing; encoding is a third
     thread. Bounded queues between them keep memory flat.
     """
-    for frame in prefetch(reader.frames(segment.start, segment.end), maxsize=2, name="decode-render"):
-        params = None if depth.is_disparity else params_at(request, frame.index, clip)
-        prepared = assembly.prepare(frame.index, source_image(frame, plan.eye_size),
-                                    depth.depth_tensor(frame.index, segment, device), params)
-        yield frame, assembly.stage(prepared)
+    with closing_iter(prefetch(reader.frames(segment.start, segment.end), maxsize=2, name="decode-render")) as frames:
+        for frame in frames:
+            params = None if depth.is_disparity else params_at(request, frame.index, clip)
+            prepared = assembly.prepare(frame.index, source_image(frame, plan.eye_size),
+                                        depth.depth_tensor(frame.index, segment, device), params)
+            yield frame, assembly.stage(prepared)
 
 
 def _render_with_fallback(request: ConvertRequest, plan: RenderPlan, reader: MediaReader, depth: DepthStage,
@@ -506,8 +509,10 @@ def _render_with_fallback(request: ConvertRequest, plan: RenderPlan, reader: Med
             exporter.abort()
         if device.type == "cpu":
             raise _out_of_memory(exc) from exc
-        torch.cuda.empty_cache()
         why = str(exc).strip().splitlines()[0] if str(exc).strip() else "out of memory"
+        exc.__traceback__ = None  # the failed attempt's frames (and tensors) go now, not at some later GC pass
+        gc.collect()
+        torch.cuda.empty_cache()
         yield Progress("note", 0, 0, message=f"{device} ran out of memory ({why}): rendering again on the CPU")
     exporter = make_exporter(request, plan, reader, depth.kind)
     try:

@@ -48,7 +48,7 @@ from engine.jobs.convert import DepthStage, Segment, eye_image, segments_for, sh
 from engine.jobs.export_depth import nearness, nearness_to_png16
 from engine.jobs.plan import RenderPlan, eye_size_for
 from engine.jobs.request import ConvertRequest
-from engine.jobs.stream import Sink, prefetch
+from engine.jobs.stream import Sink, closing_iter, prefetch
 from engine.media import MediaInfo, MediaReader, is_still_path, open_media, probe
 from engine.progress import CancelToken, Progress
 from engine.shots import ShotDetectConfig
@@ -687,11 +687,13 @@ def _render_clip(renderer: _ClipRenderer, plan: ClipPlan, reader: MediaReader, d
                  total: int) -> Iterator[Progress]:
     """The render pass: decode → δ → grade → DVG / spatial x2 → forward-backward → files, shot by shot."""
     for segment in segments:
-        for frame in prefetch(reader.frames(segment.start, segment.end), maxsize=4, name="decode-pairs"):
-            cancel.check()
-            delta = depth.depth_tensor(frame.index, segment, device)
-            done += renderer.push(frame.index, eye_image(frame.image, plan.eye_size), delta)
-            yield Progress("pairs", done, total)
+        decoded = prefetch(reader.frames(segment.start, segment.end), maxsize=4, name="decode-pairs")
+        with closing_iter(decoded) as frames:
+            for frame in frames:
+                cancel.check()
+                delta = depth.depth_tensor(frame.index, segment, device)
+                done += renderer.push(frame.index, eye_image(frame.image, plan.eye_size), delta)
+                yield Progress("pairs", done, total)
         done += renderer.end_shot()
         yield Progress("pairs", done, total)
 

@@ -88,6 +88,22 @@ def prefetch(source: Iterable[T], maxsize: int = 4, name: str = "prefetch", hand
         thread.join()
 
 
+@contextlib.contextmanager
+def closing_iter(iterable: Iterable[T]) -> Iterator[Iterator[T]]:
+    """``with closing_iter(prefetch(...)) as items: for item in items: ...``: the iterator is closed when
+    the block is left, also by an exception. A bare ``for`` over a :func:`prefetch` leaves the generator
+    open while the exception's traceback keeps the loop's frame alive (until the cyclic GC frees it), and
+    with it its producer thread, still holding the shared reader or depth stage: a retry of the same job
+    (a GPU out of memory rendered again on the CPU) would run beside it."""
+    items = iter(iterable)
+    try:
+        yield items
+    finally:
+        close = getattr(items, "close", None)
+        if close is not None:
+            close()
+
+
 class Sink(Generic[T]):
     """Consume items with `fn` in a background thread, through a queue of `maxsize`.
 

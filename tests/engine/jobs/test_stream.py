@@ -2,7 +2,7 @@ import threading
 
 import pytest
 
-from engine.jobs.stream import Sink, prefetch
+from engine.jobs.stream import Sink, closing_iter, prefetch
 
 
 def test_prefetch_preserves_order_and_bounds_read_ahead():
@@ -106,3 +106,38 @@ def test_prefetch_handoff_stops_its_producer_when_the_consumer_stops():
     assert next(gen) == 0
     gen.close()
     assert stopped.wait(5)
+
+
+def test_closing_iter_stops_the_producer_when_the_loop_body_raises_even_while_the_traceback_lives():
+    """The GPU fallback renders again while the failed attempt's exception is still held: its decode thread
+    must be gone by then, not left to a later GC pass (it shares the reader and the depth stage)."""
+    import gc
+
+    stopped = threading.Event()
+
+    def source():
+        try:
+            yield from range(10_000)
+        finally:
+            stopped.set()
+
+    gc.disable()  # nothing but the with block may close the generator here
+    try:
+        held = None
+        try:
+            with closing_iter(prefetch(source(), maxsize=2, name="decode")) as items:
+                for item in items:
+                    if item == 3:
+                        raise RuntimeError("out of memory")
+        except RuntimeError as exc:
+            held = exc  # keeps the traceback, and through it the loop's frame, alive
+            assert stopped.is_set()
+            assert not any(t.name == "decode" and t.is_alive() for t in threading.enumerate())
+        assert held is not None
+    finally:
+        gc.enable()
+
+
+def test_closing_iter_passes_plain_iterables_through():
+    with closing_iter([1, 2, 3]) as items:
+        assert list(items) == [1, 2, 3]

@@ -29,16 +29,17 @@ def test_prefetch_reraises_producer_errors():
         list(prefetch(source()))
 
 
+def counting(stopped: threading.Event):
+    """0, 1, 2, ... (10 000 items); sets `stopped` when the generator is closed or ends."""
+    try:
+        yield from range(10_000)
+    finally:
+        stopped.set()
+
+
 def test_prefetch_stops_producer_when_consumer_stops():
     stopped = threading.Event()
-
-    def source():
-        try:
-            yield from range(10_000)
-        finally:
-            stopped.set()
-
-    gen = prefetch(source(), maxsize=2)
+    gen = prefetch(counting(stopped), maxsize=2)
     assert next(gen) == 0
     gen.close()
     assert stopped.wait(5)
@@ -114,18 +115,11 @@ def test_closing_iter_stops_the_producer_when_the_loop_body_raises_even_while_th
     import gc
 
     stopped = threading.Event()
-
-    def source():
-        try:
-            yield from range(10_000)
-        finally:
-            stopped.set()
-
     gc.disable()  # nothing but the with block may close the generator here
     try:
         held = None
         try:
-            with closing_iter(prefetch(source(), maxsize=2, name="decode")) as items:
+            with closing_iter(prefetch(counting(stopped), maxsize=2, name="decode")) as items:
                 for item in items:
                     if item == 3:
                         raise RuntimeError("out of memory")

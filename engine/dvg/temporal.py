@@ -20,7 +20,9 @@ Frame t is *completed* once t+K has arrived (lag K), or at :meth:`TemporalStereo
    per-frame render does), on a copy: the window keeps the unsoftened fill for the frames that carry it.
 
 Memory: at most 2K+1 frames (their eyes, small grey images and disparities) and the 2K pair
-flows between them; nothing grows with shot length.
+flows between them; nothing grows with shot length. An eye keeps its splat, holes and background
+disparity (its target disparity is rebuilt from them when it is emitted), and the integral image of
+its holes only while a frame left to complete reads it (t-1 and t+1 of the one completing).
 """
 
 from __future__ import annotations
@@ -50,14 +52,32 @@ EYE_SCALES = {"both": (("left", -0.5), ("right", 0.5)), "right": (("right", 1.0)
 
 @dataclass
 class _Eye:
-    """One synthesised eye of a frame in the window."""
+    """One synthesised eye of a frame in the window.
+
+    Its target disparity (NaN in holes) is not held: it equals `background` outside the holes, and
+    :attr:`disparity` rebuilds it when the frame is emitted (8 MB an eye at 1080p, × 2K+1 frames).
+    """
 
     scale: float
     view: Tensor  # (1, 3, H, W) float32 splat; filled in place when the frame completes
     holes: Tensor  # (1, 1, H, W) bool own disocclusions
-    disparity: Tensor  # (1, 1, H, W) float32 target disparity, NaN in holes
-    background: Tensor  # (1, 1, H, W) float32, holes given their background-side disparity
-    integral: np.ndarray | None  # (H + 1, W + 1) int32 integral image of holes (numba path only)
+    background: Tensor  # (1, 1, H, W) float32 target disparity, holes given their background-side disparity
+    integral: np.ndarray | None = None  # (H + 1, W + 1) int32 integral image of holes, while a neighbour needs it
+
+    @property
+    def disparity(self) -> Tensor:
+        """(1, 1, H, W) float32 target disparity, NaN in holes (a new tensor)."""
+        return self.background.masked_fill(self.holes, float("nan"))
+
+    def hole_integral(self) -> np.ndarray:
+        """:func:`hole_integral` of the own holes, made at the first call and kept until :meth:`release`."""
+        if self.integral is None:
+            self.integral = hole_integral(self.holes)
+        return self.integral
+
+    def release(self) -> None:
+        """Drop the integral image (no frame left to complete reads this eye's holes through it)."""
+        self.integral = None
 
 
 @dataclass
@@ -151,12 +171,12 @@ class TemporalStereo:
         """Everything the next push depends on — the window (eyes filled so far), the pair flows and the
         cut guard — as plain picklable data, so a chunked render continues exactly where this one stopped
         (:meth:`restore`). The objects are the window's own: save them before pushing again."""
-        return {"version": 1, "frames": list(self._frames), "pairs": dict(self._pairs), "cuts": sorted(self._cuts),
+        return {"version": 2, "frames": list(self._frames), "pairs": dict(self._pairs), "cuts": sorted(self._cuts),
                 "levels": list(self._levels), "next": self._next, "size": self._size}
 
     def restore(self, state: dict) -> None:
         """Continue from a :meth:`snapshot` (same config and synthesize mode); the next push follows it."""
-        if state.get("version") != 1:
+        if state.get("version") != 2:
             raise UsageError(f"unknown DVG state version {state.get('version')!r}")
         self.reset()
         self._frames = deque(state["frames"])
@@ -237,9 +257,8 @@ class TemporalStereo:
             view, holes, disp = splat_with_disparity(image, disparity, scale, backend=self.backend)
             if self.config.halo_px:
                 holes, disp = background_halo(holes, disp, scale, self.config.halo_px, backend=self.backend)
-            background = background_disparity(disp, holes, scale, backend=self.backend)
-            integral = hole_integral(holes) if use_numba(holes.device, self.backend) else None
-            eyes[name] = _Eye(scale, view.contiguous(), holes, disp, background, integral)
+            eyes[name] = _Eye(scale, view.contiguous(), holes, background_disparity(disp, holes, scale,
+                                                                                    backend=self.backend))
         keep = self.synthesize != "both"
         return _Frame(index, image if keep else None, disparity if keep else None,
                       _gray_small(image, w, h), _disparity_small(disparity, w, h), eyes)
@@ -300,6 +319,9 @@ class TemporalStereo:
                                frame.gray, [nb.gray for nb in nbs]) if usable else None
         masks = {name: self._complete_eye(frame, name, usable, motion) for name in frame.eyes}
         views = self._views(frame, masks)
+        if self._frames[0].index <= c - 1:  # frame c-1's holes are read by no frame left to complete
+            for eye in self._frame(c - 1).eyes.values():
+                eye.release()
         self._next = c + 1
         while self._frames and self._frames[0].index < self._next - self.config.neighbours:
             gone = self._frames.popleft().index
@@ -324,7 +346,7 @@ class TemporalStereo:
         mask = propagate_guided(
             eye.holes, [nb_eyes[i].holes for i in adjacent], carried.propagate(adjacent).to(device), guide,
             eye.background, tol, backend=self.backend,
-            integrals=[nb_eyes[i].integral for i in adjacent] if eye.integral is not None else None,
+            integrals=[nb_eyes[i].hole_integral() for i in adjacent] if use_numba(device, self.backend) else None,
         )
         candidates = [Candidate(e.view, e.holes, e.background, fields[i]) for i, e in enumerate(nb_eyes)]
         previous = [i for i in adjacent if usable[i][0] == frame.index - 1]

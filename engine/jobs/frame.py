@@ -173,7 +173,8 @@ class PreparedFrame:
 
     Attributes:
         index: source frame.
-        image: (1, 3, H, W) float [0, 1] at eye size.
+        image: (1, 3, H, W) float [0, 1] at eye size; None once staged when nothing after the stage reads it
+            (:meth:`FrameAssembly.stage`).
         delta: (1, 1, H, W) δ after edits and before the curve (what `--export-depth` and `Session.depth`
             give); None for imported `disparity-px`.
         disparity: (1, 1, H, W) pixel disparity the eyes are rendered with.
@@ -181,7 +182,7 @@ class PreparedFrame:
     """
 
     index: int
-    image: Tensor
+    image: Tensor | None
     delta: Tensor | None
     disparity: Tensor
     staged: Any = None
@@ -295,6 +296,8 @@ class FrameAssembly:
 
         DVG: the eyes' splats and the flow to the previously staged frame; the per-frame path: the whole
         render. Call from one thread per shot, in frame order (the same result as :meth:`push` alone).
+        The returned frame drops its image when nothing after the stage reads it (DVG synthesising both
+        eyes, no refiner): 25 MB a 1080p frame fewer in the pipeline's queue.
         """
         if isinstance(self.stereo, TemporalStereo):
             if self._stage_flow is None:
@@ -302,6 +305,8 @@ class FrameAssembly:
             staged = self.stereo.stage(frame.index, frame.image, frame.disparity, self._staged_last,
                                        self._stage_flow)
             self._staged_last = staged
+            if self.refiner is None and self.stereo.synthesize == "both":
+                return replace(frame, image=None, staged=staged)
         else:
             staged = self.stereo.stage(frame.index, frame.image, frame.disparity)
         return replace(frame, staged=staged)

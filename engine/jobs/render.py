@@ -74,7 +74,7 @@ from engine.media import EncodeSettings, MediaReader, VideoWriter, commit_togeth
 from engine.progress import CancelToken, Progress
 
 DEFAULT_CHUNK_FRAMES = 48
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the DVG window without per-eye target disparities (TemporalStereo.snapshot version 2)
 # masters whose chunks are written in the master's own codec and joined by stream copy: every ProRes
 # frame is intra-coded, and an FFV1 stream restarts cleanly at a chunk's first (key) frame. H.264 / HEVC
 # chunks would restart rate control and the look-ahead at every chunk: those masters get one encode pass.

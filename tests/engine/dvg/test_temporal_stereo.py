@@ -143,6 +143,34 @@ def test_window_is_bounded_and_frames_come_out_with_lag_k(make_clip):
     assert ts.window_length == 0
 
 
+
+def test_the_window_keeps_hole_integrals_only_beside_the_frame_completing(make_clip):
+    """An eye's integral image (the numba propagation's cull) exists only while a frame left to complete
+    reads it: after frame c completes, at most frames c and c+1 hold one."""
+    clip = make_clip(frames=10, size=(64, 48), fg_box=(24, 12, 16))
+    ts = TemporalStereo(DvgConfig(neighbours=3), "both", backend="numba")
+    completed = 0
+    for i, (image, disp) in enumerate(zip(clip.images, clip.disparities, strict=True)):
+        for c, _ in ts.push(i, image, disp):
+            held = {f.index for f in ts.snapshot()["frames"] if any(e.integral is not None for e in f.eyes.values())}
+            assert held <= {c, c + 1}, (c, held)
+            assert c + 1 in held  # made when frame c completed (its t+1), kept for completing c+1
+            completed += 1
+    assert completed == 7
+
+
+def test_emitted_target_disparity_is_the_splat_and_halo_disparity(make_clip):
+    """The window keeps only the background disparity; what it emits is rebuilt from it and the holes:
+    NaN exactly in the eye's own holes, the z-buffer winner's disparity everywhere else."""
+    clip = make_clip(frames=4, bg_speed=1, fg_speed=3, seed=2)
+    ts = TemporalStereo(DvgConfig(halo_px=2), "right")
+    views = dict(_push_all(ts, clip.images, clip.disparities) + ts.flush())
+    for index, view in views.items():
+        _, holes, target = splat_with_disparity(clip.images[index], clip.disparities[index], 1.0)
+        grown, expected = background_halo(holes, target, 1.0, 2)
+        assert torch.equal(torch.isnan(view.right_disparity), grown)
+        assert torch.equal(torch.nan_to_num(view.right_disparity), torch.nan_to_num(expected))
+
 def test_numba_and_torch_paths_agree_on_a_clip(make_clip):
     clip = make_clip(frames=6, size=(96, 64), fg_box=(40, 16, 24))
     outs = {}

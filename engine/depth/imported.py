@@ -28,12 +28,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from engine.errors import DepthInputError, InputError, UsageError
 from engine.media.exr import depth_channel
 from engine.media.exr import read_exr as read_exr_channels
+from engine.opencv import cv2
 from engine.vocabulary import DEPTH_KINDS
 
 IMAGE_EXTENSIONS = frozenset({".png", ".pgm", ".ppm", ".pnm", ".tif", ".tiff", ".pfm", ".exr",

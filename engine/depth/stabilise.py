@@ -42,13 +42,13 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from engine.depth import _maps_numba
 from engine.depth.normalise import to_inverse_like
 from engine.depth.protocol import DepthProvider
 from engine.flow import FlowConfig, FlowEstimator, fb_confidence, to_gray, warp_backward, working_size
+from engine.opencv import cv2
 from engine.vocabulary import DEPTH_KINDS
 from engine.vocabulary import STABILISE_MODES as MODES
 

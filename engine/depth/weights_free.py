@@ -42,7 +42,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from engine.depth.cues.defocus import defocus_spread, edge_blur
@@ -59,6 +58,7 @@ from engine.depth.cues.refine import (
 )
 from engine.depth.protocol import DepthConfig
 from engine.flow import FlowConfig, FlowEstimator, fb_confidence, to_gray, warp_backward, working_size
+from engine.opencv import cv2
 
 
 @dataclass(frozen=True)

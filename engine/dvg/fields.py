@@ -43,13 +43,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 
 from engine.dvg import _numba
 from engine.flow import FlowEstimator, sample_grid, warp_backward
 from engine.flow import fb_confidence as flow_fb_confidence
+from engine.opencv import cv2
 from engine.ops import splat_with_disparity
 
 MATCH_GREY_LEVELS = 16  # of 255: brightness constancy (cut test, fill confidence)

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor
 
 from engine.dvg import _numba
 from engine.dvg.guided import Geometry, upsample_fields
+from engine.opencv import cv2
 from engine.ops._splat_numba import as_f32_array, use_numba
 
 

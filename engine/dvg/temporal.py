@@ -30,7 +30,6 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -42,6 +41,7 @@ from engine.dvg.inpaint import Candidate, background_disparity, spatial_fill, te
 from engine.dvg.propagate import hole_integral, propagate_guided
 from engine.errors import UsageError
 from engine.flow import FlowEstimator, to_gray, working_size
+from engine.opencv import cv2
 from engine.ops import SYNTHESIZE_MODES, StereoViews, splat_with_disparity
 from engine.ops._splat_numba import use_numba
 from engine.ops.edges import background_halo, soften_edges

@@ -20,11 +20,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from engine.document import STROKE_KINDS
 from engine.edits.raster import Weight
+from engine.opencv import cv2
 
 GUIDED_EPS = 1e-3  # guided-filter regulariser for an image guide in [0, 1] (edges with contrast >~ 0.03 hold)
 SELF_GUIDED_EPS = 1e-2  # for δ guiding itself: δ steps above ~0.1 hold, noise below is averaged

@@ -16,11 +16,11 @@ being cut up). w_edge ≤ w, so an edge-aware stroke never reaches beyond radius
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from engine.edits.apply import guide_gray
 from engine.edits.raster import Weight
+from engine.opencv import cv2
 
 RANGE_SIGMA = 0.05  # grey levels in [0, 1]: a contrast of ~3 σ_r (0.15) cuts the weight to ~1 %
 

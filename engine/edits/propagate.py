@@ -26,12 +26,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 
 from engine.dvg.fields import PairFlow
 from engine.edits.raster import Weight
 from engine.flow import sample_grid
+from engine.opencv import cv2
 
 MIN_MASS = 0.05  # carried weight below 5 % of the painted stroke's: faded away, stop carrying
 CUT_MATCHED = 0.2  # a pair with fewer matched pixels than this is unrelated frames (a cut)

@@ -24,8 +24,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+from engine.opencv import cv2
 
 SEARCH_FRACTION = 0.06  # disparities searched: ±6 % of the width (past every preset's divergence limit)
 LR_TOLERANCE_PX = 1.5  # left-right consistency tolerance

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor
@@ -27,6 +26,7 @@ from engine.dvg.fields import PairFlow, pair_flow
 from engine.edits import ShotEdits
 from engine.errors import InputError
 from engine.flow import FlowConfig, FlowEstimator, to_gray, working_size
+from engine.opencv import cv2
 from engine.progress import CancelToken, Progress
 
 FLOW_KIND = "edit-flow"

@@ -30,7 +30,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from engine.document import parse_time
@@ -42,6 +41,7 @@ from engine.metrics.ewarp import EWARP_FLOW, EwarpAccumulator, RunningMean
 from engine.metrics.image import as_unit_float, psnr, ssim_map
 from engine.metrics.slices import XtSlice, side_by_side
 from engine.metrics.unpack import HALF_LAYOUTS, check_layout, crop_eye, infer_eye_size, resize_area, unpack
+from engine.opencv import cv2
 from engine.progress import CancelToken, Progress
 from engine.vocabulary import EVAL_EYES as EYES
 

@@ -39,7 +39,6 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from engine.errors import InvalidProject, OutputError, UsageError
@@ -53,6 +52,7 @@ from engine.fileio import (
 )
 from engine.media.atomic import create_temp, os_output_error, remove_quietly, replace_into_place
 from engine.media.exr import encode_exr
+from engine.opencv import cv2
 from engine.versioning import parse_schema, upgrade_to_current
 from engine.vocabulary import DEPTH_EXPORT_FORMATS as DEPTH_FORMATS
 from engine.vocabulary import DEPTH_KINDS

@@ -19,7 +19,6 @@ from collections.abc import Generator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor
@@ -30,6 +29,7 @@ from engine.flow import FlowEstimator
 from engine.grading.floating_window import apply_floating_windows
 from engine.grading.render import graded_disparity, render_graded
 from engine.jobs.request import ConvertRequest
+from engine.opencv import cv2
 from engine.ops import StereoViews, _image_numba, pack
 from engine.progress import Progress
 

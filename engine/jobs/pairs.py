@@ -28,7 +28,6 @@ from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -50,6 +49,7 @@ from engine.jobs.plan import RenderPlan, eye_size_for
 from engine.jobs.request import ConvertRequest
 from engine.jobs.stream import Sink, closing_iter, prefetch
 from engine.media import MediaInfo, MediaReader, is_still_path, open_media, probe
+from engine.opencv import cv2
 from engine.progress import CancelToken, Progress
 from engine.shots import ShotDetectConfig
 

@@ -22,7 +22,6 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -46,6 +45,7 @@ from engine.jobs.plan import RenderPlan, check_outputs_writable, eye_size_for
 from engine.jobs.qc_report import MasterChecks, Measured, QcReport, ShotFrames, Thumbnail, build_report
 from engine.jobs.request import ConvertRequest, media_options
 from engine.media import MediaReader, open_media
+from engine.opencv import cv2
 from engine.progress import CancelToken, Progress
 from engine.shots import ShotDetectConfig, detect_cuts
 from engine.vocabulary import QC_MASTER_LAYOUTS

@@ -90,7 +90,7 @@ def aov_files(pattern: SequencePattern, number: int) -> tuple[Path, Path]:
 def encode_frame(image: np.ndarray, suffix: str, bits: int, aov: tuple[np.ndarray, np.ndarray] | None = None) -> bytes:
     """One frame's file bytes for the suffix (see the module doc for depths); `aov` (hole (H, W) bool,
     disparity (H, W) float32) become the `hole` and `disparity` channels of an EXR."""
-    import cv2
+    from engine.opencv import cv2
 
     if suffix == ".exr":
         linear = linear_from_display(image)

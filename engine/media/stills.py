@@ -63,7 +63,7 @@ def read_still(path: str | Path) -> np.ndarray:
     check_declared_size(data[:65536].tobytes(), path)  # before decoding: a header may claim gigapixels
     # ANYDEPTH keeps 16 bits, COLOR gives 3 channels and applies EXIF orientation. (OpenCV 5's
     # IMREAD_COLOR_RGB mis-decodes 16-bit TIFF, so decode BGR and swap.)
-    import cv2  # here, not at import: `probe` of a video never needs OpenCV (start-up, issue #16)
+    from engine.opencv import cv2  # here, not at import: `probe` of a video never needs OpenCV (start-up, issue #16)
 
     try:
         image = cv2.imdecode(data, cv2.IMREAD_ANYDEPTH | cv2.IMREAD_COLOR) if data.size else None
@@ -133,7 +133,7 @@ def write_still(path: str | Path, image: np.ndarray, *, overwrite: bool = False,
         )
     if image.dtype == np.uint16 and suffix not in _SIXTEEN_BIT:
         image = ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    import cv2  # see read_still
+    from engine.opencv import cv2  # see read_still
 
     ok, encoded = cv2.imencode(suffix, np.ascontiguousarray(image[..., ::-1]))
     if not ok:

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-import cv2
 import numpy as np
 
 from engine.depth.normalise import ShotNormaliser
 from engine.flow import FlowConfig, FlowEstimator, fb_confidence, warp_backward
+from engine.opencv import cv2
 
 #: flow for the metric: finer than the stabiliser's own (fast, 320 px), so the
 #: stabiliser is not scored by the very flow it aligned with.

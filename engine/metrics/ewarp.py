@@ -31,7 +31,6 @@ re-invented every frame scores high.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from engine.flow import (
@@ -44,6 +43,7 @@ from engine.flow import (
     working_size,
 )
 from engine.metrics.image import as_unit_float
+from engine.opencv import cv2
 
 #: flow for the metric: DIS "medium" at up to 640 px wide, vectors upscaled to full resolution.
 EWARP_FLOW = FlowConfig(preset="medium", working_width=640)

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
+
+from engine.opencv import cv2
 
 SSIM_SIGMA = 1.5
 SSIM_RADIUS = 5  # int(3.5 * σ + 0.5): scipy's gaussian_filter with truncate=3.5, as skimage uses

@@ -8,10 +8,10 @@ include that round trip's loss. Anaglyphs mix the eyes and cannot be unpacked.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from engine.errors import UsageError
+from engine.opencv import cv2
 
 UNPACK_LAYOUTS = ("sbs-full", "sbs-half", "tb-full", "tb-half", "pair")
 HALF_LAYOUTS = ("sbs-half", "tb-half")

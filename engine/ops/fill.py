@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor
 
+from engine.opencv import cv2
 from engine.ops import _splat_numba
 
 TELEA_RADIUS = 3

@@ -22,13 +22,13 @@ import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor
 
 from engine.errors import InputError, InvalidProject
 from engine.jobs.pairs import MANIFEST_NAME, frame_path, load_clip, load_manifest
+from engine.opencv import cv2
 
 REFERENCE, GEOMETRIC, MASK, TRUTH, DEPTH = "target", "back", "back_mask", "ref", "depth"
 BACK_SCALE = -1.0  # the back render is the left view made from the right one: x_L = x_R + d (scale −1)

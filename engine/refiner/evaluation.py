@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor
 
 from engine.metrics.image import ssim_map
+from engine.opencv import cv2
 
 
 @dataclass

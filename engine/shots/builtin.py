@@ -17,8 +17,9 @@ returns the cuts it can decide so far; :meth:`finish` returns the rest.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
+
+from engine.opencv import cv2
 
 CONTENT_THRESHOLD = 27.0
 ADAPTIVE_THRESHOLD = 3.0

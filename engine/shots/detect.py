@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING
 
-import cv2
 import numpy as np
 
 from engine.errors import SpatialDreamerError, UsageError
+from engine.opencv import cv2
 from engine.progress import CancelToken, Progress
 from engine.shots.builtin import AdaptiveCuts, ContentCuts
 from engine.shots.ranges import cuts_to_ranges, enforce_min_length

@@ -9,8 +9,9 @@ frame actually shows a spread of blur.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
+
+from engine.opencv import cv2
 
 
 def edge_blur(gray: np.ndarray, sigma0: float = 1.0, max_sigma: float = 6.0) -> tuple[np.ndarray, np.ndarray]:

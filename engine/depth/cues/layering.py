@@ -18,9 +18,10 @@ count (a known failure; see docs/depth_eval.md).
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 from numba import njit
+
+from engine.opencv import cv2
 
 _SQRT2 = np.float32(np.sqrt(2.0))
 _HALF = np.float32(0.5)

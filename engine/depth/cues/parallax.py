@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+
+from engine.opencv import cv2
 
 
 @dataclass(frozen=True)

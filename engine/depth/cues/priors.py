@@ -7,8 +7,9 @@ and an upright object is about as near as the point where it touches the ground.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
+
+from engine.opencv import cv2
 
 
 def vertical_prior(height: int, width: int) -> np.ndarray:

@@ -154,7 +154,7 @@ def main() -> int:
     from studio.viewer.gl_viewer import gl_format
 
     QSurfaceFormat.setDefaultFormat(gl_format())
-    app = QApplication(sys.argv[:1])
+    app = QApplication(sys.argv[:1])  # noqa: F841 (kept alive for the run)
     from studio.main_window import MainWindow
 
     tmp = Path(tempfile.mkdtemp())
@@ -186,10 +186,16 @@ def main() -> int:
     timer = QTimer(interval=2, timeout=tick)
     timer.start()
 
-    def wait_until(cond, timeout_s: float) -> None:
+    def wait_until(cond, timeout_s: float) -> None:  # a blocking event loop, as the application's own
         end = time.monotonic() + timeout_s
-        while not cond() and time.monotonic() < end:
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+        if cond():
+            return
+        loop = QEventLoop()
+        check = QTimer(interval=5)
+        check.timeout.connect(lambda: (cond() or time.monotonic() > end) and loop.quit())
+        check.start()
+        loop.exec()
+        check.stop()
 
     def run_for(seconds: float) -> None:
         wait_until(lambda: False, seconds)

@@ -18,7 +18,8 @@ they are shown (capped at the source size), so a 1080p source in a 1280-pixel vi
 
 Progressive eyes: where building both eyes at the shown size costs more than a frame's budget
 (software GL, a small GPU, a 4K source), a change (new frame, grade, zoom) is first shown from
-eyes built at a preview size that fits :data:`PREVIEW_BUDGET_MS`; once nothing new has been asked
+eyes built at a preview size that fits what :data:`FRAME_BUDGET_MS` leaves after the paint's own cost
+(composition, overlay and swap, measured; :class:`BuildCost`); once nothing new has been asked
 for :data:`REFINE_SETTLE_MS` (a keyframe drag or a scrub settled: while it goes on, each step costs
 only a preview and the cores stay with it), the full-size eyes are built in bands of rows between
 events (each band ≤ :data:`BAND_BUDGET_MS`), replacing the preview when the last band is done.
@@ -45,19 +46,31 @@ from studio.viewer.modes import EYE_MODES, FrameData, ViewState
 from studio.viewer.overlay import paint_overlay, warm_glyph_cache
 
 GL_VERSION = (3, 3)
-PREVIEW_BUDGET_MS = 12.0  # a preview build: within one 60 Hz frame
+FRAME_BUDGET_MS = 16.0  # a change on screen within one 60 Hz frame: the preview build and the paint's own cost
+PREVIEW_BUDGET_MS = 12.0  # the most a preview build may take; during playback, what it may take (see BuildCost.budget)
+MIN_PREVIEW_BUDGET_MS = 4.0  # the least, however much the paint itself costs
 BAND_BUDGET_MS = 20.0  # one band of the full-size build, between two events
 REFINE_SETTLE_MS = 120  # the full-size build starts once nothing new was asked for this long (a drag settled)
 MIN_PREVIEW_SCALE = 0.25
+PREVIEW_SCALES = tuple(2.0 ** (-k / 4.0) for k in range(1, 9))  # quarter-octave steps, 0.84 … 0.25
 FIRST_BUILD_PIXELS = 640 * 360  # larger eyes, with no build measured yet, start from a quarter-size preview
-COST_EXPONENT = 1.25  # build time ∝ (eye pixels)^1.25: pixels × a search range that grows with the width
+COST_EXPONENT = 1.0  # build time ∝ eye pixels (llvmpipe, reused targets: 16× the pixels, 14.8× the time)
+OVERHEAD_SMOOTHING = 0.3  # weight of the newest paint in the paint-overhead average
 
 
 class BuildCost:
-    """A running model of the eyes' build time: ms ≈ k · (w · h)^COST_EXPONENT, k from measured builds."""
+    """A running model of the eyes' build time, ms ≈ k · (w · h)^COST_EXPONENT with k from measured builds,
+    and of what a paint costs besides the build (composition, overlay, the swap), which decides how much
+    of the frame budget a preview may take.
+
+    Previews come in the fixed sizes of :data:`PREVIEW_SCALES`, so a drag or playback keeps building into
+    the same targets (a target's first build costs more: llvmpipe allocates it then) and the preview does
+    not change size from one picture to the next.
+    """
 
     def __init__(self) -> None:
         self.k: float | None = None
+        self.overhead_ms: float | None = None
 
     @staticmethod
     def _work(size: tuple[int, int], rows: int | None = None) -> float:
@@ -68,16 +81,35 @@ class BuildCost:
         k = ms / max(self._work(size, rows), 1.0)
         self.k = k if self.k is None else 0.5 * self.k + 0.5 * k
 
+    def painted(self, paint_ms: float, build_ms: float) -> None:
+        """A paint took `paint_ms` (swap included), `build_ms` of it building eyes."""
+        overhead = max(0.0, paint_ms - build_ms)
+        self.overhead_ms = overhead if self.overhead_ms is None else \
+            (1.0 - OVERHEAD_SMOOTHING) * self.overhead_ms + OVERHEAD_SMOOTHING * overhead
+
     def estimate(self, size: tuple[int, int], rows: int | None = None) -> float | None:
         return None if self.k is None else self.k * self._work(size, rows)
 
-    def preview_size(self, size: tuple[int, int]) -> tuple[int, int]:
-        """The largest size (same aspect) whose build fits PREVIEW_BUDGET_MS."""
-        full = self.estimate(size)
-        if full is None:
+    def budget(self, playing: bool = False) -> float:
+        """ms a preview build may take: what the frame budget leaves after the paint's own cost.
+
+        playing: the pictures come at the clip's rate, not at 60 Hz, and the cores also decode and
+        read δ for them: PREVIEW_BUDGET_MS (measured: 24 fps playback of a 1080p clip at 1050-pixel
+        eyes keeps up on 2 cores with llvmpipe)."""
+        if playing or self.overhead_ms is None:
+            return PREVIEW_BUDGET_MS
+        return min(PREVIEW_BUDGET_MS, max(MIN_PREVIEW_BUDGET_MS, FRAME_BUDGET_MS - self.overhead_ms))
+
+    def preview_size(self, size: tuple[int, int], playing: bool = False) -> tuple[int, int]:
+        """The largest preview size (a step of PREVIEW_SCALES, same aspect) whose build fits the budget."""
+        if self.k is None:
             return self._scaled(size, MIN_PREVIEW_SCALE)  # nothing measured yet: start small
-        scale = (PREVIEW_BUDGET_MS / full) ** (1.0 / (2.0 * COST_EXPONENT)) if full > 0 else 1.0
-        return self._scaled(size, min(1.0, max(MIN_PREVIEW_SCALE, scale)))
+        budget = self.budget(playing)
+        for scale in PREVIEW_SCALES:
+            scaled = self._scaled(size, scale)
+            if self.estimate(scaled) <= budget:
+                return scaled
+        return self._scaled(size, MIN_PREVIEW_SCALE)
 
     @staticmethod
     def _scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
@@ -132,6 +164,11 @@ class GlSurface(QOpenGLWindow):
         self.owner._paint_gl(self.defaultFramebufferObject(), self)
 
     def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.UpdateRequest:  # the paint and the swap: timed for the preview budget
+            t = time.perf_counter()
+            handled = super().event(event)
+            self.owner._painted((time.perf_counter() - t) * 1000.0)
+            return handled
         if event.type() in _FORWARDED:
             forwarded = _copy_event(event)
             if event.type() == QEvent.Type.MouseButtonPress:
@@ -196,6 +233,8 @@ class GlViewer(ViewerControls, QWidget):
         self.eyes_hook = None
         self._master_serial = 0
         self._glyphs_warm = None  # the GL context whose glyph cache holds the overlay's glyphs
+        self._paint_build_ms = 0.0  # ms of the paint under way spent building eyes
+        self._painted_frame = False  # the last paint showed a picture (its cost informs the budget)
 
     # ---------------------------------------------------------------- inputs
 
@@ -302,6 +341,7 @@ class GlViewer(ViewerControls, QWidget):
     def _paint_gl(self, framebuffer: int, device, emit: bool = True) -> None:
         """Draw into `framebuffer` (the window's, or a grab's) and paint the overlays on `device`."""
         t0 = time.perf_counter()
+        self._paint_build_ms = 0.0
         self._preview_shown = False  # _build_eyes says when the eyes shown are the preview's
         r = self.renderer
         dpr = self.devicePixelRatioF()
@@ -326,8 +366,16 @@ class GlViewer(ViewerControls, QWidget):
             paint(painter)
         painter.end()
         self.last_paint_ms = (time.perf_counter() - t0) * 1000.0
+        self._painted_frame = emit and self.frame is not None and r is not None
         if emit and self.frame is not None and r is not None:
             (self.preview_drawn if self._preview_shown else self.frame_drawn).emit(self.frame.index)
+
+    def _painted(self, ms: float) -> None:
+        """A paint of the window took `ms`, swap included: what it cost besides building eyes goes into
+        the preview budget (a paint with no picture, or a first build that allocated targets, says little)."""
+        if getattr(self, "_painted_frame", False):
+            self.cost.painted(ms, self._paint_build_ms)
+        self._painted_frame = False
 
     def _sync_inputs(self, r) -> None:
         if self._pending_frame and self.frame is not None:
@@ -356,11 +404,11 @@ class GlViewer(ViewerControls, QWidget):
         full_ms = self.cost.estimate(size)
         if full_ms is None and size[0] * size[1] > FIRST_BUILD_PIXELS:
             full_ms = math.inf  # a large first build could block for seconds on a slow GL: preview first
-        if not self.progressive or full_ms is None or full_ms <= PREVIEW_BUDGET_MS * 1.5:
+        if not self.progressive or full_ms is None or full_ms <= self.cost.budget(self.playing) * 1.5:
             self._timed_build(r, size, self.state.grade)
             self._eyes_key, self._refine = key, None
             return True
-        preview = self.cost.preview_size(size)
+        preview = self.cost.preview_size(size, self.playing)
         preview_key = (self._uploaded, preview, self.state.grade)
         if preview_key != self._eyes_key:
             self._timed_build(r, preview, self.state.grade)
@@ -382,10 +430,12 @@ class GlViewer(ViewerControls, QWidget):
         """One build (all rows or a band), timed to the end of the GPU's work, into the cost model."""
         from OpenGL import GL
 
+        GL.glFinish()  # what was queued before (the last paint's composition) is not this build's cost
         t = time.perf_counter()
         r.render_eyes(size, grade, rows=rows, show=show)
         GL.glFinish()
         self.last_eyes_ms = (time.perf_counter() - t) * 1000.0
+        self._paint_build_ms += self.last_eyes_ms
         self.cost.measured(size, self.last_eyes_ms, None if rows is None else rows[1] - rows[0])
 
     def _refine_step(self, job: _Refine) -> None:

@@ -202,3 +202,14 @@ def test_a_large_first_build_starts_from_a_preview(qtbot):
     assert previews and previews[0][0] == round(full[0] * MIN_PREVIEW_SCALE)
     assert full[0] > previews[0][0]
     p.shutdown()
+
+
+def test_a_paint_measures_what_it_costs_besides_the_build(panel, demo_frame, qtbot):
+    """The swap and composition of each paint are timed, so the preview's budget leaves room for them."""
+    viewer = panel.viewer
+    assert panel.is_gpu, panel.fallback_reason
+    with qtbot.waitSignal(panel.frame_drawn, timeout=20_000):
+        panel.set_frame(demo_frame)
+    viewer.repaint()  # nothing new to build: all of this paint is overhead
+    assert viewer.cost.overhead_ms is not None and viewer.cost.overhead_ms > 0.0
+    assert viewer.cost.budget() <= viewer.cost.budget(playing=True)

@@ -1,13 +1,15 @@
 """The studio's link to the engine session: frames for the viewer, playback, prefetch, analysis, master renders.
 
 All session calls run in worker lanes: ``frames`` (one fetch at a time; a newer request supersedes
-an older one, so a scrub never lands on a stale frame) and ``background`` (shot analysis, prefetch
-ahead of the playhead, the master-path render of the current frame). The UI thread only uploads
-what arrives.
+an older one, so a scrub never lands on a stale frame; while playing, the next LOOKAHEAD frames are
+fetched there while the viewer paints, so a frame that comes due goes on screen at once) and
+``background`` (shot analysis, prefetch ahead of the playhead, the master-path render of the current
+frame). The UI thread only uploads what arrives.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from fractions import Fraction
@@ -22,6 +24,7 @@ from studio.viewer.modes import FrameData, delta_range
 from studio.workers import Lane
 
 PREFETCH_FRAMES = 24
+LOOKAHEAD = 2  # frames made ready (decoded, δ read, FrameData built) ahead of the playhead while playing
 SETTLE_MS = 150  # a paused playhead that stays put this long gets its neighbours decoded
 AROUND = (8, 16)  # frames before / after a settled playhead decoded in the background (J/K/L, ←/→)
 
@@ -110,12 +113,21 @@ class FrameController(QObject):
         self._shuttle = 1.0
         self._play_origin: tuple[float, int] | None = None
         self.frames.finished.connect(self._on_frame)
-        self.frames.failed.connect(lambda _rid, message: self.error.emit(message))
+        self.frames.failed.connect(self._on_failed)
         self.frames.idle.connect(self._frames_idle)
         self.background.failed.connect(lambda _rid, message: self.error.emit(message))
         self.background.progress.connect(self._on_progress)
         self.dropped = 0
         self.shown = 0
+        self.shown_ahead = 0  # of those, frames the look-ahead had ready when they came due
+        self._fetch_s = 0.0
+        # playback look-ahead: FrameData of the next frames, fetched while the viewer paints this one, so
+        # a frame that comes due is handed to the viewer at once instead of after a fetch round trip
+        self._ahead: dict[int, FrameData] = {}
+        self._ahead_asked: dict[int, int] = {}  # frame -> request id of its fetch in flight
+        self._ahead_generation = 0  # bumped by whatever makes a fetched frame stale (seek, edit, stop)
+        self._ahead_requests: set[int] = set()  # look-ahead request ids not delivered yet (never shown as such)
+        self.frames.cancelled.connect(self._ahead_requests.discard)
 
     # ---------------------------------------------------------------- session
 
@@ -140,13 +152,21 @@ class FrameController(QObject):
 
         self.frames.submit(job, key="open")
 
-    def _on_frame(self, _rid: int, result) -> None:
+    def _on_failed(self, request_id: int, message: str) -> None:
+        if request_id in self._ahead_requests:  # a look-ahead fetch: the frame's own fetch reports it
+            self._ahead_requests.discard(request_id)
+            for n in [n for n, rid in self._ahead_asked.items() if rid == request_id]:
+                del self._ahead_asked[n]  # no longer waited for: the playhead fetches that frame itself
+            return
+        self.error.emit(message)
+
+    def _on_frame(self, request_id: int, result) -> None:
+        if request_id in self._ahead_requests:  # kept by its on_done for the tick that shows it
+            self._ahead_requests.discard(request_id)
+            return
         if isinstance(result, FrameData):
             self._fetching = False
-            self.shown += 1
-            self.frame_ready.emit(result)
-            if not self.playing:
-                self._settle.start()  # restarted by every frame of a scrub: runs once it stops
+            self._show(result)
         elif isinstance(result, _Opened):
             self.session, pcm = result.session, result.pcm
             if self.audio is not None:
@@ -157,6 +177,14 @@ class FrameController(QObject):
             self.opened.emit(self.session.clip)
             self.seek(self.position, force=True)
 
+    def _show(self, data: FrameData) -> None:
+        self.shown += 1
+        self.frame_ready.emit(data)
+        if self.playing:
+            self._fill_ahead()
+        else:
+            self._settle.start()  # restarted by every frame of a scrub: runs once it stops
+
     def _frames_idle(self) -> None:
         self._fetching = False
 
@@ -164,6 +192,8 @@ class FrameController(QObject):
         """The document changed (an edit): the session renders the new one from now on."""
         if self.session is not None:
             session = self.session
+            self._drop_ahead()  # fetched under the old document (a depth edit changes δ)
+
             def job(ctx):
                 session.update(project)
                 return True
@@ -180,9 +210,13 @@ class FrameController(QObject):
         tc = self.timecode(n)
 
         def job(ctx):
+            t0 = time.perf_counter()
             rgb = session.frame(n)
             depth = session.depth(n)
-            return FrameData(n, rgb, depth.delta, tc, depth.provisional, delta_range(depth.delta), session.bars(n))
+            data = FrameData(n, rgb, depth.delta, tc, depth.provisional, delta_range(depth.delta), session.bars(n))
+            # how long a frame takes to fetch (a running average, read by the look-ahead's spacing)
+            self._fetch_s = 0.7 * self._fetch_s + 0.3 * (time.perf_counter() - t0)
+            return data
 
         return job
 
@@ -199,9 +233,14 @@ class FrameController(QObject):
         if self._around is not None:  # the seek comes first: the decoder and the cores are its
             self.background.cancel(self._around)
             self._around = None
+        self._drop_ahead()
         self._fetching = True
         self.frames.submit(self._fetch_job(n), key="frame")
-        if self.audio is not None and not self.playing:
+        if self.playing:  # playback goes on from here (a click on the timeline while playing)
+            self._play_origin = (time.monotonic(), n)
+            if self.audio is not None and self._shuttle == 1.0:
+                self.audio.play(n / float(self.fps))
+        elif self.audio is not None:
             self.audio.scrub(n / float(self.fps))
 
     def step(self, frames: int) -> None:
@@ -223,13 +262,16 @@ class FrameController(QObject):
         if self.audio is not None and speed == 1.0:
             self.audio.play(self.position / float(self.fps))
         self._prefetch(self.position)
+        self._drop_ahead()  # the direction or speed may have changed
         if not self._play_timer.isActive():
             self._play_timer.start()
             self.playing_changed.emit(True)
+        self._fill_ahead()
 
     def pause(self) -> None:
         if self.audio is not None:
             self.audio.pause()
+        self._drop_ahead()
         if self._play_timer.isActive():
             self._play_timer.stop()
             self.playing_changed.emit(False)
@@ -254,13 +296,64 @@ class FrameController(QObject):
             return
         if target == self.position or self._fetching:
             return  # the viewer is still busy with the last frame: frames are dropped, sync is kept
-        self.dropped += max(0, abs(target - self.position) - 1)
-        self.position = target
-        self.position_changed.emit(target)
+        sign = 1 if self._shuttle >= 0 else -1
+        due = [n for n in self._ahead if 0 < (n - self.position) * sign <= (target - self.position) * sign]
+        if not due and self._ahead_asked:
+            return  # the look-ahead is fetching what comes next: no second fetch behind it
+        shown = max(due, key=lambda n: n * sign) if due else target  # the latest frame ready by now
+        self.dropped += max(0, abs(shown - self.position) - 1)
+        self.position = shown
+        self.position_changed.emit(shown)
+        if any(n % (PREFETCH_FRAMES // 2) == 0 for n in range(min(target, shown), max(target, shown) + 1)):
+            self._prefetch(shown)
+        if due:  # fetched while the last frame was painted: on screen with no round trip
+            self.shown_ahead += 1
+            self._show(self._ahead.pop(shown))
+            return
         self._fetching = True
         self.frames.submit(self._fetch_job(target), key="frame")
-        if target % (PREFETCH_FRAMES // 2) == 0:
-            self._prefetch(target)
+
+    def _spacing(self) -> int:
+        """Frames (signed) between two pictures the playhead can show: the shuttle's speed, or more when
+        a fetch takes longer than a frame (the clip keeps its rate and frames are dropped evenly)."""
+        speed = abs(self._shuttle)
+        frames = max(round(speed), math.ceil(self._fetch_s * float(self.fps) * speed - 1e-9), 1)
+        return frames if self._shuttle >= 0 else -frames
+
+    def _fill_ahead(self) -> None:
+        """Ask for the next LOOKAHEAD frames the playhead will show (those not ready or asked yet); drop
+        what it has passed or will not show."""
+        if self.session is None or not self.playing:
+            return
+        spacing = self._spacing()
+        wanted = [self.position + spacing * i for i in range(1, LOOKAHEAD + 1)]
+        wanted = [n for n in wanted if 0 <= n < self.frame_count]
+        sign = 1 if spacing > 0 else -1
+        for n in [n for n in self._ahead if (n - self.position) * sign <= 0]:
+            del self._ahead[n]
+        for n in [n for n in self._ahead_asked if (n - self.position) * sign <= 0]:
+            self.frames.cancel(self._ahead_asked.pop(n))
+        generation = self._ahead_generation
+        for n in wanted:
+            if n in self._ahead or n in self._ahead_asked or len(self._ahead) + len(self._ahead_asked) >= LOOKAHEAD:
+                continue
+
+            def done(data, n=n, generation=generation) -> None:
+                if self._ahead_asked.get(n) is not None and generation == self._ahead_generation:
+                    del self._ahead_asked[n]
+                    if self.playing and (n - self.position) * sign > 0:
+                        self._ahead[n] = data
+
+            self._ahead_asked[n] = request_id = self.frames.submit(self._fetch_job(n), on_done=done)
+            self._ahead_requests.add(request_id)
+
+    def _drop_ahead(self) -> None:
+        """Forget the look-ahead: its frames and the fetches in flight (their results are ignored)."""
+        self._ahead_generation += 1
+        self._ahead.clear()
+        for request_id in self._ahead_asked.values():
+            self.frames.cancel(request_id)
+        self._ahead_asked.clear()
 
     def _prefetch_around(self) -> None:
         """Decode the settled playhead's neighbours, so stepping either way and short shuttles hit the cache."""

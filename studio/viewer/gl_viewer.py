@@ -70,7 +70,8 @@ class BuildCost:
 
     def __init__(self) -> None:
         self.k: float | None = None
-        self.overhead_ms: float | None = None
+        self._preview_overhead: float | None = None
+        self._other_overhead: float | None = None
 
     @staticmethod
     def _work(size: tuple[int, int], rows: int | None = None) -> float:
@@ -81,11 +82,23 @@ class BuildCost:
         k = ms / max(self._work(size, rows), 1.0)
         self.k = k if self.k is None else 0.5 * self.k + 0.5 * k
 
-    def painted(self, paint_ms: float, build_ms: float) -> None:
-        """A paint took `paint_ms` (swap included), `build_ms` of it building eyes."""
+    def painted(self, paint_ms: float, build_ms: float, preview: bool = False) -> None:
+        """A paint took `paint_ms` (swap included), `build_ms` of it building eyes; `preview`: it showed a
+        preview it had just built. Those paints alone set the overhead once there are any (measured: they
+        cost ~3 ms more besides the build than a paint of eyes already built, which would overrun the
+        budget by as much)."""
         overhead = max(0.0, paint_ms - build_ms)
-        self.overhead_ms = overhead if self.overhead_ms is None else \
-            (1.0 - OVERHEAD_SMOOTHING) * self.overhead_ms + OVERHEAD_SMOOTHING * overhead
+        if preview:
+            self._preview_overhead = overhead if self._preview_overhead is None else \
+                (1.0 - OVERHEAD_SMOOTHING) * self._preview_overhead + OVERHEAD_SMOOTHING * overhead
+        else:
+            self._other_overhead = overhead if self._other_overhead is None else \
+                (1.0 - OVERHEAD_SMOOTHING) * self._other_overhead + OVERHEAD_SMOOTHING * overhead
+
+    @property
+    def overhead_ms(self) -> float | None:
+        """ms a paint costs besides building eyes (None: no paint measured yet)."""
+        return self._preview_overhead if self._preview_overhead is not None else self._other_overhead
 
     def estimate(self, size: tuple[int, int], rows: int | None = None) -> float | None:
         return None if self.k is None else self.k * self._work(size, rows)
@@ -235,6 +248,7 @@ class GlViewer(ViewerControls, QWidget):
         self._glyphs_warm = None  # the GL context whose glyph cache holds the overlay's glyphs
         self._paint_build_ms = 0.0  # ms of the paint under way spent building eyes
         self._painted_frame = False  # the last paint showed a picture (its cost informs the budget)
+        self._paint_built_preview = False  # ... and it built the preview it showed
 
     # ---------------------------------------------------------------- inputs
 
@@ -367,14 +381,15 @@ class GlViewer(ViewerControls, QWidget):
         painter.end()
         self.last_paint_ms = (time.perf_counter() - t0) * 1000.0
         self._painted_frame = emit and self.frame is not None and r is not None
+        self._paint_built_preview = self._preview_shown and self._paint_build_ms > 0.0
         if emit and self.frame is not None and r is not None:
             (self.preview_drawn if self._preview_shown else self.frame_drawn).emit(self.frame.index)
 
     def _painted(self, ms: float) -> None:
         """A paint of the window took `ms`, swap included: what it cost besides building eyes goes into
         the preview budget (a paint with no picture, or a first build that allocated targets, says little)."""
-        if getattr(self, "_painted_frame", False):
-            self.cost.painted(ms, self._paint_build_ms)
+        if self._painted_frame:
+            self.cost.painted(ms, self._paint_build_ms, preview=self._paint_built_preview)
         self._painted_frame = False
 
     def _sync_inputs(self, r) -> None:

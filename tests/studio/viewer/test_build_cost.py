@@ -66,12 +66,23 @@ def test_playback_keeps_its_own_budget_whatever_the_paint_costs():
 
 def test_the_paint_overhead_is_a_running_average_of_paint_minus_build():
     cost = BuildCost()
+    assert cost.overhead_ms is None
     cost.painted(20.0, 12.0)
     assert cost.overhead_ms == pytest.approx(8.0)
     cost.painted(4.0, 4.0)  # a paint that was all build
     assert 0.0 < cost.overhead_ms < 8.0
     cost.painted(3.0, 9.0)  # timer noise: never a negative overhead
     assert cost.overhead_ms >= 0.0
+
+
+def test_paints_that_showed_a_fresh_preview_set_the_overhead_once_there_are_any():
+    cost = BuildCost()
+    cost.painted(7.0, 0.0)  # eyes already built: composition and swap alone
+    assert cost.overhead_ms == pytest.approx(7.0)
+    cost.painted(16.0, 6.0, preview=True)
+    assert cost.overhead_ms == pytest.approx(10.0)
+    cost.painted(6.0, 0.0)  # cheaper paints no longer lower the preview's budget
+    assert cost.overhead_ms == pytest.approx(10.0)
 
 
 def test_build_time_is_modelled_as_proportional_to_the_pixels():

@@ -45,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 from engine.depth import DepthConfig  # noqa: E402
 from engine.depth.registry import create_provider  # noqa: E402
 from engine.depth.stabilise import DepthStabiliser, StabiliseConfig  # noqa: E402
+from engine.depth.temporal_filter import TemporalFilterConfig  # noqa: E402
 from engine.depth.weights_free import WeightsFreeDepth, WeightsFreeSettings  # noqa: E402
 from engine.media import open_media  # noqa: E402
 from engine.metrics.depth_flicker import METRIC_FLOW, depth_flicker_many, mean_frame_spread  # noqa: E402
@@ -54,7 +55,7 @@ CLIPS = {
     "DAVIS rollercoaster": DATA / "mono_videos" / "davis_rollercoaster.mp4",
     "EuRoC V1_01 left": DATA / "stereo_video" / "euroc_v1_01" / "euroc_V1_01_cam0_left_95f_20fps.mp4",
 }
-MODES = ("off", "align", "ema")
+
 EVAL_WIDTH = 480
 
 
@@ -77,8 +78,18 @@ def jitter(maps: list[np.ndarray], seed: int = 0, scale: float = 0.3, shift: flo
     return out
 
 
+_NO_FILTER = TemporalFilterConfig(radius=0)
+VARIANTS = {
+    "off": StabiliseConfig(mode="off"),
+    "align": StabiliseConfig(mode="align", temporal=_NO_FILTER),
+    "align + filter": StabiliseConfig(),  # what convert runs: align, then the flow-guided temporal filter
+    "ema": StabiliseConfig(mode="ema", temporal=_NO_FILTER),
+}
+"""The stabilisers compared: each mode alone, and the default (align + engine.depth.temporal_filter)."""
+
+
 def stabilised(frames: list[np.ndarray], maps: list[np.ndarray], mode: str) -> tuple[list[np.ndarray], int]:
-    stab = DepthStabiliser("inverse", StabiliseConfig(mode=mode))
+    stab = DepthStabiliser("inverse", VARIANTS[mode])
     out = list(stab.process(zip(frames, maps, strict=True)))
     return out, stab.fallbacks
 
@@ -94,11 +105,11 @@ def evaluate_clip(frames: list[np.ndarray]) -> dict[str, dict[str, dict[str, flo
     for name, raw in base.items():
         for label, maps in ((name, raw), (f"{name} + jitter", jitter(raw))):
             variants, fallbacks = {}, {}
-            for mode in MODES:
+            for mode in VARIANTS:
                 variants[mode], fallbacks[mode] = stabilised(frames, maps, mode)
             flicker = depth_flicker_many(frames, variants, "inverse")
             results[label] = {}
-            for mode in MODES:
+            for mode in VARIANTS:
                 spread = mean_frame_spread(variants[mode], "inverse")
                 results[label][mode] = {"flicker": flicker[mode], "spread": spread,
                                         "flicker_per_spread": flicker[mode] / spread,
@@ -114,8 +125,8 @@ def overhead_1080p(count: int) -> dict[str, float]:
         [cv2.resize(f, (480, 270), interpolation=cv2.INTER_AREA) for f in frames]))
     maps = [cv2.resize(m, (1920, 1080), interpolation=cv2.INTER_LINEAR) for m in jitter(raw)]
     result = {}
-    for mode in ("align", "ema"):
-        stab = DepthStabiliser("inverse", StabiliseConfig(mode=mode))
+    for mode in ("align", "align + filter", "ema"):
+        stab = DepthStabiliser("inverse", VARIANTS[mode])
         list(stab.process(zip(frames[:3], maps[:3], strict=True)))  # warm-up
         stab.reset()
         times, last = [], time.perf_counter()
@@ -123,10 +134,11 @@ def overhead_1080p(count: int) -> dict[str, float]:
             now = time.perf_counter()
             times.append(now - last)
             last = now
-        if mode == "ema":  # the first yield waits for the look-ahead: spread it over those frames
+        if stab.lag:  # the first yield waits for the look-ahead: spread it over those frames
             times = [sum(times) / len(times)] * len(times)
-        result[f"{mode}_ms_per_frame_median"] = 1000 * float(np.median(times[1:]))
-        result[f"{mode}_ms_per_frame_p90"] = 1000 * float(np.percentile(times[1:], 90))
+        key = mode.replace(" + ", "_")
+        result[f"{key}_ms_per_frame_median"] = 1000 * float(np.median(times[1:]))
+        result[f"{key}_ms_per_frame_p90"] = 1000 * float(np.percentile(times[1:], 90))
     return result
 
 
@@ -139,17 +151,18 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def markdown(results: dict[str, dict], counts: dict[str, int]) -> str:
-    lines = ["| clip | provider | flicker off | align | ema | spread off / align / ema | "
-             "flicker ÷ spread off → align | align vs off |",
-             "|---|---|---:|---:|---:|---|---|---:|"]
+    lines = ["| clip | provider | flicker off | align | align + filter (default) | ema | "
+             "spread off / align / default / ema | flicker ÷ spread off → align → default | default vs off |",
+             "|---|---|---:|---:|---:|---:|---|---|---:|"]
     for clip, by_provider in results.items():
         for provider, r in by_provider.items():
-            off, align, ema = (r[m] for m in MODES)
-            change = 100.0 * (align["flicker"] / off["flicker"] - 1.0)
+            off, align, default, ema = (r[m] for m in VARIANTS)
+            change = 100.0 * (default["flicker"] / off["flicker"] - 1.0)
             lines.append(
                 f"| {clip} ({counts[clip]} f) | {provider} | {off['flicker']:.4f} | {align['flicker']:.4f} | "
-                f"{ema['flicker']:.4f} | {off['spread']:.2f} / {align['spread']:.2f} / {ema['spread']:.2f} | "
-                f"{off['flicker_per_spread']:.3f} → {align['flicker_per_spread']:.3f} | {change:+.0f} % |")
+                f"{default['flicker']:.4f} | {ema['flicker']:.4f} | {off['spread']:.2f} / {align['spread']:.2f} / "
+                f"{default['spread']:.2f} / {ema['spread']:.2f} | {off['flicker_per_spread']:.3f} → "
+                f"{align['flicker_per_spread']:.3f} → {default['flicker_per_spread']:.3f} | {change:+.0f} % |")
     return "\n".join(lines)
 
 

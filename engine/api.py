@@ -45,6 +45,7 @@ _LAZY: dict[str, str] = {
     **dict.fromkeys(("frames_to_timecode", "offset_timecode"), "engine.document.timecode"),
     "DepthConfig": "engine.depth.protocol",
     "StabiliseConfig": "engine.depth.stabilise",
+    "TemporalFilterConfig": "engine.depth.temporal_filter",
     **dict.fromkeys(("EncodeSettings", "MediaInfo", "MediaReader", "open_media", "probe", "write_still"),
                     "engine.media"),
     **dict.fromkeys(("ShotDetectConfig", "cuts_to_ranges", "detect_cuts", "detect_shots", "edl_to_project",

@@ -100,6 +100,9 @@ def _depth_group(p: argparse.ArgumentParser) -> None:
     d.add_argument("--stabilise", choices=api.STABILISE_MODES, default="align",
                    help="temporal depth stabilisation within a shot (default align: robust scale/shift "
                         "fit to flow-matched key frames)")
+    d.add_argument("--depth-smoothing", type=int, choices=range(0, 9), default=2, metavar="R",
+                   help="after stabilisation, average each frame's depth with R frames on each side pulled "
+                        "along the optical flow (0 = off; default 2)")
     d.add_argument("--depth", type=Path, metavar="PATH",
                    help="import depth: image, image sequence (folder or pattern), video, .npy/.npz")
     d.add_argument("--depth-kind", choices=api.DEPTH_KINDS, default="inverse",
@@ -260,7 +263,8 @@ def convert_request(args: argparse.Namespace):
         synthesize=args.synthesize,
         temporal=args.temporal == "on", swap_eyes=args.swap_eyes, depth=depth,
         depth_config=api.DepthConfig(model=args.depth_model, models_dir=args.models_dir, device=args.device),
-        stabilise=api.StabiliseConfig(mode=args.stabilise),
+        stabilise=api.StabiliseConfig(mode=args.stabilise,
+                                      temporal=api.TemporalFilterConfig(radius=args.depth_smoothing)),
         encode=_encode_settings(args), max_width=args.max_width, start=getattr(args, "start", None),
         end=getattr(args, "end", None), device=args.device, overwrite=args.overwrite,
         shots=getattr(args, "shots", "auto"),

@@ -47,6 +47,7 @@ import numpy as np
 from engine.depth import _maps_numba
 from engine.depth.normalise import to_inverse_like
 from engine.depth.protocol import DepthProvider
+from engine.depth.temporal_filter import FilterFrame, TemporalDepthFilter, TemporalFilterConfig
 from engine.flow import FlowConfig, FlowEstimator, fb_confidence, to_gray, warp_backward, working_size
 from engine.opencv import cv2
 from engine.vocabulary import DEPTH_KINDS
@@ -89,6 +90,7 @@ class StabiliseConfig:
     max_step: float = 4.0
     range_pct: tuple[float, float] = (2.0, 98.0)
     seed: int = 0
+    temporal: TemporalFilterConfig = TemporalFilterConfig()
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -297,7 +299,9 @@ class DepthStabiliser:
     @property
     def lag(self) -> int:
         """Most frames read ahead of the map being yielded."""
-        return self.config.lookahead if self.active and self.config.mode == "ema" else 0
+        if not self.active:
+            return 0
+        return (self.config.lookahead if self.config.mode == "ema" else 0) + self.config.temporal.radius
 
     def reset(self) -> None:
         """Forget the shot (call at every cut): the next frame starts a new chain / range."""
@@ -316,15 +320,27 @@ class DepthStabiliser:
             for _, raw in pairs:
                 yield np.asarray(raw, np.float32)
             return
-        if self.config.mode == "align":
-            for frame, raw in pairs:
-                yield self._align(frame, raw)
+        if self.config.temporal.radius == 0:
+            if self.config.mode == "align":
+                for frame, raw in pairs:
+                    yield self._align(frame, raw)
+                return
+            yield from self._ema_stream(pairs)
             return
-        yield from self._ema_stream(pairs)
+        # then the flow-guided temporal filter (lag R) on the stabilised maps, at the flow's working size
+        parts = (self._align_parts(frame, raw) for frame, raw in pairs) if self.config.mode == "align" \
+            else self._ema_parts(pairs)
+        for values, _ in TemporalDepthFilter(self._flow, self.config.temporal).process(parts):
+            yield from_inverse_like(values, self.kind)
 
     # ----------------------------------------------------------------------------------- align
 
     def _align(self, frame: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        x, affine = self._align_fit(frame, raw)
+        return mapped_back(x, affine, self.kind)
+
+    def _align_fit(self, frame: np.ndarray, raw: np.ndarray) -> tuple[np.ndarray, Affine]:
+        """Fit this frame to the chain (see the module's ``align``): its inverse-like map and the transform."""
         if frame.shape[:2] != raw.shape[:2] or raw.ndim != 2:
             raise ValueError(f"depth {raw.shape} must be (H, W) matching the frame {frame.shape[:2]}")
         x = to_inverse_like(raw, self.kind)
@@ -336,7 +352,27 @@ class DepthStabiliser:
         cfg = self.config
         if self._key is None or self._key_age >= cfg.key_interval or overlap < cfg.min_overlap:
             self._key, self._key_age = self._prev, 0
-        return mapped_back(x, affine, self.kind)
+        return x, affine
+
+    def _align_parts(self, frame: np.ndarray, raw: np.ndarray) -> FilterFrame:
+        """:meth:`_align` for the temporal filter: the stabilised map as inverse-like values, full size and
+        at the flow's working size, with the grey frame there."""
+        x, affine = self._align_fit(frame, raw)
+        return FilterFrame(self._prev.grey, self._prev.stabilised, affine(x))
+
+    def _ema_parts(self, pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> Iterator[FilterFrame]:
+        """The ``ema`` stream for the temporal filter: each frame's mapped values and its grey frame."""
+        frames: deque[np.ndarray] = deque()
+
+        def tapped() -> Iterator[tuple[np.ndarray, np.ndarray]]:
+            for frame, raw in pairs:
+                frames.append(frame)
+                yield frame, raw
+
+        for mapped in self._ema_stream(tapped()):
+            values = to_inverse_like(mapped, self.kind)
+            grey, small = self._small(frames.popleft(), values)
+            yield FilterFrame(grey, small, values)
 
     def _small(self, frame: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Grey frame (uint8) and inverse-like depth at the flow's working size."""

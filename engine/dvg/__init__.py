@@ -6,12 +6,13 @@ Algorithms on tensors and arrays only; no file I/O. See docs/dvg.md.
 """
 
 from engine.dvg.config import DvgConfig
-from engine.dvg.fields import PairFlow, TargetFields, carry_to_target, compose, pair_flow, source_motion
+from engine.dvg.fields import PairFlow, TargetFields, carry_to_target, pair_flow, source_motion
 from engine.dvg.forward_backward import ForwardBackward, forward_backward
 from engine.dvg.guided import guided_sample, upsample_fields
 from engine.dvg.inpaint import Candidate, background_disparity, temporal_fill
 from engine.dvg.propagate import propagate_guided, propagate_masks
 from engine.dvg.temporal import StagedFrame, TemporalStereo
+from engine.flow import chain_flows as compose  # flow chaining, as DVG's neighbours use it
 
 __all__ = [
     "Candidate",

@@ -124,24 +124,6 @@ def _matched(src: np.ndarray, dst: np.ndarray, flow: np.ndarray, conf: np.ndarra
     return float(np.mean(brightness_match(src, dst, flow) & (conf >= 0.5)))
 
 
-def compose(
-    first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Chain a -> b and b -> c into a -> c.
-
-    Args:
-        first: flow (h, w, 2) float32 a -> b and its confidence (h, w) float32.
-        second: flow b -> c and its confidence.
-    Returns:
-        flow a -> c (h, w, 2) float32 and confidence (h, w) float32 (product; 0 outside).
-    """
-    flow, conf = first
-    map_x, map_y = sample_grid(flow)
-    f2 = cv2.remap(second[0], map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    c2 = cv2.remap(second[1], map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    return flow + f2, conf * c2
-
-
 @dataclass(frozen=True)
 class TargetFields:
     """Flows t -> k carried into one eye's target view (working resolution).

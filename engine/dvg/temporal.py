@@ -36,11 +36,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from engine.dvg.config import DvgConfig
-from engine.dvg.fields import PairFlow, carry_to_target, compose, pair_flow, source_motion
+from engine.dvg.fields import PairFlow, carry_to_target, pair_flow, source_motion
 from engine.dvg.inpaint import Candidate, background_disparity, spatial_fill, temporal_fill
 from engine.dvg.propagate import hole_integral, propagate_guided
 from engine.errors import UsageError
-from engine.flow import FlowEstimator, to_gray, working_size
+from engine.flow import FlowEstimator, chain_flows, to_gray, working_size
 from engine.opencv import cv2
 from engine.ops import SYNTHESIZE_MODES, StereoViews, splat_with_disparity
 from engine.ops._splat_numba import use_numba
@@ -376,7 +376,7 @@ class TemporalStereo:
                 if pair is None or min(k, k - step) in self._cuts:
                     break
                 link = (pair.forward, pair.conf_forward) if step > 0 else (pair.backward, pair.conf_backward)
-                chain = link if chain is None else compose(chain, link)
+                chain = link if chain is None else chain_flows(chain, link)
                 if float(np.mean(chain[1] >= 0.5)) < self.config.min_confident_fraction:
                     break
                 found.append((dist, step, k, chain))

@@ -3,12 +3,13 @@
 Pure computation on arrays; no file or media I/O.
 """
 
-from engine.flow.consistency import fb_confidence, sample_grid, warp_backward
+from engine.flow.consistency import chain_flows, fb_confidence, sample_grid, warp_backward
 from engine.flow.dis import FlowConfig, FlowEstimator, compute_flow, to_gray, upscale_flow, working_size
 
 __all__ = [
     "FlowConfig",
     "FlowEstimator",
+    "chain_flows",
     "compute_flow",
     "fb_confidence",
     "sample_grid",

@@ -88,3 +88,21 @@ def fb_confidence(
         return (lhs < tol) & inside
     ratio = lhs / tol
     return np.where(inside, 1.0 / (1.0 + ratio * ratio), 0.0).astype(np.float32)
+
+
+def chain_flows(
+    first: tuple[np.ndarray, np.ndarray], second: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Chain a -> b and b -> c into a -> c.
+
+    Args:
+        first: flow (h, w, 2) float32 a -> b and its confidence (h, w) float32.
+        second: flow b -> c and its confidence.
+    Returns:
+        flow a -> c (h, w, 2) float32 and confidence (h, w) float32 (product; 0 outside).
+    """
+    flow, conf = first
+    map_x, map_y = sample_grid(flow)
+    f2 = cv2.remap(second[0], map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    c2 = cv2.remap(second[1], map_x, map_y, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return flow + f2, conf * c2

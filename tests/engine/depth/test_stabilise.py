@@ -20,6 +20,7 @@ from engine.depth.stabilise import (
     range_match,
     robust_fit,
 )
+from engine.depth.temporal_filter import TemporalFilterConfig
 from engine.media import open_media
 from engine.metrics.depth_flicker import depth_flicker_many
 from tests.support.data import shared_data
@@ -68,6 +69,10 @@ def jitter(maps: list[np.ndarray], seed: int, scale: float = 0.3, shift: float =
         out.append((s * noisy + o).astype(np.float32))
         params.append((s, o))
     return out, params
+
+
+ALIGN_ONLY = StabiliseConfig(temporal=TemporalFilterConfig(radius=0))
+"""The align stage alone (the temporal filter after it has tests of its own: test_temporal_filter.py)."""
 
 
 def fit_to_truth(out: list[np.ndarray], truth: list[np.ndarray]) -> np.ndarray:
@@ -137,7 +142,7 @@ def test_range_match_and_kind_round_trip():
 def test_align_removes_jitter_without_drift_over_200_frames():
     frames, truth = panning_scene(200)
     jittered, params = jitter(truth, seed=3, scale=0.3, shift=0.2, noise=0.02)
-    stab = DepthStabiliser("inverse")
+    stab = DepthStabiliser("inverse", ALIGN_ONLY)
     out = list(stab.process(zip(frames, jittered, strict=True)))
     before, after = fit_to_truth(jittered, truth), fit_to_truth(out, truth)
     # the input's scale against the truth jumps by up to ±35 % a frame ...
@@ -160,7 +165,7 @@ def test_key_frames_drift_less_than_a_frame_to_frame_chain():
     maps, _ = jitter(truth, seed=5, noise=0.02)
     drift = {}
     for interval in (1, 10):
-        stab = DepthStabiliser("inverse", StabiliseConfig(key_interval=interval))
+        stab = DepthStabiliser("inverse", StabiliseConfig(key_interval=interval, temporal=ALIGN_ONLY.temporal))
         out = list(stab.process(zip(frames, maps, strict=True)))
         scale = fit_to_truth(out, truth)[:, 0]
         drift[interval] = float(np.abs(scale / scale[0] - 1).max())
@@ -173,7 +178,7 @@ def test_kinds_round_trip_through_align(kind):
     inverse, _ = jitter(truth, seed=7, scale=0.25, shift=0.0 if kind == "metric" else 0.2)
     raw = [from_inverse_like(m, kind) for m in inverse]  # relative: −x, metric: Z = 1/x
     raw[4][10:20, 10:20] = np.nan  # unknown depth stays unknown
-    out = list(DepthStabiliser(kind).process(zip(frames, raw, strict=True)))
+    out = list(DepthStabiliser(kind, ALIGN_ONLY).process(zip(frames, raw, strict=True)))
     assert all(o.dtype == np.float32 and o.shape == truth[0].shape for o in out)
     np.testing.assert_allclose(out[0], raw[0], rtol=1e-6)  # the shot's first frame is the anchor
     assert np.isnan(out[4][10:20, 10:20]).all() and np.isfinite(out[4][30:, 30:]).all()
@@ -191,7 +196,7 @@ def test_reset_at_a_cut_starts_a_new_chain():
     frames_b = [255 - f for f in frames_b]  # a different picture after the cut
     maps_a, _ = jitter(truth_a, seed=1)
     maps_b = [3.0 * m + 5.0 for m in truth_b]  # and a very different depth scale
-    stab = DepthStabiliser("inverse")
+    stab = DepthStabiliser("inverse", ALIGN_ONLY)
     list(stab.process(zip(frames_a, maps_a, strict=True)))
     carried_over = next(stab.process(zip(frames_b[:1], maps_b[:1], strict=True)))
     assert not np.allclose(carried_over, maps_b[0])  # without reset the new shot is bent to the old one
@@ -208,7 +213,7 @@ def test_degenerate_frame_falls_back_and_the_chain_recovers():
     maps, _ = jitter(truth, seed=2)
     maps[4] = np.full_like(maps[4], 2.0)  # a flat map: no spread to fit
     maps[6] = np.random.default_rng(0).random(maps[6].shape, dtype=np.float32)  # a map unrelated to the scene
-    stab = DepthStabiliser("inverse")
+    stab = DepthStabiliser("inverse", ALIGN_ONLY)
     out = list(stab.process(zip(frames, maps, strict=True)))
     assert stab.fallbacks == 2
     assert all(np.isfinite(o).all() for o in out)
@@ -220,8 +225,10 @@ def test_degenerate_frame_falls_back_and_the_chain_recovers():
 # ---------------------------------------------------------------------------------------- streaming
 
 
-@pytest.mark.parametrize(("mode", "lag"), [("align", 0), ("ema", 4), ("off", 0)])
-def test_streaming_lag_is_bounded(mode, lag):
+@pytest.mark.parametrize(("mode", "radius", "lag"), [("align", 0, 0), ("ema", 0, 4), ("off", 2, 0),
+                                                     ("align", 2, 2), ("ema", 3, 7)])
+def test_streaming_lag_is_bounded(mode, radius, lag):
+    """The lag: ema's look-ahead plus the temporal filter's radius (off: none of either)."""
     frames, truth = panning_scene(12)
     consumed = 0
 
@@ -231,7 +238,8 @@ def test_streaming_lag_is_bounded(mode, lag):
             consumed += 1
             yield pair
 
-    stab = DepthStabiliser("inverse", StabiliseConfig(mode=mode, lookahead=4))
+    stab = DepthStabiliser("inverse", StabiliseConfig(mode=mode, lookahead=4,
+                                                      temporal=TemporalFilterConfig(radius=radius)))
     assert stab.lag == lag
     outputs = 0
     for k, _ in enumerate(stab.process(source())):

@@ -100,9 +100,9 @@ def _depth_group(p: argparse.ArgumentParser) -> None:
     d.add_argument("--stabilise", choices=api.STABILISE_MODES, default="align",
                    help="temporal depth stabilisation within a shot (default align: robust scale/shift "
                         "fit to flow-matched key frames)")
-    d.add_argument("--depth-smoothing", type=int, choices=range(0, 9), default=2, metavar="R",
+    d.add_argument("--depth-smoothing", type=int, choices=range(0, 9), default=4, metavar="R",
                    help="after stabilisation, average each frame's depth with R frames on each side pulled "
-                        "along the optical flow (0 = off; default 2)")
+                        "along the optical flow (0 = off; default 4)")
     d.add_argument("--depth", type=Path, metavar="PATH",
                    help="import depth: image, image sequence (folder or pattern), video, .npy/.npz")
     d.add_argument("--depth-kind", choices=api.DEPTH_KINDS, default="inverse",

@@ -74,13 +74,13 @@ class FilterFrame:
     Attributes:
         grey: (h, w) uint8 at the flow's working size.
         small: (h, w) float32 inverse-like depth at that size (NaN = unknown).
-        full: (H, W) float32 inverse-like depth at full size.
+        full: (H, W) float32 inverse-like depth at full size (dropped once the frame is emitted).
         payload: whatever the caller wants back with the filtered frame.
     """
 
     grey: np.ndarray
     small: np.ndarray
-    full: np.ndarray
+    full: np.ndarray | None
     payload: object = None
 
 
@@ -150,6 +150,7 @@ class TemporalDepthFilter:
             window.append(frame)
             while done <= index - radius:  # frame `done` has its R later neighbours
                 yield self._filtered(window, pairs, done - first), window[done - first].payload
+                window[done - first].full = None  # emitted: later frames read its small map only
                 done += 1
                 while done - first > radius:  # its R earlier neighbours are all frame `done` still needs
                     window.popleft()

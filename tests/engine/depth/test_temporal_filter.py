@@ -169,3 +169,12 @@ def test_the_stabiliser_filters_by_default_and_keeps_its_output_kind():
         if kind == "metric":
             assert min(float(np.nanmin(f)) for f in filtered) > 0  # still a positive distance
         assert _steps(filtered) < _steps(plain)  # less frame-to-frame change
+
+
+def test_an_emitted_frame_keeps_only_its_small_map():
+    """The window holds full-size maps only for frames not yet emitted (9 × 8 MB at 1080p otherwise)."""
+    images, truth = panning_scene(10)
+    frames = _frames(images, [t.copy() for t in truth])
+    for k, _ in enumerate(_filter(TemporalFilterConfig(radius=3)).process(iter(frames))):
+        if k < 6:
+            assert all(f.full is None for f in frames[:k]) and frames[k].full is not None

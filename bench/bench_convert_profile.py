@@ -40,7 +40,9 @@ HOOKS = (
     ("engine.jobs.convert", None, "eye_image", "resize to eye", False),
     ("engine.depth.weights_free", "WeightsFreeDepth", "_prepare", "depth (weights-free)", False),
     ("engine.depth.weights_free", "WeightsFreeDepth", "_frame", "depth (weights-free)", False),
-    ("engine.depth.stabilise", "DepthStabiliser", "_align", "stabilise", False),
+    ("engine.depth.stabilise", "DepthStabiliser", "_align_fit", "stabilise", False),
+    ("engine.depth.temporal_filter", "TemporalDepthFilter", "_pair", "depth temporal filter", False),
+    ("engine.depth.temporal_filter", "TemporalDepthFilter", "_filtered", "depth temporal filter", False),
     ("engine.depth.normalise", "ShotNormaliser", "update", "normalise", False),
     ("engine.depth.normalise", "ShotNormaliser", "apply", "normalise", False),
     ("engine.jobs.depth_spool", "DepthSpool", "put", "depth store write", False),
@@ -217,7 +219,7 @@ def markdown(results: dict) -> str:
              "sessions: each case notes the 1/5/15-minute load average before it ran (2 cores). Threads:",
              "`decode-*` decode, `depth` the depth provider, `depth-store` cache/spool writes, `stage-render`",
              "depth read + grade + DVG splats and pair flow (or the whole per-frame render), `MainThread` the",
-             "stabiliser and DVG completion + packing, `encode` x264.", ""]
+             "stabiliser with the temporal depth filter, and DVG completion + packing, `encode` x264.", ""]
     lines += ["| case | frames | wall s | fps | process CPU s | CPU use of 2 cores | peak RSS MiB | CLI import s"
               " | load |", "|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():

@@ -12,14 +12,7 @@ from studio.viewer.cpu_viewer import CpuViewer
 from studio.viewer.geometry import Zoom
 from studio.viewer.modes import MODES
 from tests.support.data import DEMO_CLIP
-
-
-def _open_demo(window, qtbot):
-    window.show()
-    qtbot.waitExposed(window)
-    with qtbot.waitSignal(window.first_frame_shown, timeout=120_000):
-        assert window.open_media(DEMO_CLIP)
-    qtbot.waitUntil(lambda: window.controller.session is not None, timeout=60_000)
+from tests.support.studio import open_demo
 
 
 def _image_array(qimage) -> np.ndarray:
@@ -32,7 +25,7 @@ def _image_array(qimage) -> np.ndarray:
 def test_opening_a_clip_shows_the_decoded_first_frame(window, qtbot):
     window.docks["bin"].hide()
     window.docks["inspector"].hide()
-    _open_demo(window, qtbot)
+    open_demo(window, qtbot)
     frame = window.viewer.frame
     assert frame.index == 0
     assert np.array_equal(frame.rgb, window.controller.session.frame(0))
@@ -52,7 +45,7 @@ def test_opening_a_clip_shows_the_decoded_first_frame(window, qtbot):
 
 
 def test_screenshots_of_the_window_in_every_viewer_mode(window, qtbot, screenshot_dir):
-    _open_demo(window, qtbot)
+    open_demo(window, qtbot)
     shots = {}
     for name, _label, _id in MODES:
         with qtbot.waitSignal(window.viewer.frame_drawn, timeout=20_000):
@@ -65,7 +58,7 @@ def test_screenshots_of_the_window_in_every_viewer_mode(window, qtbot, screensho
 
 
 def test_frame_step_and_cut_shortcuts(window, qtbot):
-    _open_demo(window, qtbot)
+    open_demo(window, qtbot)
     # Shortcuts need an active window; a bare Xvfb has no window manager to activate one.
     with pytest.warns(DeprecationWarning):
         QApplication.setActiveWindow(window)
@@ -91,7 +84,7 @@ def test_frame_step_and_cut_shortcuts(window, qtbot):
 
 
 def test_playback_advances_and_stops(window, qtbot):
-    _open_demo(window, qtbot)
+    open_demo(window, qtbot)
     window.controller.play()
     qtbot.waitUntil(lambda: window.controller.position >= 6, timeout=60_000)
     qtbot.waitUntil(lambda: window.timeline.playhead >= 6, timeout=60_000)  # moved by the frames shown
@@ -102,7 +95,7 @@ def test_playback_advances_and_stops(window, qtbot):
 
 
 def test_unsupported_file_gives_one_line_and_leaves_the_project(window, tmp_path, qtbot):
-    _open_demo(window, qtbot)
+    open_demo(window, qtbot)
     before = window.document.project
     bad = tmp_path / "broken.mp4"
     bad.write_bytes(b"\x00" * 1000)
@@ -117,7 +110,7 @@ def test_no_gl_33_falls_back_to_the_cpu_viewer(make_window, qtbot):
     window = make_window(probe=lambda: "OpenGL 2.1 only (the viewer needs 3.3)")
     assert isinstance(window.viewer.viewer, CpuViewer)
     assert "3.3" in window.viewer.viewer.notice
-    _open_demo(window, qtbot)
+    open_demo(window, qtbot)
     window.set_mode("anaglyph")  # the eyes come from the engine's per-frame path in a worker
     qtbot.waitUntil(lambda: window.viewer.viewer._eyes is not None, timeout=60_000)
     with qtbot.waitSignal(window.viewer.frame_drawn, timeout=20_000):
@@ -126,7 +119,7 @@ def test_no_gl_33_falls_back_to_the_cpu_viewer(make_window, qtbot):
 
 @pytest.mark.parametrize("answer, closes", [("cancel", False), ("discard", True)])
 def test_unsaved_changes_prompt_on_close(window, qtbot, answer, closes):
-    _open_demo(window, qtbot)
+    open_demo(window, qtbot)
     window.controller.position = 5
     window.add_keyframe()
     assert window.document.dirty
@@ -138,7 +131,7 @@ def test_a_settled_playhead_gets_its_neighbours_decoded(window, qtbot):
     """After a seek the frames around the playhead are decoded in the background (stepping either way is cached)."""
     from studio.playback import AROUND
 
-    _open_demo(window, qtbot)
+    open_demo(window, qtbot)
     reader = window.controller.session.reader
     with qtbot.waitSignal(window.controller.frame_ready, timeout=30_000):
         window.seek(40)

@@ -3,19 +3,11 @@ forgotten on a seek, a stop or an edit."""
 
 from __future__ import annotations
 
-from tests.support.data import DEMO_CLIP
-
-
-def _open_demo(window, qtbot):
-    window.show()
-    qtbot.waitExposed(window)
-    with qtbot.waitSignal(window.first_frame_shown, timeout=120_000):
-        assert window.open_media(DEMO_CLIP)
-    qtbot.waitUntil(lambda: window.controller.session is not None, timeout=60_000)
+from tests.support.studio import open_demo
 
 
 def test_playback_shows_frames_the_look_ahead_fetched_in_order(window, qtbot):
-    _open_demo(window, qtbot)
+    open_demo(window, qtbot)
     controller = window.controller
     shown = []
     controller.frame_ready.connect(lambda data: shown.append((data.index, controller.position)))
@@ -30,7 +22,7 @@ def test_playback_shows_frames_the_look_ahead_fetched_in_order(window, qtbot):
 
 
 def test_a_seek_while_playing_drops_the_look_ahead_and_plays_on_from_there(window, qtbot):
-    _open_demo(window, qtbot)
+    open_demo(window, qtbot)
     controller = window.controller
     controller.play()
     qtbot.waitUntil(lambda: controller.shown_ahead > 0, timeout=60_000)
@@ -44,7 +36,7 @@ def test_a_seek_while_playing_drops_the_look_ahead_and_plays_on_from_there(windo
 
 
 def test_an_edit_while_playing_drops_what_was_fetched_under_the_old_document(window, qtbot):
-    _open_demo(window, qtbot)
+    open_demo(window, qtbot)
     controller = window.controller
     controller.play()
     qtbot.waitUntil(lambda: bool(controller._ahead or controller._ahead_asked), timeout=60_000)
@@ -57,7 +49,7 @@ def test_an_edit_while_playing_drops_what_was_fetched_under_the_old_document(win
 
 
 def test_a_frame_that_fails_to_fetch_does_not_stall_playback(window, qtbot):
-    _open_demo(window, qtbot)
+    open_demo(window, qtbot)
     controller = window.controller
     session = controller.session
     real_frame = session.frame

@@ -205,7 +205,9 @@ class FrameController(QObject):
     def timecode(self, n: int) -> str:
         return frames_to_timecode(n, self.fps)
 
-    def _fetch_job(self, n: int):
+    def _fetch_job(self, n: int, timed: bool = False):
+        """The job that fetches frame `n` for the viewer; `timed`: a playback fetch, whose duration goes
+        into the look-ahead's spacing (a scrub's random-access decode says nothing about playback)."""
         session = self.session
         tc = self.timecode(n)
 
@@ -214,8 +216,9 @@ class FrameController(QObject):
             rgb = session.frame(n)
             depth = session.depth(n)
             data = FrameData(n, rgb, depth.delta, tc, depth.provisional, delta_range(depth.delta), session.bars(n))
-            # how long a frame takes to fetch (a running average, read by the look-ahead's spacing)
-            self._fetch_s = 0.7 * self._fetch_s + 0.3 * (time.perf_counter() - t0)
+            if timed:  # a running average of how long a playback frame takes to fetch
+                elapsed = time.perf_counter() - t0
+                self._fetch_s = elapsed if self._fetch_s == 0.0 else 0.7 * self._fetch_s + 0.3 * elapsed
             return data
 
         return job
@@ -263,6 +266,7 @@ class FrameController(QObject):
             self.audio.play(self.position / float(self.fps))
         self._prefetch(self.position)
         self._drop_ahead()  # the direction or speed may have changed
+        self._fetch_s = 0.0  # measured afresh on this playback's own fetches
         if not self._play_timer.isActive():
             self._play_timer.start()
             self.playing_changed.emit(True)
@@ -311,7 +315,7 @@ class FrameController(QObject):
             self._show(self._ahead.pop(shown))
             return
         self._fetching = True
-        self.frames.submit(self._fetch_job(target), key="frame")
+        self.frames.submit(self._fetch_job(target, timed=True), key="frame")
 
     def _spacing(self) -> int:
         """Frames (signed) between two pictures the playhead can show: the shuttle's speed, or more when
@@ -344,7 +348,7 @@ class FrameController(QObject):
                     if self.playing and (n - self.position) * sign > 0:
                         self._ahead[n] = data
 
-            self._ahead_asked[n] = request_id = self.frames.submit(self._fetch_job(n), on_done=done)
+            self._ahead_asked[n] = request_id = self.frames.submit(self._fetch_job(n, timed=True), on_done=done)
             self._ahead_requests.add(request_id)
 
     def _drop_ahead(self) -> None:

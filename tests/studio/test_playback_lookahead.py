@@ -66,3 +66,19 @@ def test_a_frame_that_fails_to_fetch_does_not_stall_playback(window, qtbot):
     qtbot.waitUntil(lambda: controller.position >= 12, timeout=60_000)
     controller.pause()
     assert all("unreadable" in e for e in errors)  # each failure said once, by the playhead's own fetch
+
+
+def test_the_look_ahead_is_spaced_by_how_long_a_playback_fetch_takes(qtbot):
+    """Fetches slower than a frame (provisional depth on a shot not analysed): the look-ahead asks for
+    the frames the playhead will reach when each fetch lands, so frames drop evenly, not in bursts."""
+    from fractions import Fraction
+
+    from studio.playback import FrameController
+
+    controller = FrameController(use_audio_device=False)
+    controller.fps = Fraction(24)
+    for fetch_s, shuttle, spacing in ((0.01, 1.0, 1), (0.1, 1.0, 3), (0.1, -1.0, -3), (0.01, 2.0, 2),
+                                      (0.1, 2.0, 5), (0.0, 1.0, 1)):
+        controller._fetch_s, controller._shuttle = fetch_s, shuttle
+        assert controller._spacing() == spacing, (fetch_s, shuttle)
+    controller.close()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
 
-from tests.studio.test_main_window import _open_demo as open_demo
+from tests.support.studio import open_demo
 
 RADIUS, SOFT = 20.0, 6.0
 A, B = (120.0, 110.0), (220.0, 120.0)  # the stroke, source pixels

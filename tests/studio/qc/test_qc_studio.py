@@ -11,7 +11,7 @@ import pytest
 
 from engine import api
 from studio.qc.track import STATE_COLOURS, runs
-from tests.studio.test_main_window import _open_demo as open_demo
+from tests.support.studio import open_demo
 
 
 def set_divergence(window, qtbot, value: float) -> None:

@@ -114,8 +114,11 @@ def test_depth_export_of_a_plate_uses_its_numbers_and_re_imports(cli, tmp_path):
         with av.open(str(path)) as container:
             return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
 
-    assert all(np.array_equal(x, y) for x, y in zip(frames(tmp_path / "a.mkv"), frames(tmp_path / "b.mkv"),
-                                                     strict=True))
+    # png16 holds nearness to 1/65535, so the re-imported master is within one code value
+    # (tests/e2e/test_depth_roundtrip.py; exr and npy give it back bit-exact), and almost all of it equal
+    a, b = (np.stack(frames(tmp_path / name)).astype(np.int16) for name in ("a.mkv", "b.mkv"))
+    assert a.shape == b.shape == (3, 24, 64, 3)
+    assert np.abs(a - b).max() <= 1 and np.count_nonzero(a != b) <= 0.01 * a.size
 
 
 def test_probe_and_frame_take_a_sequence(cli, tmp_path):

@@ -143,8 +143,9 @@ def _redraw_at(app, rgb, delta, width: int, repeats: int) -> dict:
     viewer.set_state(state)
     viewer.set_zoom(Zoom())
     viewer.set_frame(FrameData(0, rgb, delta, "00:00:00:00"))
-    viewer.progressive = False
-    _wait(app, lambda: shown, 60)
+    # as the studio opens a clip: its preview first, then the full size (so both paths' first draws, which
+    # llvmpipe compiles its shader variants for, are not counted as a keyframe change's)
+    _wait(app, lambda: any(kind == "full" for kind, _ in shown), 60)
     full, prog_first, prog_final, prog_block, full_cpu, first_cpu, compose, compose_cpu = ([] for _ in range(8))
     for i in range(repeats * 2):
         progressive = i >= repeats
@@ -174,6 +175,7 @@ def _redraw_at(app, rgb, delta, width: int, repeats: int) -> dict:
               "compose_only_ms": _median(compose), "compose_only_cpu_ms": _median(compose_cpu),
               "progressive_first_picture_ms": _median(prog_first),
               "progressive_first_picture_cpu_ms": _median(first_cpu),
+              "progressive_first_picture_max_ms": round(max(prog_first), 1) if prog_first else None,
               "progressive_full_size_shown_after_ms": _median(prog_final),
               "progressive_longest_block_ms": round(max(prog_block), 1) if prog_block else None,
               "preview_eye_width": viewer.cost.preview_size(tuple(eye))[0] if eye else None}

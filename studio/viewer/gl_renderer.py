@@ -44,6 +44,11 @@ COMPUTE_VERSION = (4, 3)
 COMPUTE_ROWS = 8  # eyes.comp's local_size_x: rows per work group
 BUILDERS = ("compute", "gather")
 LINEAR_MODES = frozenset({"anaglyph", "blend"})  # modes that mix the eyes in linear light
+# A linear mode whose eyes cover at most this share of the pixels it is drawn on mixes them once at eye
+# size (a pass into an 8-bit target) and the view samples that mix, as the left / right modes sample an
+# eye: on llvmpipe the anaglyph's per-pixel mix costs ~2.5× a plain sample, so a preview's first picture
+# (quarter-width eyes) pays the mix on a sixteenth of the pixels.
+MIXED_SHARE = 0.5
 STAMP_LIMIT = 1 << 23  # eyes.comp's build stamps stay exact in float32
 
 
@@ -120,6 +125,31 @@ def _make_target(size: tuple[int, int], disparity_only: bool = False, immutable:
     return _Target(fbo, colour, aux, size, srgb if immutable and not disparity_only else 0)
 
 
+def _colour_target(size: tuple[int, int]) -> _Target:
+    """One RGBA8 colour attachment (linear filter) and its framebuffer: a picture drawn once and sampled."""
+    colour = _texture(GL.GL_RGBA8, size, GL.GL_RGBA, GL.GL_UNSIGNED_BYTE)
+    fbo = GL.glGenFramebuffers(1)
+    GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, fbo)
+    GL.glFramebufferTexture2D(GL.GL_FRAMEBUFFER, GL.GL_COLOR_ATTACHMENT0, GL.GL_TEXTURE_2D, colour, 0)
+    GL.glDrawBuffers(1, [GL.GL_COLOR_ATTACHMENT0])
+    status = GL.glCheckFramebufferStatus(GL.GL_FRAMEBUFFER)
+    if status != GL.GL_FRAMEBUFFER_COMPLETE:
+        raise RuntimeError(f"mixed-eyes framebuffer incomplete (status 0x{status:x})")
+    return _Target(fbo, colour, None, size)
+
+
+def mixes_at_eye_size(mode: str, eye_size: tuple[int, int], viewport: tuple[int, int],
+                      rect: tuple[float, float, float, float]) -> bool:
+    """Whether `mode` is drawn from its eyes mixed once at `eye_size` rather than per shown pixel: a
+    linear-light mode whose eyes cover at most MIXED_SHARE of the device pixels it is drawn on (the
+    content `rect` (x, y, w, h) clipped to the `viewport` (w, h))."""
+    if mode not in LINEAR_MODES:
+        return False
+    shown_w = max(0.0, min(rect[0] + rect[2], viewport[0]) - max(rect[0], 0.0))
+    shown_h = max(0.0, min(rect[1] + rect[3], viewport[1]) - max(rect[1], 0.0))
+    return eye_size[0] * eye_size[1] <= MIXED_SHARE * shown_w * shown_h
+
+
 def _free_target(target: _Target) -> None:
     GL.glDeleteFramebuffers(1, [target.fbo])
     if target.srgb:
@@ -185,7 +215,7 @@ def shown_one_to_one(mode: str, eye_size: tuple[int, int], rect: tuple[float, fl
     """Whether `mode`'s content (its eyes of `eye_size` arranged as the mode does) fills `rect` (x, y, w, h,
     device pixels) at one eye pixel per device pixel, within half a pixel over the whole width and height."""
     w, h = content_size(mode, *eye_size)
-    return abs(rect[2] - w) < 0.5 and abs(rect[3] - h) < 0.5
+    return abs(abs(rect[2]) - w) < 0.5 and abs(abs(rect[3]) - h) < 0.5  # a rect flipped upside down too
 
 
 def framebuffer_is_srgb(framebuffer: int) -> bool:
@@ -265,6 +295,9 @@ class StereoRenderer:
         self._sets: OrderedDict[tuple[int, int], _EyeSet] = OrderedDict()
         self.master_eyes: list[int] = []
         self.master_size: tuple[int, int] | None = None
+        self._eyes_serial = 0  # counts changes of the shown eyes' pixels (a build, or another set shown)
+        self._mixed: _Target | None = None  # a linear mode's eyes mixed at eye size (mixes_at_eye_size)
+        self._mixed_key: tuple | None = None
 
     def _eyes_for(self, linear_curve: bool) -> int:
         """eyes.comp built for a linear depth curve (gamma 1: no pow per pixel, a third of the build on
@@ -356,12 +389,17 @@ class StereoRenderer:
         eyes = self._sets[size]
         self.disparity_target, self.splat_targets, self.eye_targets = eyes.disparity, eyes.splats, eyes.eyes
         self.eye_size = size
+        self._eyes_serial += 1
 
     def _free_targets(self) -> None:
         for eyes in self._sets.values():
             eyes.free()
         self._sets.clear()
         self.splat_targets, self.eye_targets, self.disparity_target, self.eye_size = [], [], None, None
+        if self._mixed is not None:
+            _free_target(self._mixed)
+        self._mixed, self._mixed_key = None, None
+        self._eyes_serial += 1
 
     def disparity_range(self, grade: LiveGrade, width: int) -> tuple[float, float]:
         """(min, max) disparity in eye pixels over the uploaded δ (the curve is monotonic)."""
@@ -380,6 +418,7 @@ class StereoRenderer:
         if not self.has_frame:
             raise RuntimeError("no frame uploaded")
         eyes = self._target_set(size)
+        self._eyes_serial += 1  # these targets may be the shown ones (a rebuild in place)
         if self.builder == "compute":
             self._compute_eyes(eyes, size, grade, rows or (0, size[1]))
             if show:
@@ -499,18 +538,71 @@ class StereoRenderer:
     def draw(self, framebuffer: int, viewport: tuple[int, int], rect: tuple[float, float, float, float],
              state: ViewState) -> None:
         """Compose `state`'s mode into `framebuffer` (e.g. the widget's) inside `rect` (x, y, w, h, px)."""
+        if self.has_frame and self.eye_size is not None and self.eye_targets and not self._shows_master(state) \
+                and mixes_at_eye_size(state.shown_mode, self.eye_size, viewport, rect):
+            mixed = self._mixed_eyes(state)
+            self._clear(framebuffer, viewport)
+            p = self.compose_program(MODE_IDS["left"])
+            GL.glUseProgram(p)
+            self._bind(p, "u_left", 0, mixed.colour)
+            self._bind(p, "u_right", 1, mixed.colour)
+            self._bind(p, "u_image", 2, self.image_tex)
+            self._bind(p, "u_delta", 3, self.delta_tex)
+            self._set_uniforms(p, state, viewport, rect)
+            GL.glBindVertexArray(self.vao)
+            GL.glDrawArrays(GL.GL_TRIANGLE_STRIP, 0, 4)
+            restore_qt_state()
+            return
+        self._clear(framebuffer, viewport)
+        if not self.has_frame:
+            restore_qt_state()
+            return
+        self._compose_mode(framebuffer, viewport, rect, state)
+        restore_qt_state()
+
+    def _shows_master(self, state: ViewState) -> bool:
+        return state.show_master and len(self.master_eyes) == 2
+
+    @staticmethod
+    def _clear(framebuffer: int, viewport: tuple[int, int]) -> None:
         GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, framebuffer)
         GL.glViewport(0, 0, viewport[0], viewport[1])
         GL.glDisable(GL.GL_DEPTH_TEST)
         GL.glClearColor(0.07, 0.07, 0.08, 1.0)
         GL.glClear(GL.GL_COLOR_BUFFER_BIT)
-        if not self.has_frame:
-            restore_qt_state()
-            return
-        use_master = state.show_master and len(self.master_eyes) == 2
+
+    def _mixed_eyes(self, state: ViewState) -> _Target:
+        """The shown eyes mixed by `state`'s linear mode at eye size, sRGB-encoded (drawn when the eyes,
+        the mode or the eye swap changed since the last mix)."""
+        key = (self._eyes_serial, self.eye_size, state.shown_mode, state.swap_eyes)
+        if self._mixed is None or self._mixed.size != self.eye_size:
+            if self._mixed is not None:
+                _free_target(self._mixed)
+            self._mixed, self._mixed_key = _colour_target(self.eye_size), None
+        if key != self._mixed_key:
+            w, h = self.eye_size
+            GL.glBindFramebuffer(GL.GL_FRAMEBUFFER, self._mixed.fbo)
+            GL.glViewport(0, 0, w, h)
+            GL.glDisable(GL.GL_DEPTH_TEST)
+            GL.glDisable(GL.GL_BLEND)
+            # one fragment per eye pixel, at its centre: the eyes' own pixels (nearest), encoded by the shader;
+            # the rect upside down, so the mix's first row is the picture's top, as in every texture here
+            self._compose_mode(self._mixed.fbo, (w, h), (0.0, float(h), float(w), -float(h)), state, encode=False)
+            self._mixed_key = key
+        return self._mixed
+
+    def _compose_mode(self, framebuffer: int, viewport: tuple[int, int], rect: tuple[float, float, float, float],
+                 state: ViewState, encode: bool | None = None) -> None:
+        """Draw `state`'s mode from the eyes (or the master's) into the bound `framebuffer` inside `rect`.
+
+        encode: a linear mode's output goes through the framebuffer's sRGB encoding (None: when it has
+        one) or the shader's (False)."""
+        use_master = self._shows_master(state)
         mode = state.shown_mode
         views = not use_master and mode in LINEAR_MODES and bool(self.eye_targets) and bool(self.eye_targets[0].srgb)
-        encode = mode in LINEAR_MODES and framebuffer_is_srgb(framebuffer)
+        if encode is None:
+            encode = mode in LINEAR_MODES and framebuffer_is_srgb(framebuffer)
+        encode = encode and mode in LINEAR_MODES
         p = self.compose_program(MODE_IDS[mode], views, encode)
         GL.glUseProgram(p)
         if use_master:
@@ -526,6 +618,19 @@ class StereoRenderer:
             GL.glBindSampler(1, self.nearest)
         self._bind(p, "u_image", 2, self.image_tex)
         self._bind(p, "u_delta", 3, self.delta_tex)
+        self._set_uniforms(p, state, viewport, rect)
+        GL.glBindVertexArray(self.vao)
+        if encode:
+            GL.glEnable(GL.GL_FRAMEBUFFER_SRGB)
+        GL.glDrawArrays(GL.GL_TRIANGLE_STRIP, 0, 4)
+        if encode:
+            GL.glDisable(GL.GL_FRAMEBUFFER_SRGB)
+        GL.glBindSampler(0, 0)
+        GL.glBindSampler(1, 0)
+
+    @staticmethod
+    def _set_uniforms(p: int, state: ViewState, viewport: tuple[int, int],
+                      rect: tuple[float, float, float, float]) -> None:
         _uniform_grade(p, state.grade)
         # numpy row-major matrices; GLSL mat3 is column-major, so transpose on upload.
         for name, matrix in (("u_dubois_left", api.DUBOIS_LEFT), ("u_dubois_right", api.DUBOIS_RIGHT)):
@@ -538,14 +643,6 @@ class StereoRenderer:
         GL.glUniform1f(GL.glGetUniformLocation(p, "u_stripe"), 8.0)
         GL.glUniform2f(GL.glGetUniformLocation(p, "u_viewport"), float(viewport[0]), float(viewport[1]))
         GL.glUniform4f(GL.glGetUniformLocation(p, "u_rect"), *map(float, rect))
-        GL.glBindVertexArray(self.vao)
-        if encode:
-            GL.glEnable(GL.GL_FRAMEBUFFER_SRGB)
-        GL.glDrawArrays(GL.GL_TRIANGLE_STRIP, 0, 4)
-        if encode:
-            GL.glDisable(GL.GL_FRAMEBUFFER_SRGB)
-        restore_qt_state()
-
 
     # ---------------------------------------------------------------- teardown
 

@@ -18,7 +18,7 @@ they are shown (capped at the source size), so a 1080p source in a 1280-pixel vi
 
 Progressive eyes: where building both eyes at the shown size costs more than a frame's budget
 (software GL, a small GPU, a 4K source), a change (new frame, grade, zoom) is first shown from
-eyes built at a preview size that fits what :data:`FRAME_BUDGET_MS` leaves after the paint's own cost
+eyes built at a preview size that fits what :data:`FRAME_BUDGET_MS` leaves after a margin and the paint's own cost
 (composition, overlay and swap, measured; :class:`BuildCost`); once nothing new has been asked
 for :data:`REFINE_SETTLE_MS` (a keyframe drag or a scrub settled: while it goes on, each step costs
 only a preview and the cores stay with it), the full-size eyes are built in bands of rows between
@@ -47,6 +47,8 @@ from studio.viewer.overlay import paint_overlay, warm_glyph_cache
 
 GL_VERSION = (3, 3)
 FRAME_BUDGET_MS = 16.0  # a change on screen within one 60 Hz frame: the preview build and the paint's own cost
+FRAME_MARGIN_MS = 3.0  # left free in that frame: a build or a paint on a shared machine runs ~20 % over its
+# estimate now and then, and a budget planned to the full frame put half the pictures over it
 PREVIEW_BUDGET_MS = 12.0  # the most a preview build may take; during playback, what it may take (see BuildCost.budget)
 MIN_PREVIEW_BUDGET_MS = 4.0  # the least, however much the paint itself costs
 BAND_BUDGET_MS = 20.0  # one band of the full-size build, between two events
@@ -111,7 +113,7 @@ class BuildCost:
         eyes keeps up on 2 cores with llvmpipe)."""
         if playing or self.overhead_ms is None:
             return PREVIEW_BUDGET_MS
-        return min(PREVIEW_BUDGET_MS, max(MIN_PREVIEW_BUDGET_MS, FRAME_BUDGET_MS - self.overhead_ms))
+        return min(PREVIEW_BUDGET_MS, max(MIN_PREVIEW_BUDGET_MS, FRAME_BUDGET_MS - FRAME_MARGIN_MS - self.overhead_ms))
 
     def preview_size(self, size: tuple[int, int], playing: bool = False) -> tuple[int, int]:
         """The largest preview size (a step of PREVIEW_SCALES, same aspect) whose build fits the budget."""

@@ -227,6 +227,82 @@ def _composed_at(renderer, mode: str, size: tuple[int, int], swap: bool) -> np.n
     return np.frombuffer(raw, np.uint8).reshape(h, w, 3)[::-1].copy()
 
 
+def _read_colour(target) -> np.ndarray:
+    """A renderer target's colour attachment, read back (H, W, 3), first row the picture's top."""
+    from OpenGL import GL
+
+    w, h = target.size
+    GL.glBindFramebuffer(GL.GL_READ_FRAMEBUFFER, target.fbo)
+    GL.glPixelStorei(GL.GL_PACK_ALIGNMENT, 1)
+    raw = GL.glReadPixels(0, 0, w, h, GL.GL_RGB, GL.GL_UNSIGNED_BYTE)
+    return np.frombuffer(raw, np.uint8).reshape(h, w, 3).copy()  # stored top row first (numpy order)
+
+
+def _bilinear(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(h, w, 3) uint8 magnified to `size` (W, H) as GL's linear filter does (texel centres, clamp to edge)."""
+    h, w = image.shape[:2]
+    out_w, out_h = size
+
+    def taps(n_out: int, n_in: int):
+        x = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0.0, n_in - 1.0)
+        lo = np.floor(x).astype(int)
+        return lo, np.minimum(lo + 1, n_in - 1), x - lo
+
+    x0, x1, fx = taps(out_w, w)
+    y0, y1, fy = taps(out_h, h)
+    img = image.astype(np.float64)
+    top = img[y0][:, x0] * (1 - fx)[None, :, None] + img[y0][:, x1] * fx[None, :, None]
+    bottom = img[y1][:, x0] * (1 - fx)[None, :, None] + img[y1][:, x1] * fx[None, :, None]
+    return top * (1 - fy)[:, None, None] + bottom * fy[:, None, None]
+
+
+@pytest.mark.parametrize("swap", [False, True], ids=["eyes", "swapped"])
+def test_eyes_shown_magnified_are_mixed_once_at_their_size(session, gl_renderer, swap):
+    """A preview (eyes smaller than the view) in anaglyph or blend: the eyes are mixed in linear light at
+    eye size (cpu_compose's picture of them, within the 1:1 composition's tolerance) and that mix is
+    magnified by the linear filter (within its rounding); a rebuild of the eyes or another swap mixes
+    them again."""
+    from studio.viewer.cpu_compose import compose
+    from studio.viewer.gl_renderer import mixes_at_eye_size
+    from studio.viewer.modes import Budget
+
+    rgb, delta = session.frame(FRAME), session.depth(FRAME, exact=True).delta
+    h, w = delta.shape
+    grade = LiveGrade.of(session.params_at(FRAME))
+    gl_renderer.set_frame(rgb, delta)
+    gl_renderer.render_eyes((w, h), grade)
+    eyes = tuple(gl_renderer.read_eye(i)[0][..., :3] for i in (0, 1))
+    view = (2 * w, 2 * h)
+    assert mixes_at_eye_size("anaglyph", (w, h), view, (0, 0, *view))
+    for mode in ("anaglyph", "blend"):
+        shown = _composed_at(gl_renderer, mode, view, swap).astype(float)
+        mixed = _read_colour(gl_renderer._mixed)
+        err = np.abs(mixed.astype(int) - compose(mode, eyes[0], delta, eyes, grade, Budget(), swap).astype(int))
+        assert (err > 1).mean() <= 0.005, mode
+        assert err.max() <= (4 if gl_renderer.builder == "compute" else 1), mode  # as the 1:1 composition
+        assert np.abs(shown - _bilinear(mixed, view)).max() <= 1.0, mode
+    before = _composed_at(gl_renderer, "anaglyph", view, swap)
+    gl_renderer.render_eyes((w, h), replace(grade, divergence=2.0 * grade.divergence))
+    assert not np.array_equal(_composed_at(gl_renderer, "anaglyph", view, swap), before)  # mixed again
+    assert not np.array_equal(_composed_at(gl_renderer, "anaglyph", view, not swap),
+                              _composed_at(gl_renderer, "anaglyph", view, swap))
+
+
+def test_only_linear_modes_mostly_magnified_are_mixed_at_eye_size():
+    from studio.viewer.gl_renderer import mixes_at_eye_size
+
+    quarter = (320, 180)
+    assert mixes_at_eye_size("anaglyph", quarter, (1280, 720), (0, 0, 1280, 720))
+    assert mixes_at_eye_size("blend", (640, 360), (1280, 720), (0, 0, 1280, 720))  # exactly a quarter
+    assert not mixes_at_eye_size("anaglyph", (1280, 720), (1280, 720), (0, 0, 1280, 720))  # 1:1
+    assert not mixes_at_eye_size("anaglyph", (1000, 562), (1280, 720), (0, 0, 1280, 720))  # most shown
+    assert not mixes_at_eye_size("sbs", quarter, (1280, 720), (0, 0, 1280, 720))  # no mix to save
+    assert not mixes_at_eye_size("difference", quarter, (1280, 720), (0, 0, 1280, 720))
+    # zoomed in: only the part of the content inside the view counts
+    assert mixes_at_eye_size("anaglyph", quarter, (1280, 720), (-2000, -1000, 5120, 2880))
+    assert not mixes_at_eye_size("anaglyph", quarter, (400, 200), (0, 0, 1280, 720))  # a small view
+
+
 def test_auto_falls_back_to_the_gather_when_the_compute_shader_does_not_build(qapp, monkeypatch):
     from studio.viewer import gl_renderer
     from studio.viewer.shaders import ShaderError
